@@ -1,0 +1,1 @@
+"""Synthetic data worlds (arithmetic + English grammar) and their storage."""

@@ -1,0 +1,1 @@
+"""Experiment drivers: the calls the notebooks make (train, unlearn, attack, store)."""

@@ -1,0 +1,198 @@
+"""The arithmetic UNDO slice: pretrain base/oracle, unlearn, UNDO, relearning attacks.
+
+Every function is resumable: its output is a config-keyed artifact (model directory) or a row
+of the results store, and finished work is skipped on rerun.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from unlearnlab.artifacts import Artifact, read_json, write_json_atomic
+from unlearnlab.attacks import RelearnConfig, relearning_attack, worst_case
+from unlearnlab.data.arithmetic import FORGET_OPS, RETAIN_OPS
+from unlearnlab.data.world import ArithmeticWorld, build_world
+from unlearnlab.evaluation import accuracy_by_label, cross_entropy
+from unlearnlab.experiments.session import Session
+from unlearnlab.losses import logits_of, nll
+from unlearnlab.methods import UnlearnData, get_method
+from unlearnlab.models import build_llama, count_parameters, load_model, save_model
+from unlearnlab.seeding import seed_everything
+from unlearnlab.training import TrainConfig, train
+
+SETTING = "arithmetic"
+
+
+def load_world(session: Session) -> ArithmeticWorld:
+    """Build (once) and load the arithmetic world of this profile."""
+    return ArithmeticWorld.load(build_world(session.profile, session.paths.data))
+
+
+def evaluate(model, world: ArithmeticWorld) -> dict:
+    """Accuracy per operation on held-out eval items, retain/forget means, English CE."""
+    acc = accuracy_by_label(model, world.tokens("eval"))
+    return {**{f"acc_{op}": v for op, v in acc.items()},
+            "retain_acc": sum(acc[o] for o in RETAIN_OPS) / len(RETAIN_OPS),
+            "forget_acc": sum(acc[o] for o in FORGET_OPS) / len(FORGET_OPS),
+            "english_ce": cross_entropy(model, world.tokens("english_eval"))}
+
+
+def _save(model, world: ArithmeticWorld, directory: Path, metrics: dict) -> None:
+    save_model(model, world.tokenizer, directory)
+    write_json_atomic(directory / "metrics.json", metrics)
+
+
+def pretrain(session: Session, world: ArithmeticWorld, kind: str, seed: int = 0) -> Path:
+    """Train the ``base`` model (all operations) or the ``oracle`` (never sees x/÷)."""
+    if kind not in ("base", "oracle"):
+        raise ValueError(f"kind must be 'base' or 'oracle', got {kind!r}")
+    p = session.profile
+    cfg = {"kind": kind, "seed": seed, "world": world.card["config"], "model": asdict(p.model),
+           "steps": p.pretrain_steps, "lr": p.pretrain_lr, "batch_size": p.pretrain_batch_size,
+           "forget_upsample": p.forget_upsample}
+    artifact = Artifact(session.paths.artifacts, "pretrain", kind, cfg)
+
+    def make(tmp: Path) -> None:
+        gen = seed_everything(seed)
+        data = world.pretraining_set(kind == "base", p.forget_upsample)
+        model = build_llama(p.model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
+        batches = data.sampler(p.pretrain_batch_size, gen, session.device)
+
+        def step_loss(fwd, step):
+            b = next(batches)
+            return nll(logits_of(fwd, b), b), int(b["attention_mask"].sum())
+
+        log = train(model, step_loss, TrainConfig(steps=p.pretrain_steps, lr=p.pretrain_lr,
+                                                  batch_size=p.pretrain_batch_size, **session.hardware),
+                    desc=f"pretrain {kind}")
+        metrics = {**evaluate(model, world), "steps": log.steps, "tokens": log.tokens,
+                   "wall_s": log.wall_s, "n_params": count_parameters(model),
+                   "final_loss": sum(log.losses[-20:]) / max(1, len(log.losses[-20:]))}
+        _save(model, world, tmp, metrics)
+        session.store.put("models", {"setting": SETTING, "method": kind, "seed": seed},
+                          {**metrics, "hparam": "", "model_dir": str(artifact.path)})
+
+    return artifact.build(make)
+
+
+def unlearn_data(session: Session, world: ArithmeticWorld, seed: int) -> UnlearnData:
+    return UnlearnData(forget=world.tokens("forget_train"), retain=world.retain_set(),
+                       generator=seed_everything(seed), device=session.device,
+                       retain_eval=world.tokens("eval", RETAIN_OPS))
+
+
+def unlearn(session: Session, world: ArithmeticWorld, base_dir: Path, method: str, lr: float,
+            seed: int, **config) -> Path:
+    """Run one registered loss-based method on the base model; save model and metrics."""
+    p = session.profile
+    method_cfg = {"steps": p.unlearn_steps, "lr": lr, "batch_size": p.batch_size, **config}
+    cfg = {"method": method, "seed": seed, "base": str(Path(base_dir).name), "config": method_cfg}
+    artifact = Artifact(session.paths.artifacts, "unlearn", f"{method}_lr{lr:g}_s{seed}", cfg)
+
+    def make(tmp: Path) -> None:
+        model = load_model(base_dir, session.device)
+        runner = get_method(method, **method_cfg)
+        log = runner.run(model, unlearn_data(session, world, seed), **session.hardware)
+        metrics = {**evaluate(model, world), "steps": log.steps, "tokens": log.tokens, "wall_s": log.wall_s}
+        _save(model, world, tmp, metrics)
+        session.store.put("models", {"setting": SETTING, "method": method, "seed": seed, "hparam": f"lr={lr:g}"},
+                          {**metrics, "lr": lr, "model_dir": str(artifact.path)})
+
+    return artifact.build(make)
+
+
+def select_lr(models: pd.DataFrame, method: str, base_retain: float, max_retain_drop: float = 0.1) -> float:
+    """The sweep's learning rate with the lowest mean forget accuracy among those whose mean
+    retain accuracy stays within ``max_retain_drop`` of the base model (else the best retain)."""
+    runs = models[models["method"] == method]
+    if runs.empty:
+        raise ValueError(f"no runs of {method!r} in the results store; run 30_baselines first")
+    by_lr = runs.groupby("lr")[["forget_acc", "retain_acc"]].mean()
+    ok = by_lr[by_lr["retain_acc"] >= base_retain - max_retain_drop]
+    return float(ok["forget_acc"].idxmin() if not ok.empty else by_lr["retain_acc"].idxmax())
+
+
+def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method: str, seed: int,
+            alpha: float = 1.0) -> Path:
+    """UNDO (noise level ``alpha``) or full distillation (``method='Distill'``) of a teacher.
+
+    Distillation runs to the largest budget with a constant learning rate, so the snapshot
+    after ``b`` steps is exactly a run with budget ``b``; each snapshot is saved as a model
+    directory ``budget_<b>``. The step at which UNDO's stopping rule (retain accuracy back within
+    ``retain_threshold`` of the teacher) fires is recorded and saved as ``recovered``.
+    """
+    p = session.profile
+    budgets = tuple(p.distill_budgets)
+    eval_every = budgets[0]
+    method_cfg = {"steps": max(budgets), "lr": p.distill_lr, "batch_size": p.batch_size * 2,
+                  "eval_every": eval_every, "retain_threshold": p.retain_threshold,
+                  "stop_on_recovery": False, "snapshot_steps": budgets, "seed": seed}
+    if method == "UNDO":
+        method_cfg["alpha"] = alpha
+    cfg = {"method": method, "teacher": Path(teacher_dir).name, "config": method_cfg}
+    name = f"{method}_a{alpha:g}_s{seed}" if method == "UNDO" else f"{method}_s{seed}"
+    artifact = Artifact(session.paths.artifacts, "distill", name, cfg)
+    teacher_metrics = read_json(Path(teacher_dir) / "metrics.json")
+
+    def make(tmp: Path) -> None:
+        teacher = load_model(teacher_dir, session.device)
+        runner = get_method(method, **method_cfg)
+        result = runner.distill(teacher, unlearn_data(session, world, seed), **session.hardware)
+        n = count_parameters(teacher)
+        steps_per_budget = {**{b: b for b in budgets}}
+        if result.recovered_step is not None:
+            steps_per_budget["recovered"] = result.recovered_step
+        for label, step in steps_per_budget.items():
+            result.student.load_state_dict(result.snapshots[step])
+            tokens = result.log.tokens * step / max(1, result.log.steps)
+            metrics = {**evaluate(result.student, world), "distill_steps": step,
+                       "unlearn_steps": teacher_metrics.get("steps", 0),
+                       "steps": step + teacher_metrics.get("steps", 0),
+                       "distill_flops": 8 * n * tokens,  # 6N per trained token + 2N teacher forward
+                       "recovered_step": result.recovered_step}
+            _save(result.student, world, tmp / f"budget_{label}", metrics)
+            session.store.put("models", {"setting": SETTING, "method": method, "seed": seed,
+                                         "hparam": f"alpha={alpha:g},budget={label}"},
+                              {**metrics, "alpha": alpha, "budget": str(label),
+                               "model_dir": str(artifact.path / f"budget_{label}")})
+        write_json_atomic(tmp / "retain_curve.json", {"teacher_retain_acc": result.teacher_retain_acc,
+                                                      "curve": result.retain_curve,
+                                                      "recovered_step": result.recovered_step})
+
+    return artifact.build(make)
+
+
+def attack(session: Session, world: ArithmeticWorld, model_dir: str | Path, key: dict, seed: int) -> dict:
+    """Relearning attack on a saved model; stores the curves and the worst case, returns the latter."""
+    store = session.store
+    if store.has("attacks", key):
+        return store.get("attacks", key)
+    p = session.profile
+    cfg = RelearnConfig(lrs=p.attack_lrs, steps=p.attack_steps, eval_every=p.attack_eval_every,
+                        batch_size=p.attack_batch_size)
+    model = load_model(model_dir, session.device)
+    rows = relearning_attack(model, world.attack_set(p.attack_train_items, seed),
+                             world.tokens("eval", FORGET_OPS), FORGET_OPS, cfg, seed, **session.hardware)
+    summary = {**worst_case(rows), "curve": rows}
+    store.put("attacks", key, summary)
+    return {**key, **summary}
+
+
+def attack_curves(session: Session) -> pd.DataFrame:
+    """All stored attack curves, one row per (model, lr, step)."""
+    attacks = session.store.table("attacks")
+    rows = []
+    for _, rec in attacks.iterrows():
+        for point in rec["curve"]:
+            rows.append({k: rec[k] for k in ("setting", "method", "seed", "hparam")} | point)
+    return pd.DataFrame(rows)
+
+
+def free(*models) -> None:
+    del models
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,54 @@
+"""A notebook's run context: profile, output paths, device, results store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from unlearnlab.artifacts import ResultsStore
+from unlearnlab.paths import Paths
+from unlearnlab.profiles import Profile, get_profile
+
+
+@dataclass
+class Session:
+    profile: Profile
+    paths: Paths
+
+    @property
+    def store(self) -> ResultsStore:
+        return ResultsStore(self.paths.results)
+
+    @property
+    def device(self) -> str:
+        return self.profile.device
+
+    @property
+    def hardware(self) -> dict:
+        return self.profile.train_kwargs
+
+
+def quiet_libraries() -> None:
+    """No download-progress bars or hub chatter in notebook output; nothing is logged online."""
+    import datasets
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+
+
+def start(profile: str = "default", output_root: str | Path | None = None) -> Session:
+    """Validate the profile, create output folders, pick threads/device. Call once per notebook."""
+    prof = get_profile(profile)
+    quiet_libraries()
+    if prof.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"profile {profile!r} needs a CUDA GPU and none is visible; "
+                           "use --profile default on a CPU machine")
+    if prof.device == "cpu":
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = True
+    return Session(prof, Paths.at(output_root).ensure())

@@ -1,0 +1,146 @@
+"""Distillation on outputs: full distillation from a random init, and UNDO.
+
+UNDO (Lee et al. 2025, "Distillation Robustifies Unlearning"): take the unlearned model as
+teacher, perturb a copy of it, ``p <- (1 - alpha) p + alpha * beta * xavier_uniform(p)`` for
+matrices and ``p <- (1 - alpha) p`` for 1-D parameters, then train the copy with forward KL on
+the teacher's outputs over retain + general data, stopping once retain accuracy is back within a
+threshold of the teacher's. alpha = 1 (beta = 1) is a fresh init: full distillation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from unlearnlab.evaluation import exact_match
+from unlearnlab.losses import forward_kl, logits_of
+from unlearnlab.methods.base import MethodConfig, UnlearnData, UnlearningMethod, register
+from unlearnlab.models import fresh_copy
+from unlearnlab.training import TrainConfig, TrainLog, train
+
+
+@dataclass(frozen=True)
+class DistillConfig(MethodConfig):
+    steps: int = 400  # the maximum budget
+    lr: float = 1e-3
+    batch_size: int = 64
+    warmup_frac: float = 0.02
+    eval_every: int = 25
+    retain_threshold: float = 0.05  # stop when retain acc >= teacher's - threshold
+    stop_on_recovery: bool = True
+    snapshot_steps: tuple[int, ...] = ()  # keep copies of the student at these steps
+    seed: int = 0
+
+
+@dataclass
+class DistillResult:
+    """The student, its training log, and when retain accuracy recovered."""
+
+    student: torch.nn.Module
+    log: TrainLog
+    teacher_retain_acc: float
+    recovered_step: int | None
+    retain_curve: list[tuple[int, float]] = field(default_factory=list)
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def apply_undo_noise(model: torch.nn.Module, alpha: float, beta: float = 1.0,
+                     generator: torch.Generator | None = None,
+                     mask: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
+    """Perturb ``model`` in place with UNDO's noise; with ``mask`` only masked entries change.
+
+    ``mask`` maps parameter names to boolean tensors of the parameter's shape; parameters absent
+    from the mask are left unchanged (Targeted-UNDO).
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    for name, p in model.named_parameters():
+        if mask is not None and name not in mask:
+            continue
+        if p.dim() >= 2:
+            noise = torch.empty(p.shape, dtype=torch.float32)
+            torch.nn.init.xavier_uniform_(noise, generator=generator)
+            new = (1 - alpha) * p.float() + alpha * beta * noise.to(p.device)
+        else:
+            new = (1 - alpha) * p.float()
+        if mask is not None:
+            new = torch.where(mask[name].to(p.device), new, p.float())
+        p.copy_(new.to(p.dtype))
+    return model
+
+
+@register("Distill")
+class Distill(UnlearningMethod):
+    """Full distillation: a randomly initialised student learns the teacher's outputs."""
+
+    Config = DistillConfig
+
+    def init_student(self, teacher: torch.nn.Module) -> torch.nn.Module:
+        student = fresh_copy(teacher)
+        gen = torch.Generator().manual_seed(self.config.seed)
+        return apply_undo_noise(student, alpha=1.0, beta=1.0, generator=gen)
+
+    def train_config(self, **hardware) -> TrainConfig:
+        c = self.config
+        return TrainConfig(steps=c.steps, lr=c.lr, batch_size=c.batch_size, warmup_frac=c.warmup_frac,
+                           grad_clip=c.grad_clip, schedule="constant", eval_every=c.eval_every, **hardware)
+
+    def distill(self, teacher: torch.nn.Module, data: UnlearnData, **hardware) -> DistillResult:
+        if data.retain_eval is None:
+            raise ValueError("distillation needs data.retain_eval for its stopping rule")
+        bad = [b for b in self.config.snapshot_steps if b % self.config.eval_every]
+        if bad:
+            raise ValueError(f"snapshot steps {bad} are not multiples of eval_every={self.config.eval_every}")
+        teacher = teacher.eval().requires_grad_(False)
+        teacher_acc = float(exact_match(teacher, data.retain_eval).float().mean())
+        student = self.init_student(teacher).requires_grad_(True)
+        batches = data.retain.sampler(self.config.batch_size, data.generator, data.device)
+        result = DistillResult(student, TrainLog(), teacher_acc, None)
+        wanted = set(self.config.snapshot_steps)
+
+        def step_loss(fwd, step):
+            batch = next(batches)
+            with torch.no_grad():
+                t_logits = logits_of(teacher, batch)
+            return forward_kl(t_logits, logits_of(fwd, batch), batch), int(batch["attention_mask"].sum())
+
+        def on_eval(step: int, model) -> bool:
+            acc = float(exact_match(model, data.retain_eval).float().mean())
+            result.retain_curve.append((step, acc))
+            if step in wanted:
+                result.snapshots[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if result.recovered_step is None and acc >= teacher_acc - self.config.retain_threshold:
+                result.recovered_step = step
+                result.snapshots.setdefault(step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+                return self.config.stop_on_recovery
+            return False
+
+        result.log = train(student, step_loss, self.train_config(**hardware), on_eval=on_eval,
+                           desc=self.name)
+        teacher.requires_grad_(True)
+        return result
+
+    def run(self, model: torch.nn.Module, data: UnlearnData, **hardware) -> TrainLog:
+        """Replace ``model``'s weights by the distilled student's."""
+        result = self.distill(model, data, **hardware)
+        model.load_state_dict(result.student.state_dict())
+        return result.log
+
+
+@dataclass(frozen=True)
+class UNDOConfig(DistillConfig):
+    alpha: float = 0.6
+    beta: float = 1.0
+
+
+@register("UNDO")
+class UNDO(Distill):
+    """Noise a copy of the (unlearned) teacher, then distill it on the teacher's outputs."""
+
+    Config = UNDOConfig
+
+    def init_student(self, teacher: torch.nn.Module) -> torch.nn.Module:
+        gen = torch.Generator().manual_seed(self.config.seed)
+        return apply_undo_noise(fresh_copy(teacher), self.config.alpha, self.config.beta, gen)

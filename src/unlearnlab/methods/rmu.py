@@ -1,0 +1,68 @@
+"""RMU (Li et al. 2024, WMDP): push hidden states at one layer on forget tokens towards a fixed,
+scaled random direction, and keep them equal to a frozen copy's on retain tokens. Only the MLPs
+of a few layers up to that one are trained."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from unlearnlab.batching import Batch
+from unlearnlab.losses import masked_mean
+from unlearnlab.methods.base import LossMethod, MethodConfig, register
+from unlearnlab.models import fresh_copy
+
+
+@dataclass(frozen=True)
+class RMUConfig(MethodConfig):
+    layer: int = -1  # residual stream after this decoder layer; -1: the middle layer
+    n_trained_layers: int = 3  # MLPs of layers (layer - n + 1) .. layer are trained
+    steering_scale: float = 4.0  # |c u| as a multiple of the frozen model's mean hidden norm
+    retain_weight: float = 10.0
+    seed: int = 0
+
+
+def hidden_at(model, batch: Batch, layer: int) -> torch.Tensor:
+    """Residual stream (B, T, d) after decoder layer ``layer``."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                output_hidden_states=True)
+    return out.hidden_states[layer + 1].float()
+
+
+@register("RMU")
+class RMU(LossMethod):
+    Config = RMUConfig
+
+    def resolved_layer(self, model) -> int:
+        n = model.config.num_hidden_layers
+        layer = self.config.layer if self.config.layer >= 0 else n // 2
+        if not 0 <= layer < n:
+            raise ValueError(f"RMU layer {layer} outside the model's {n} layers")
+        return layer
+
+    def trainable_parameters(self, model) -> list[torch.nn.Parameter]:
+        layer = self.resolved_layer(model)
+        first = max(0, layer - self.config.n_trained_layers + 1)
+        return [p for i in range(first, layer + 1) for p in model.model.layers[i].mlp.parameters()]
+
+    def setup(self, model, data) -> None:
+        self.layer = self.resolved_layer(model)
+        self.frozen = fresh_copy(model).eval().requires_grad_(False)
+        gen = torch.Generator().manual_seed(self.config.seed)
+        u = torch.rand(model.config.hidden_size, generator=gen)
+        with torch.no_grad():
+            probe = data.forget.batch(range(min(len(data.forget), 64)), data.device)
+            h = hidden_at(self.frozen, probe, self.layer)
+            mean_norm = h.norm(dim=-1)[probe["attention_mask"].bool()].mean()
+        self.control = (u / u.norm()).to(data.device) * self.config.steering_scale * mean_norm
+
+    def loss(self, model, forget: Batch, retain: Batch) -> torch.Tensor:
+        fmask = forget["answer_mask"] if self.config.answer_only else forget["attention_mask"]
+        h_forget = hidden_at(model, forget, self.layer)
+        forget_term = masked_mean(((h_forget - self.control) ** 2).mean(-1), fmask.bool())
+        h_retain = hidden_at(model, retain, self.layer)
+        with torch.no_grad():
+            h_ref = hidden_at(self.frozen, retain, self.layer)
+        retain_term = masked_mean(((h_retain - h_ref) ** 2).mean(-1), retain["attention_mask"].bool())
+        return forget_term + self.config.retain_weight * retain_term

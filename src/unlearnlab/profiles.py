@@ -1,0 +1,82 @@
+"""Profiles pick sizes, steps, seeds and sweeps: ``smoke`` (minutes, tests), ``default`` (every
+figure of the paper on a 2-core CPU) and ``gpu`` (larger models and more seeds on one GPU)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from unlearnlab.models import ModelSize
+
+PROFILE_NAMES = ("smoke", "default", "gpu")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every knob that differs between profiles. Notebooks read one of these, nothing else."""
+
+    name: str
+    device: str = "cpu"
+    bf16: bool = False
+    compile: bool = False
+    seeds: tuple[int, ...] = (0, 1, 2)
+    # data
+    eval_fraction: float = 0.1
+    word_problems_per_fact: int = 1
+    forget_upsample: int = 3  # x/÷ rows repeated in pretraining: 800 facts to memorise vs 3775
+    n_english: int = 4000
+    n_english_eval: int = 500
+    vocab_size: int = 400
+    # models and pretraining
+    model: ModelSize = field(default_factory=lambda: ModelSize(d_model=96, n_layers=3, n_heads=4, d_mlp=256))
+    pretrain_steps: int = 2000
+    pretrain_lr: float = 3e-3
+    pretrain_batch_size: int = 128
+    batch_size: int = 32
+    # unlearning baselines
+    unlearn_steps: int = 100
+    unlearn_lrs: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
+    # UNDO
+    undo_alphas: tuple[float, ...] = (0.3, 0.6, 0.9)
+    distill_budgets: tuple[int, ...] = (50, 100, 200, 400)
+    distill_lr: float = 1e-3
+    retain_threshold: float = 0.05
+    # relearning attack
+    attack_lrs: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
+    attack_steps: int = 60
+    attack_eval_every: int = 10
+    attack_train_items: int = 64
+    attack_batch_size: int = 16
+
+    @property
+    def train_kwargs(self) -> dict:
+        """Hardware settings every TrainConfig of this profile shares."""
+        return {"bf16": self.bf16, "compile": self.compile}
+
+
+_PROFILES: dict[str, Profile] = {
+    "default": Profile(name="default"),
+    "smoke": Profile(
+        name="smoke", seeds=(0,), n_english=600, n_english_eval=100, word_problems_per_fact=1,
+        model=ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64),
+        pretrain_steps=40, pretrain_batch_size=32, batch_size=16, unlearn_steps=5, unlearn_lrs=(1e-3,),
+        undo_alphas=(0.5,), distill_budgets=(5, 10), attack_lrs=(1e-3,), attack_steps=6,
+        attack_eval_every=3, attack_train_items=16, attack_batch_size=8,
+    ),
+    "gpu": Profile(
+        name="gpu", device="cuda", bf16=True, compile=True, seeds=(0, 1, 2, 3, 4),
+        n_english=40000, model=ModelSize(d_model=512, n_layers=6, n_heads=8, d_mlp=1536),
+        pretrain_steps=4000, pretrain_lr=1e-3, pretrain_batch_size=256, batch_size=64, unlearn_steps=200,
+        distill_budgets=(100, 200, 400, 800, 1600), distill_lr=5e-4, attack_steps=100,
+    ),
+}
+
+
+def get_profile(name: str, **overrides) -> Profile:
+    """The named profile, optionally with fields overridden (e.g. for a quick experiment)."""
+    if name not in _PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    profile = _PROFILES[name]
+    unknown = set(overrides) - set(profile.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown profile field(s) {sorted(unknown)} for profile {name!r}")
+    return replace(profile, **overrides)

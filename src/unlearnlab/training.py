@@ -1,0 +1,114 @@
+"""One small training loop shared by pretraining, unlearning, distillation and attacks.
+
+AdamW, linear warm-up then cosine (or constant) learning rate, gradient clipping, a tqdm bar,
+bf16 autocast and optional ``torch.compile`` on GPU. The caller supplies ``step_loss``, which
+draws its own batch and returns the loss and the number of tokens it trained on, so every method
+overrides only its loss.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+StepLoss = Callable[[torch.nn.Module, int], tuple[torch.Tensor, int]]
+OnEval = Callable[[int, torch.nn.Module], bool]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (one per stage; methods inherit and override fields)."""
+
+    steps: int
+    lr: float
+    batch_size: int = 64
+    warmup_frac: float = 0.05
+    schedule: str = "cosine"  # "cosine" | "constant" (constant: any prefix is a shorter run)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    bf16: bool = False
+    compile: bool = False
+    eval_every: int = 0  # 0: never call on_eval
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.lr <= 0 or self.batch_size <= 0:
+            raise ValueError(f"invalid TrainConfig: steps={self.steps}, lr={self.lr}, "
+                             f"batch_size={self.batch_size}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; use 'cosine' or 'constant'")
+
+
+@dataclass
+class TrainLog:
+    """What a training run did: steps, tokens, losses, wall time, whether it stopped early."""
+
+    steps: int = 0
+    tokens: int = 0
+    losses: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+    stopped_early: bool = False
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate multiplier at ``step``: linear warm-up, then cosine to 10 % or constant."""
+    warmup = max(1, int(cfg.warmup_frac * cfg.steps))
+    if step < warmup:
+        return (step + 1) / warmup
+    if cfg.schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(1, cfg.steps - warmup)
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def train(model: torch.nn.Module, step_loss: StepLoss, cfg: TrainConfig,
+          params: Iterable[torch.nn.Parameter] | None = None, on_eval: OnEval | None = None,
+          desc: str = "train") -> TrainLog:
+    """Run ``cfg.steps`` optimizer steps of ``step_loss`` on ``params`` (default: all trainable).
+
+    ``on_eval(step, model)`` runs every ``cfg.eval_every`` steps (and after the last); returning
+    True stops training early (used by UNDO's stop-when-retain-recovered rule).
+    """
+    params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
+    device = _device_of(model)
+    use_cuda = device.type == "cuda"
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95),
+                            fused=use_cuda)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, cfg))
+    forward_model = torch.compile(model) if (cfg.compile and use_cuda) else model
+    log = TrainLog()
+    start = time.perf_counter()
+    model.train()
+    bar = tqdm(range(cfg.steps), desc=desc, disable=not cfg.progress, leave=False)
+    for step in bar:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and use_cuda):
+            loss, n_tokens = step_loss(forward_model, step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        sched.step()
+        log.steps += 1
+        log.tokens += int(n_tokens)
+        log.losses.append(float(loss.detach()))
+        last = step == cfg.steps - 1
+        if on_eval is not None and cfg.eval_every and ((step + 1) % cfg.eval_every == 0 or last):
+            model.eval()
+            stop = on_eval(step + 1, model)
+            model.train()
+            if stop:
+                log.stopped_early = not last
+                break
+    model.eval()
+    log.wall_s = time.perf_counter() - start
+    return log

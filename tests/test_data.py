@@ -1,0 +1,59 @@
+"""The arithmetic world: operand ranges, splits disjoint, forget really is x/÷."""
+
+import random
+
+import pytest
+
+from unlearnlab.data import arithmetic as arith
+from unlearnlab.data import english
+from unlearnlab.data.world import generate_splits, world_config
+from unlearnlab.profiles import get_profile
+
+
+def test_fact_ranges_and_exactness():
+    assert len(arith.facts("add")) == 50 * 50
+    assert len(arith.facts("mul")) == 20 * 20
+    assert all(f.c >= 0 for f in arith.facts("sub"))
+    assert all(f.a == f.b * f.c and 1 <= f.b <= 20 and 1 <= f.c <= 20 for f in arith.facts("div"))
+    assert all(1 <= f.a <= 50 and 1 <= f.b <= 50 for f in arith.facts("add"))
+    with pytest.raises(ValueError):
+        arith.facts("pow")
+
+
+def test_prompts_state_the_operation():
+    rng = random.Random(0)
+    for op in arith.ALL_OPS:
+        for row in arith.items(arith.facts(op)[:5], rng, 2):
+            if row["format"] == "equation":
+                assert f" {arith.SYMBOL[op]} " in row["prompt"] and row["prompt"].endswith("=")
+            assert row["answer"].isdigit()
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return generate_splits(world_config(get_profile("smoke"), seed=0))
+
+
+def test_train_and_eval_facts_are_disjoint(splits):
+    def facts_of(rows):
+        return {(r["op"], r["a"], r["b"]) for r in rows}
+
+    train = facts_of(splits["forget_train"]) | facts_of(splits["retain_train"])
+    held = facts_of(splits["eval"])
+    assert train and held and not (train & held)
+    assert facts_of(splits["pretrain"]) == train | held
+    assert not set(r["text"] for r in splits["english_train"]) & set(r["text"] for r in splits["english_eval"]) \
+        or len(splits["english_eval"]) < 5  # sentences may repeat by chance only in tiny corpora
+
+
+def test_forget_split_is_multiplication_and_division_only(splits):
+    assert {r["op"] for r in splits["forget_train"]} == set(arith.FORGET_OPS)
+    assert {r["op"] for r in splits["retain_train"]} == set(arith.RETAIN_OPS)
+    assert all(any(s in r["prompt"] for s in ("*", "/", "bags", "rows", "shares", "packed"))
+               for r in splits["forget_train"])
+
+
+def test_generation_is_deterministic():
+    cfg = world_config(get_profile("smoke"), seed=3)
+    assert generate_splits(cfg) == generate_splits(cfg)
+    assert english.corpus(20, 1) == english.corpus(20, 1) != english.corpus(20, 2)
