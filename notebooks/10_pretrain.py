@@ -19,8 +19,7 @@ output_root = ""
 # %%
 session = start(profile, output_root)
 world = arith.load_world(session)
-base_dir = arith.pretrain(session, world, "base")
-oracle_dir = arith.pretrain(session, world, "oracle")
+dirs = arith.pretrain_all(session, world, ("base", "oracle"))  # in parallel on a multi-core CPU
 
 # %%
 models = session.store.table("models")

@@ -30,12 +30,14 @@ display(fig)
 
 # %% [markdown]
 # ## Compute vs robustness
-# Post-attack forget accuracy against distillation steps, for each UNDO noise level α and for
-# full distillation; the dashed line is the attacked oracle.
+# Retain accuracy (left) and post-attack forget accuracy (right) against distillation steps, for
+# each UNDO noise level α and for full distillation; dotted: the unlearned teacher's retain
+# accuracy; dashed: the attacked oracle.
 
 # %%
 oracle_after = att[att["method"] == "oracle"]["post_attack_forget_acc"].mean()
-fig = plots.compute_vs_robustness(report.frontier_data(att), oracle_after)
+teacher_retain = att[att["method"] == "MaxEnt"]["retain_acc"].mean()  # UNDO's teacher
+fig = plots.compute_vs_robustness(report.frontier_data(att), oracle_after, teacher_retain)
 plots.save_figure(fig, session.paths.figures, "arith_compute_vs_robustness")
 display(fig)
 

@@ -62,6 +62,7 @@ def test_run_killed_mid_write_has_no_done(tmp_path):
     start = time.time()
     art.build(lambda d: (d / "out.txt").write_text("redone"))  # the next run redoes the work
     assert art.done and time.time() - start < 5
+    assert [p.name for p in art.path.parent.iterdir()] == [art.path.name]  # killed run's temp dir removed
 
 
 def test_results_store_rows_overwrite_by_key(tmp_path):

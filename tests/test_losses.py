@@ -104,3 +104,14 @@ def test_rmu_retain_term_zero_at_start_and_forget_term_matches(tiny_model, token
     assert_close(rmu.loss(tiny_model, f, r), expected)  # retain term is exactly zero at start
     trained = {id(p) for p in rmu.trainable_parameters(tiny_model)}
     assert trained == {id(p) for i in (0, 1) for p in tiny_model.model.layers[i].mlp.parameters()}
+
+
+def test_rmu_answer_only_scores_the_positions_that_predict_the_answer(tokens):
+    from unlearnlab.methods.rmu import predicting_answer
+
+    batch = tokens.batch(range(3))
+    pred = predicting_answer(batch)
+    for row in range(3):
+        answer_positions = batch["answer_mask"][row].nonzero().flatten()
+        expected = (answer_positions - 1).tolist()  # from the last prompt token to the last-but-one answer token
+        assert pred[row].nonzero().flatten().tolist() == expected

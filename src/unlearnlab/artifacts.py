@@ -94,6 +94,8 @@ class Artifact:
         artifact is never damaged by a failed rewrite.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.path.parent.glob(f".{self.path.name}.tmp*"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.tmp"))
         try:
             write_json_atomic(tmp / "config.json", self.config)

@@ -26,6 +26,7 @@ class RelearnConfig:
     steps: int = 60
     eval_every: int = 10
     batch_size: int = 16
+    n_items: int = 64  # forget examples the attacker fine-tunes on
 
 
 def check_forget_only(attack_data: TokenSet, forget_labels: Sequence[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -57,25 +58,35 @@ def relearning_curves(curves: pd.DataFrame, ax=None):
     return fig
 
 
-def compute_vs_robustness(frontier: pd.DataFrame, oracle_post_attack: float, ax=None):
-    """Post-attack forget accuracy vs distillation steps, one line per noise level alpha.
-    ``frontier`` has columns label, seed, distill_steps, post_attack_forget_acc."""
+def compute_vs_robustness(frontier: pd.DataFrame, oracle_post_attack: float, teacher_retain: float | None = None):
+    """Two panels against distillation steps, one line per noise level alpha: retain accuracy
+    (has distillation paid back the damage?) and forget accuracy after the worst-case attack.
+    ``frontier`` has columns label, alpha, seed, distill_steps, retain_acc, post_attack_forget_acc."""
     style()
-    fig, ax = (plt.subplots(figsize=(5.0, 3.2)) if ax is None else (ax.figure, ax))
+    fig, (ax_r, ax_f) = plt.subplots(1, 2, figsize=(7.6, 3.0))
     cmap = plt.get_cmap("viridis")
-    labels = list(dict.fromkeys(frontier["label"]))
+    labels = list(dict.fromkeys(frontier.sort_values("alpha")["label"]))
     for i, label in enumerate(labels):
         group = frontier[frontier["label"] == label]
-        s = summarize(group, ["distill_steps"], ["post_attack_forget_acc"]).sort_values("distill_steps")
+        s = summarize(group, ["distill_steps"], ["retain_acc", "post_attack_forget_acc"]).sort_values("distill_steps")
         color = _color(label) if label.startswith("Distill") else cmap(i / max(1, len(labels) - 1) * 0.85)
-        ax.errorbar(s["distill_steps"], 100 * s["post_attack_forget_acc_mean"],
-                    yerr=100 * s["post_attack_forget_acc_ci"], marker="o", ms=3, capsize=2, color=color, label=label)
-    ax.axhline(100 * oracle_post_attack, ls="--", color=PALETTE["oracle"], label="oracle (attacked)")
-    ax.set_xscale("log")
-    ax.set_xlabel("distillation steps")
-    ax.set_ylabel("forget acc. after worst-case relearning (%)")
-    ax.set_ylim(-2, 102)
-    ax.legend(fontsize=7)
+        for ax, col in ((ax_r, "retain_acc"), (ax_f, "post_attack_forget_acc")):
+            ax.errorbar(s["distill_steps"], 100 * s[f"{col}_mean"], yerr=100 * s[f"{col}_ci"], marker="o", ms=3,
+                        capsize=2, color=color, label=label)
+    if teacher_retain is not None:
+        ax_r.axhline(100 * teacher_retain, ls=":", color="black", label="teacher (unlearned)")
+    ax_f.axhline(100 * oracle_post_attack, ls="--", color=PALETTE["oracle"], label="oracle (attacked)")
+    ax_r.set_ylabel("retain accuracy (%)")
+    ax_f.set_ylabel("forget acc. after worst-case relearning (%)")
+    steps = sorted(frontier["distill_steps"].unique())
+    for ax in (ax_r, ax_f):
+        ax.set_xscale("log")
+        ax.set_xticks(steps, [str(s) for s in steps])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xlabel("distillation steps")
+        ax.set_ylim(-2, 102)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
     return fig
 
 

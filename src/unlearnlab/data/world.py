@@ -112,14 +112,15 @@ class ArithmeticWorld:
             rows = [r for r in rows if r["op"] in ops]
         return TokenSet.from_rows(rows, self.tokenizer)
 
-    def pretraining_set(self, include_forget: bool, forget_upsample: int = 1) -> TokenSet:
-        """Base model data (all ops + English, x/÷ rows repeated ``forget_upsample`` times)
-        or the oracle's (the same without x/÷)."""
-        data = self.tokens("pretrain", arith.RETAIN_OPS).concat(self.tokens("english_train"))
-        if include_forget:
-            forget = self.tokens("pretrain", arith.FORGET_OPS)
-            for _ in range(forget_upsample):
-                data = data.concat(forget)
+    def pretraining_set(self, include_forget: bool, upsample: dict[str, int] | None = None) -> TokenSet:
+        """Base model data (all ops + English) or the oracle's (the same without x/÷); rows of
+        an operation are repeated ``upsample[op]`` times (default once)."""
+        ops = arith.ALL_OPS if include_forget else arith.RETAIN_OPS
+        data = self.tokens("english_train")
+        for op in ops:
+            rows = self.tokens("pretrain", (op,))
+            for _ in range((upsample or {}).get(op, 1)):
+                data = data.concat(rows)
         return data
 
     def retain_set(self) -> TokenSet:

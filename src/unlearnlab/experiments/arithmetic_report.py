@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from unlearnlab.experiments.arithmetic import SETTING, select_lr
+from unlearnlab.artifacts import config_hash
+from unlearnlab.experiments.arithmetic import SETTING, attack_config, select_lr
 from unlearnlab.experiments.session import Session
 from unlearnlab.metrics import mean_ci
 
@@ -31,10 +32,16 @@ def label_runs(session: Session) -> pd.DataFrame:
     """Every model the paper reports, with a display ``label`` (one row per seed)."""
     df = models(session).copy()
     lrs = selected_lrs(session)
+    p = session.profile
     keep = df["method"].isin(["base", "oracle"])
     for m, lr in lrs.items():
         keep |= (df["method"] == m) & (df["hparam"] == f"lr={lr:g}")
-    keep |= df["method"].isin(["UNDO", "Distill"])
+    # distillation rows of this profile's sweep only (rows of earlier sweeps stay in the store)
+    budgets = {str(b) for b in p.distill_budgets} | {"recovered"}
+    in_sweep = df["budget"].isin(budgets) if "budget" in df else False
+    keep |= (df["method"] == "UNDO") & df["alpha"].isin(p.undo_alphas) & in_sweep
+    keep |= (df["method"] == "Distill") & in_sweep
+    keep &= df["seed"].isin(p.seeds)
     df = df[keep].copy()
 
     def label(row) -> str:
@@ -66,8 +73,9 @@ def attacked(session: Session) -> pd.DataFrame:
     att = session.store.table("attacks")
     if att.empty:
         raise RuntimeError("no attack results; run 40_attacks first")
-    runs = runs.drop(columns=["seed"]).drop_duplicates(["method", "hparam"]).merge(
-        att, on=["setting", "method", "hparam"], how="inner") if False else runs
+    att = att[att["attack_hash"] == config_hash(attack_config(session))]
+    if att.empty:
+        raise RuntimeError("no attack results for this profile's attack settings; run 40_attacks first")
     merged = runs.merge(att[["method", "hparam", "seed", "post_attack_forget_acc", "worst_lr", "curve"]],
                         on=["method", "hparam"], how="inner", suffixes=("_model", ""))
     # base/oracle: one model, attacked with several seeds; others: the model's own seed
@@ -104,7 +112,9 @@ def table_rows(att: pd.DataFrame) -> pd.DataFrame:
 
 def relearning_curves_data(att: pd.DataFrame) -> pd.DataFrame:
     """Curves at each model's worst-case lr for base, oracle, baselines, strongest UNDO, Distill."""
-    chosen = pd.concat([att[att["method"].isin(["base", "oracle", *BASELINES])], strongest_undo(att)])
+    undo = strongest_undo(att)
+    undo = undo.assign(label=undo["label"] + f" (retain {100 * undo['retain_acc'].mean():.0f} %)")
+    chosen = pd.concat([att[att["method"].isin(["base", "oracle", *BASELINES])], undo])
     rows = []
     for _, rec in chosen.iterrows():
         for p in rec["curve"]:
@@ -116,7 +126,7 @@ def relearning_curves_data(att: pd.DataFrame) -> pd.DataFrame:
 def frontier_data(att: pd.DataFrame) -> pd.DataFrame:
     d = att[att["method"].isin(["UNDO", "Distill"]) & (att["budget"] != "recovered")].copy()
     d["distill_steps"] = d["budget"].astype(int)
-    return d
+    return d.sort_values(["alpha", "distill_steps"])
 
 
 def describe(att: pd.DataFrame) -> str:
@@ -127,6 +137,7 @@ def describe(att: pd.DataFrame) -> str:
         return f"{100 * m:.1f} ± {100 * c:.1f} %"
 
     lines = []
+    teacher = att[att["method"] == "MaxEnt"]["retain_acc"].mean()
     for name in ["base", "oracle", *BASELINES]:
         d = att[att["method"] == name]
         if not d.empty:
@@ -137,6 +148,14 @@ def describe(att: pd.DataFrame) -> str:
         lines.append(f"- **UNDO α={u['alpha'].max():g}** (budget {', '.join(sorted(set(u['budget'])))}, "
                      f"{u['distill_steps'].mean():.0f} distillation steps): forget acc {stat(u, 'forget_acc')} before, "
                      f"{stat(u, 'post_attack_forget_acc')} after the attack; retain acc {stat(u, 'retain_acc')}.")
+        undo = att[(att["method"] == "UNDO") & (att["budget"] != "recovered")]
+        best = undo.groupby("alpha")["retain_acc"].max()
+        if u["recovered_step"].isna().all():
+            lines.append(f"- **Caveat**: no UNDO run recovered retain accuracy within the distillation budget "
+                         f"(teacher {100 * teacher:.1f} %; best mean retain per α: "
+                         + ", ".join(f"α={a:g}: {100 * undo[undo['alpha'] == a].groupby('budget')['retain_acc'].mean().max():.1f} %" for a in best.index)
+                         + "). A model that cannot add cannot relearn x/÷ either: low post-attack forget "
+                           "accuracy of an unrecovered model is not evidence of robust unlearning.")
     oracle = att[att["method"] == "oracle"]["post_attack_forget_acc"].mean()
     verdict = []
     for name in [*BASELINES, "UNDO"]:

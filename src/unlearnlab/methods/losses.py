@@ -40,7 +40,9 @@ class GradDiff(GradAscent):
     Config = GradDiffConfig
 
     def retain_loss(self, model, retain: Batch) -> torch.Tensor:
-        return nll(logits_of(model, retain), retain)
+        """Language-model loss on retain data, on answers only when the forget term is (for
+        plain text the whole text is the answer)."""
+        return nll(logits_of(model, retain), retain, self.config.answer_only)
 
     def loss(self, model, forget: Batch, retain: Batch) -> torch.Tensor:
         return self.forget_loss(model, forget) + self.config.retain_weight * self.retain_loss(model, retain)

@@ -18,8 +18,8 @@ from unlearnlab.models import fresh_copy
 class RMUConfig(MethodConfig):
     layer: int = -1  # residual stream after this decoder layer; -1: the middle layer
     n_trained_layers: int = 3  # MLPs of layers (layer - n + 1) .. layer are trained
-    steering_scale: float = 4.0  # |c u| as a multiple of the frozen model's mean hidden norm
-    retain_weight: float = 10.0
+    steering_scale: float = 2.0  # |c u| as a multiple of the frozen model's mean hidden norm
+    retain_weight: float = 100.0
     seed: int = 0
 
 
@@ -28,6 +28,14 @@ def hidden_at(model, batch: Batch, layer: int) -> torch.Tensor:
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                 output_hidden_states=True)
     return out.hidden_states[layer + 1].float()
+
+
+def predicting_answer(batch: Batch) -> torch.Tensor:
+    """Positions whose next-token prediction is an answer token (the last prompt token and
+    every answer token but the last): where the answer is computed."""
+    mask = torch.zeros_like(batch["answer_mask"])
+    mask[:, :-1] = batch["answer_mask"][:, 1:]
+    return mask
 
 
 @register("RMU")
@@ -58,7 +66,7 @@ class RMU(LossMethod):
         self.control = (u / u.norm()).to(data.device) * self.config.steering_scale * mean_norm
 
     def loss(self, model, forget: Batch, retain: Batch) -> torch.Tensor:
-        fmask = forget["answer_mask"] if self.config.answer_only else forget["attention_mask"]
+        fmask = predicting_answer(forget) if self.config.answer_only else forget["attention_mask"]
         h_forget = hidden_at(model, forget, self.layer)
         forget_term = masked_mean(((h_forget - self.control) ** 2).mean(-1), fmask.bool())
         h_retain = hidden_at(model, retain, self.layer)
