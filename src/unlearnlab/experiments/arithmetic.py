@@ -51,6 +51,13 @@ def _save(model, world: ArithmeticWorld, directory: Path, metrics: dict) -> None
     write_json_atomic(directory / "metrics.json", metrics)
 
 
+def _register(session: Session, model_dir: Path, key: dict, extra: dict) -> None:
+    """(Re)write the results-store row of a saved model from its ``metrics.json``, also when the
+    artifact was cached, so the store always describes the models on disk for this config."""
+    metrics = read_json(model_dir / "metrics.json")
+    session.store.put("models", key, {**metrics, **extra, "model_dir": str(model_dir)})
+
+
 def pretrain(session: Session, world: ArithmeticWorld, kind: str, seed: int = 0) -> Path:
     """Train the ``base`` model (all operations) or the ``oracle`` (never sees x/÷)."""
     if kind not in ("base", "oracle"):
@@ -78,10 +85,10 @@ def pretrain(session: Session, world: ArithmeticWorld, kind: str, seed: int = 0)
                    "wall_s": log.wall_s, "n_params": count_parameters(model),
                    "final_loss": sum(log.losses[-20:]) / max(1, len(log.losses[-20:]))}
         _save(model, world, tmp, metrics)
-        session.store.put("models", {"setting": SETTING, "method": kind, "seed": seed},
-                          {**metrics, "hparam": "", "model_dir": str(artifact.path)})
 
-    return artifact.build(make)
+    path = artifact.build(make)
+    _register(session, path, {"setting": SETTING, "method": kind, "seed": seed}, {"hparam": ""})
+    return path
 
 
 def _pretrain_worker(args: tuple[Session, str, str, int]) -> str:
@@ -132,10 +139,11 @@ def unlearn(session: Session, world: ArithmeticWorld, base_dir: Path, method: st
         log = runner.run(model, unlearn_data(session, world, seed), **session.hardware)
         metrics = {**evaluate(model, world), "steps": log.steps, "tokens": log.tokens, "wall_s": log.wall_s}
         _save(model, world, tmp, metrics)
-        session.store.put("models", {"setting": SETTING, "method": method, "seed": seed, "hparam": f"lr={lr:g}"},
-                          {**metrics, "lr": lr, "model_dir": str(artifact.path)})
 
-    return artifact.build(make)
+    path = artifact.build(make)
+    _register(session, path, {"setting": SETTING, "method": method, "seed": seed, "hparam": f"lr={lr:g}"},
+              {"lr": lr})
+    return path
 
 
 def select_lr(models: pd.DataFrame, method: str, base_retain: float, max_retain_drop: float = 0.1) -> float:
@@ -188,15 +196,17 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
                        "distill_flops": 8 * n * tokens,  # 6N per trained token + 2N teacher forward
                        "recovered_step": result.recovered_step}
             _save(result.student, world, tmp / f"budget_{label}", metrics)
-            session.store.put("models", {"setting": SETTING, "method": method, "seed": seed,
-                                         "hparam": f"alpha={alpha:g},budget={label}"},
-                              {**metrics, "alpha": alpha, "budget": str(label),
-                               "model_dir": str(artifact.path / f"budget_{label}")})
         write_json_atomic(tmp / "retain_curve.json", {"teacher_retain_acc": result.teacher_retain_acc,
                                                       "curve": result.retain_curve,
                                                       "recovered_step": result.recovered_step})
 
-    return artifact.build(make)
+    path = artifact.build(make)
+    for snapshot in sorted(path.glob("budget_*")):
+        label = snapshot.name.removeprefix("budget_")
+        _register(session, snapshot, {"setting": SETTING, "method": method, "seed": seed,
+                                      "hparam": f"alpha={alpha:g},budget={label}"},
+                  {"alpha": alpha, "budget": label})
+    return path
 
 
 def attack_config(session: Session) -> RelearnConfig:
