@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild every figure and table of the paper by running the numbered notebooks headless.
 #   ./run_all.sh                      default profile, writes figures/ and paper/tables/
-#   ./run_all.sh --profile smoke --output-root /tmp/smoke   quick check, touches nothing here
+#   ./run_all.sh --profile smoke --output-root "$(mktemp -d)"   quick check, touches nothing here
 #   ./run_all.sh --profile gpu        larger models and more seeds on one GPU
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -1,6 +1,6 @@
 """Run the numbered notebooks headless with papermill, in order, into an output root.
 
-    python -m unlearnlab.pipeline --profile smoke --output-root /tmp/run
+    python -m unlearnlab.pipeline --profile smoke --output-root "$(mktemp -d)"
     python -m unlearnlab.pipeline --profile default          # updates figures/ and paper/tables/
 
 Notebooks are jupytext percent files (``notebooks/NN_name.py``); each is converted in memory to
