@@ -8,7 +8,7 @@ works unchanged on real models.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -85,7 +85,3 @@ def load_tokenizer(directory: str | Path) -> PreTrainedTokenizerFast:
     if not (directory / "tokenizer.json").is_file():
         raise FileNotFoundError(f"no tokenizer.json in {directory}; rerun 00_data to rebuild it")
     return PreTrainedTokenizerFast.from_pretrained(directory)
-
-
-def size_dict(size: ModelSize) -> dict:
-    return asdict(size)

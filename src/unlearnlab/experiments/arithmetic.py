@@ -229,19 +229,3 @@ def attack(session: Session, world: ArithmeticWorld, model_dir: str | Path, key:
     summary = {**worst_case(rows), "curve": rows}
     store.put("attacks", key, summary)
     return {**key, **summary}
-
-
-def attack_curves(session: Session) -> pd.DataFrame:
-    """All stored attack curves, one row per (model, lr, step)."""
-    attacks = session.store.table("attacks")
-    rows = []
-    for _, rec in attacks.iterrows():
-        for point in rec["curve"]:
-            rows.append({k: rec[k] for k in ("setting", "method", "seed", "hparam")} | point)
-    return pd.DataFrame(rows)
-
-
-def free(*models) -> None:
-    del models
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
