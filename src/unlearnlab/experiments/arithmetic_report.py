@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from unlearnlab.artifacts import config_hash
-from unlearnlab.experiments.arithmetic import SETTING, attack_config, select_lr
+from unlearnlab.experiments.arithmetic import SETTING, attack_config, model_id, select_lr
 from unlearnlab.experiments.session import Session
 from unlearnlab.metrics import mean_ci
 
@@ -76,11 +76,25 @@ def attacked(session: Session) -> pd.DataFrame:
     att = att[att["attack_hash"] == config_hash(attack_config(session))]
     if att.empty:
         raise RuntimeError("no attack results for this profile's attack settings; run 40_attacks first")
-    merged = runs.merge(att[["method", "hparam", "seed", "post_attack_forget_acc", "worst_lr", "curve"]],
-                        on=["method", "hparam"], how="inner", suffixes=("_model", ""))
+    runs = runs.assign(model_id=[model_id(session, d) for d in runs["model_dir"]])
+    merged = runs.merge(att[["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "worst_lr", "curve"]],
+                        on=["method", "hparam", "model_id"], how="inner", suffixes=("_model", ""))
     # base/oracle: one model, attacked with several seeds; others: the model's own seed
     same = merged["method"].isin(["base", "oracle"]) | (merged["seed_model"] == merged["seed"])
     return merged[same].drop(columns=["seed_model"])
+
+
+def attacked_all(session: Session) -> pd.DataFrame:
+    """Every stored model of this setting joined with its attack under this profile's attack
+    settings (same method, hyperparameters and seed); models never attacked are left out."""
+    att = session.store.table("attacks")
+    if att.empty:
+        raise RuntimeError("no attack results yet")
+    att = att[att["attack_hash"] == config_hash(attack_config(session))]
+    cols = ["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "worst_lr", "curve"]
+    runs = models(session)
+    runs = runs.assign(model_id=[model_id(session, d) for d in runs["model_dir"]])
+    return runs.merge(att[cols], on=["method", "hparam", "seed", "model_id"], how="inner")
 
 
 def strongest_undo(att: pd.DataFrame) -> pd.DataFrame:

@@ -73,3 +73,14 @@ def component_scores_from_parameters(model: torch.nn.Module, scores: dict[str, t
         vals = [scores[p][idx].reshape(-1) for p, idx in comp.entries if p in scores]
         out[comp.name] = float(torch.cat(vals).float().mean()) if vals else 0.0
     return out
+
+
+def component_grid(scores: dict[str, float], unit: str, n_layers: int, width: int) -> torch.Tensor:
+    """Scores of ``L{i}.H{h}`` (``unit='H'``) or ``L{i}.N{j}`` (``unit='N'``) components as a
+    (layers × width) tensor for heatmaps; components without a score are NaN."""
+    grid = torch.full((n_layers, width), float("nan"))
+    for name, value in scores.items():
+        layer, _, rest = name.partition(".")
+        if rest.startswith(unit) and rest[1:].isdigit():
+            grid[int(layer[1:]), int(rest[1:])] = float(value)
+    return grid

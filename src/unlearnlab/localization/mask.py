@@ -29,8 +29,9 @@ class Mask:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.granularity not in GRANULARITIES:
-            raise ValueError(f"unknown granularity {self.granularity!r}; choose from {GRANULARITIES}")
+        if any(g not in GRANULARITIES for g in self.granularity.split("+")):
+            raise ValueError(f"unknown granularity {self.granularity!r}; choose from {GRANULARITIES} "
+                             "or join component granularities with '+' (e.g. 'head+neuron')")
         self.entries = {k: v.bool() for k, v in self.entries.items()}
 
     @property
@@ -111,6 +112,8 @@ def mask_from_component_scores(model: torch.nn.Module, scores: dict[str, float],
                                budget: float, source: str = "") -> Mask:
     """Highest-scoring components, added while the selected parameters stay within the budget.
 
+    ``granularity`` may join component kinds with '+' ("head+neuron"): they compete on one list.
+
     Components are indivisible, so the mask holds at most ``budget`` of the parameters (it is
     exact only at parameter granularity); ``meta['fraction']`` records what it holds.
     """
@@ -118,7 +121,7 @@ def mask_from_component_scores(model: torch.nn.Module, scores: dict[str, float],
 
     params = dict(model.named_parameters())
     limit = round(budget * sum(p.numel() for p in params.values()))
-    comps = {c.name: c for c in iter_components(model, granularity)}
+    comps = {c.name: c for g in granularity.split("+") for c in iter_components(model, g)}
     unknown = set(scores) - set(comps)
     if unknown:
         raise KeyError(f"scores for unknown {granularity} components: {sorted(unknown)[:5]}")
@@ -148,6 +151,6 @@ def random_mask(model: torch.nn.Module, budget: float, granularity: str = "param
         return mask_from_parameter_scores(model, scores, budget, "random")
     from unlearnlab.localization.components import iter_components
 
-    names = [c.name for c in iter_components(model, granularity)]
+    names = [c.name for g in granularity.split("+") for c in iter_components(model, g)]
     values = torch.rand(len(names), generator=gen).tolist()
     return mask_from_component_scores(model, dict(zip(names, values)), granularity, budget, "random")

@@ -87,6 +87,13 @@ class Distill(UnlearningMethod):
         return TrainConfig(steps=c.steps, lr=c.lr, batch_size=c.batch_size, warmup_frac=c.warmup_frac,
                            grad_clip=c.grad_clip, schedule="constant", eval_every=c.eval_every, **hardware)
 
+    def trainable_parameters(self, student: torch.nn.Module) -> list[torch.nn.Parameter]:
+        """What distillation may change (everything, for global UNDO and full distillation)."""
+        return list(student.parameters())
+
+    def release(self, student: torch.nn.Module) -> None:
+        """Undo whatever ``trainable_parameters`` attached to the student (nothing here)."""
+
     def distill(self, teacher: torch.nn.Module, data: UnlearnData, **hardware) -> DistillResult:
         if data.retain_eval is None:
             raise ValueError("distillation needs data.retain_eval for its stopping rule")
@@ -96,6 +103,7 @@ class Distill(UnlearningMethod):
         teacher = teacher.eval().requires_grad_(False)
         teacher_acc = float(exact_match(teacher, data.retain_eval).float().mean())
         student = self.init_student(teacher).requires_grad_(True)
+        params = self.trainable_parameters(student)
         batches = data.retain.sampler(self.config.batch_size, data.generator, data.device)
         result = DistillResult(student, TrainLog(), teacher_acc, None)
         wanted = set(self.config.snapshot_steps)
@@ -117,8 +125,9 @@ class Distill(UnlearningMethod):
                 return self.config.stop_on_recovery
             return False
 
-        result.log = train(student, step_loss, self.train_config(**hardware), on_eval=on_eval,
-                           desc=self.name)
+        result.log = train(student, step_loss, self.train_config(**hardware), params=params,
+                           on_eval=on_eval, desc=self.name)
+        self.release(student)
         teacher.requires_grad_(True)
         return result
 
@@ -144,3 +153,54 @@ class UNDO(Distill):
     def init_student(self, teacher: torch.nn.Module) -> torch.nn.Module:
         gen = torch.Generator().manual_seed(self.config.seed)
         return apply_undo_noise(fresh_copy(teacher), self.config.alpha, self.config.beta, gen)
+
+
+@dataclass(frozen=True)
+class TargetedUNDOConfig(UNDOConfig):
+    mask_path: str = ""  # directory of a saved localization ``Mask``
+    train_only_masked: bool = False  # distill only the noised entries (the rest stay the teacher's)
+
+
+@register("TargetedUNDO")
+class TargetedUNDO(UNDO):
+    """UNDO with the noise confined to a localization mask: inside, ``(1-α)p + αβ·xavier``;
+    outside, the teacher's weights unchanged. Distillation then trains every parameter, or with
+    ``train_only_masked`` only the noised entries (gradients of the others are zeroed; AdamW has
+    no weight decay here, so zero-gradient entries do not move)."""
+
+    Config = TargetedUNDOConfig
+
+    def __init__(self, config: TargetedUNDOConfig):
+        if not config.mask_path:
+            raise ValueError("TargetedUNDO needs mask_path: the directory of a saved localization Mask")
+        super().__init__(config)
+        self._hooks: list = []
+
+    def mask(self) -> dict[str, torch.Tensor]:
+        from unlearnlab.localization.mask import Mask
+
+        return Mask.load(self.config.mask_path).entries
+
+    def init_student(self, teacher: torch.nn.Module) -> torch.nn.Module:
+        gen = torch.Generator().manual_seed(self.config.seed)
+        return apply_undo_noise(fresh_copy(teacher), self.config.alpha, self.config.beta, gen, mask=self.mask())
+
+    def trainable_parameters(self, student: torch.nn.Module) -> list[torch.nn.Parameter]:
+        if not self.config.train_only_masked:
+            return list(student.parameters())
+        mask = self.mask()
+        chosen = []
+        for name, p in student.named_parameters():
+            if name not in mask:
+                p.requires_grad_(False)
+                continue
+            keep = mask[name].to(device=p.device, dtype=p.dtype)
+            self._hooks.append(p.register_hook(lambda g, keep=keep: g * keep))
+            chosen.append(p)
+        return chosen
+
+    def release(self, student: torch.nn.Module) -> None:
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks.clear()
+        student.requires_grad_(True)
