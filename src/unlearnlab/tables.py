@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -25,11 +26,26 @@ def mean_ci_table(df: pd.DataFrame, by: str, columns: dict[str, str], counts: di
     return out
 
 
+_SPECIAL = re.compile(r"(?<!\\)([%&#_])")
+
+
+def latex_text(text: str) -> str:
+    """Escape LaTeX specials (% & # _) outside ``$...$`` math, leaving escaped ones alone, so
+    cells such as 'weight_diff 5%' compile while '93.4 $\\pm$ 1.2' stays math."""
+    parts = str(text).split("$")
+    return "$".join(p if i % 2 else _SPECIAL.sub(r"\\\1", p) for i, p in enumerate(parts))
+
+
 def write_latex(table: pd.DataFrame, path: str | Path, caption: str, label: str) -> Path:
-    """Write ``table`` as a booktabs LaTeX table (``Styler.to_latex``) plus a CSV twin."""
+    """Write ``table`` as a booktabs LaTeX table (``Styler.to_latex``) plus a CSV twin (the CSV
+    keeps the raw text; the LaTeX cells and headers are escaped with ``latex_text``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    latex = table.style.hide(axis="index").to_latex(hrules=True, caption=caption, label=label,
+    latex_table = table.rename(columns=latex_text)
+    for col in latex_table.columns:
+        if not pd.api.types.is_numeric_dtype(latex_table[col]):
+            latex_table[col] = latex_table[col].map(latex_text)
+    latex = latex_table.style.hide(axis="index").to_latex(hrules=True, caption=caption, label=label,
                                                      position="t", position_float="centering")
     tmp = path.with_suffix(".tex.tmp")
     tmp.write_text(latex)

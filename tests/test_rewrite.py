@@ -1,0 +1,227 @@
+"""Knowledge rewrite on a tiny random Llama: adapters touch only the chosen modules, merging keeps
+the outputs, fresh (IA)³ is an identity, module choice, forced choice, logit lens, the variants,
+and the fact templates and rewrite pairs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from unlearnlab import rewrite as rw
+from unlearnlab.data import facts as fx
+
+CHOSEN = ["model.layers.0.self_attn.o_proj", "model.layers.1.mlp.down_proj", "model.layers.1.mlp.up_proj"]
+PAIRS = [fx.QA("what is 2 plus 3", " 5", ("5",), chat=False),
+         fx.QA("what is 4 plus 4", " 8", ("8",), chat=False),
+         fx.QA("what is 1 plus 6", " 7", ("7",), chat=False)]
+
+
+def _logits(model, tokenizer, text: str = "what is 2 plus 3 5") -> torch.Tensor:
+    ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def _snapshot(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _adapted(model, kind: str):
+    return rw.apply_ia3(model, CHOSEN) if kind == "ia3" else rw.apply_lora(model, CHOSEN, r=2, alpha=4)
+
+
+# ------------------------------------------------------------------ adapters
+
+
+@pytest.mark.parametrize("kind", ["ia3", "lora"])
+def test_adapter_changes_only_chosen_modules_and_merge_keeps_outputs(tiny_model, tokenizer, kind):
+    before = _snapshot(tiny_model)
+    wrapped = _adapted(tiny_model, kind)
+    rw.train_answers(wrapped, tokenizer, PAIRS, steps=5, lr=5e-2, batch_size=2)
+    adapted_logits = _logits(wrapped.eval(), tokenizer)
+    merged = rw.merge(wrapped)
+
+    assert_close(_logits(merged, tokenizer), adapted_logits, atol=1e-5, rtol=1e-5)
+    after = merged.state_dict()
+    assert set(after) == set(before)  # a plain model again, same parameter names
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(any(k.startswith(m + ".") for m in CHOSEN) for k in changed)
+    assert all(p.requires_grad for p in merged.parameters())
+
+
+def test_fresh_ia3_is_an_identity(tiny_model, tokenizer):
+    base = _logits(tiny_model, tokenizer)
+    wrapped = rw.apply_ia3(tiny_model, CHOSEN)
+    assert_close(_logits(wrapped, tokenizer), base, atol=0, rtol=0)
+    ia3 = [n for n, p in wrapped.named_parameters() if p.requires_grad]
+    assert ia3 and all("ia3_l" in n for n in ia3)
+    assert len(ia3) == len(CHOSEN)
+
+
+def test_adapters_refuse_unknown_modules(tiny_model):
+    with pytest.raises(ValueError, match="not linear modules"):
+        rw.apply_ia3(tiny_model, ["model.layers.7.mlp.down_proj"])
+
+
+# ------------------------------------------------------------------ module choice
+
+
+def test_linear_modules_top_and_random(tiny_model):
+    names = rw.linear_modules(tiny_model)
+    assert len(names) == 2 * 7 and "lm_head" not in names
+    scores = {n: float(i) for i, n in enumerate(names)}
+    assert rw.top_modules(scores, 3) == names[::-1][:3]
+    picks = rw.random_modules(tiny_model, 5, seed=1)
+    assert picks == rw.random_modules(tiny_model, 5, seed=1) and len(set(picks)) == 5
+    assert set(picks) <= set(names)
+    assert picks != rw.random_modules(tiny_model, 5, seed=2)
+
+
+def test_combine_ranks_is_a_rank_average():
+    combined = rw.combine_ranks({"a": {"x": 10.0, "y": 0.0, "z": 5.0}, "b": {"x": 0.1, "y": 0.3, "z": 0.2}})
+    assert_close(torch.tensor([combined["x"], combined["y"], combined["z"]]),
+                 torch.tensor([(3 + 1) / 6, (1 + 3) / 6, (2 + 2) / 6]))
+
+
+def test_module_scores_cover_every_linear_module(tiny_model, tokenizer):
+    fact = fx.Fact("Japan", "capital", "Tokyo")  # with the test tokenizer, China and Kenya have Japan's length
+    components = rw.component_scores(tiny_model, tokenizer, fact, corrupt_subjects=["Spain", "China", "Kenya"],
+                                     controls=[fx.Fact("gold", "symbol", "Au")])
+    names = set(rw.linear_modules(tiny_model))
+    assert set(components) == {"attribution", "magnitude", "gradient"}
+    assert all(set(c) == names for c in components.values())
+    top = rw.top_modules(rw.combine_ranks(components), 4)
+    assert len(top) == 4 and set(top) <= names
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+def test_forced_choice_matches_a_manual_sum_and_ranks_a_trained_answer_first(tiny_model, tokenizer):
+    pair = fx.QA("what is 2 plus 3", " 5", ("5",), chat=False)
+    rw.train_answers(tiny_model, tokenizer, [pair], steps=40, lr=1e-2, batch_size=1)
+    (row,) = rw.forced_choice(tiny_model, tokenizer, [pair], ["9", "12"], target="5")
+    assert row["target_rank"] == 0 and set(row["logprobs"]) == {"5", "9", "12"}
+
+    prompt = tokenizer("what is 2 plus 3", add_special_tokens=False)["input_ids"]
+    answer = tokenizer(" 12", add_special_tokens=False)["input_ids"]
+    logp = torch.log_softmax(_logits(tiny_model, tokenizer, "what is 2 plus 3 12")[0], -1)
+    manual = sum(float(logp[len(prompt) - 1 + i, t]) for i, t in enumerate(answer))
+    assert row["logprobs"]["12"] == pytest.approx(manual, abs=1e-4)
+
+
+def test_logit_lens_last_layer_is_the_models_own_ranking(tiny_model, tokenizer):
+    rows = rw.logit_lens(tiny_model, tokenizer, PAIRS, target="5")
+    assert [r["layer"] for r in rows] == [0, 1]
+    ranks = []
+    for pair in PAIRS:
+        logits = _logits(tiny_model, tokenizer, pair.prompt)[0, -1]
+        target = tokenizer(" 5", add_special_tokens=False)["input_ids"][0]
+        ranks.append(int((logits > logits[target]).sum()))
+    assert rows[-1]["rank"] == pytest.approx(sum(ranks) / len(ranks))
+
+
+def test_relearn_curve_and_variants_leave_the_input_alone(tiny_model, tokenizer):
+    before = _snapshot(tiny_model)
+    curve = rw.relearn(tiny_model, tokenizer, PAIRS, steps=6, lr=1e-2, eval_every=3)
+    assert [p["step"] for p in curve] == [0, 3, 6]
+    assert curve[-1]["logprob"] > curve[0]["logprob"]
+
+    spec = fx.rewrite_spec(fx.Fact("France", "capital", "Paris"), "Lyon", [fx.Fact("gold", "symbol", "Au")])
+    cfg = rw.RewriteConfig(steps=2, batch_size=2)
+    for name in rw.VARIANTS:
+        logs: list = []
+        out = rw.rewrite(name, tiny_model, tokenizer, spec, CHOSEN[:2], cfg, logs=logs)
+        assert type(out).__name__ == "LlamaForCausalLM"
+        assert sum(log.steps for log in logs) == 4  # same optimizer-step budget for every variant
+    assert all(torch.equal(v, tiny_model.state_dict()[k]) for k, v in before.items())
+
+
+def test_two_stage_touches_only_the_chosen_modules(tiny_model, tokenizer):
+    spec = fx.rewrite_spec(fx.Fact("France", "capital", "Paris"), "Lyon", [])
+    out = rw.unlearn_then_learn(tiny_model, tokenizer, spec, CHOSEN, rw.RewriteConfig(steps=3, batch_size=2))
+    base = tiny_model.state_dict()
+    changed = {k for k, v in out.state_dict().items() if not torch.equal(v, base[k])}
+    assert changed and all(any(k.startswith(m + ".") for m in CHOSEN) for k in changed)
+
+
+def test_evaluate_rewrite_and_probe_run_on_a_tiny_model(tiny_model, tokenizer):
+    spec = fx.rewrite_spec(fx.Fact("France", "capital", "Paris"), "Lyon", [fx.Fact("gold", "symbol", "Au")],
+                           n_control_paraphrases=1)
+    scores = rw.evaluate_rewrite(tiny_model, tokenizer, spec, max_new_tokens=3)
+    assert set(scores) == {f"{m}_{s}" for m in ("f2", "f1_forget", "control") for s in ("train", "test")}
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    rows = fx.probe_knowledge(tiny_model, tokenizer, fx.FACTS[:2], n_paraphrases=2, max_new_tokens=3)
+    assert len(rows) == 2 and all(len(r["answers"]) == 2 for r in rows)
+    assert tokenizer.padding_side == "right"
+
+
+# ------------------------------------------------------------------ facts
+
+
+def test_relations_split_templates_deterministically_and_disjointly():
+    assert set(fx.RELATIONS) == {"director", "author", "capital", "symbol", "inventor", "founder"}
+    for relation in fx.RELATIONS.values():
+        train, test = relation.train, relation.test
+        assert len(train) >= 20 and len(test) >= 4
+        assert not set(train) & set(test) and len(set(train) | set(test)) == len(relation.templates)
+        assert {t.chat for t in train} == {t.chat for t in test} == {True, False}  # both forms in both
+        assert all("{subject}" in t.text for t in relation.templates)
+        assert train == fx.RELATIONS[relation.name].train  # a property, recomputed identically
+
+
+def test_spread_asks_in_both_forms():
+    train = fx.RELATIONS["capital"].train
+    picked = fx.spread(train, 3)
+    assert [t.chat for t in picked] == [True, True, False] and len(set(picked)) == 3
+    assert fx.spread(train, 3) == picked and fx.spread(train, None) == train
+    assert len(set(fx.spread(train, 19))) == 19
+
+
+def test_facts_are_many_distinct_and_cover_every_relation():
+    assert len(fx.FACTS) >= 60
+    assert len({(f.subject, f.relation) for f in fx.FACTS}) == len(fx.FACTS)
+    assert {f.relation for f in fx.FACTS} == set(fx.RELATIONS)
+
+
+def test_matching_uses_whole_words_and_aliases():
+    rowling = fx.Fact("Harry Potter", "author", "J.K. Rowling", ("Rowling",))
+    (pair,) = fx.fact_pairs(rowling, fx.RELATIONS["author"].train[:1])
+    assert pair.correct("It was written by Rowling.") and pair.correct("j.k. rowling")
+    assert not pair.correct("Rowlings")
+    (gold,) = fx.fact_pairs(fx.Fact("gold", "symbol", "Au"), fx.RELATIONS["symbol"].train[:1])
+    assert gold.correct("The symbol is Au.") and not gold.correct("because") and not gold.correct("AU")
+
+
+def test_rewrite_spec_builds_the_expected_pairs():
+    fact = fx.Fact("Inception", "director", "Christopher Nolan", ("Nolan",))
+    controls = [fx.Fact("France", "capital", "Paris"), fx.Fact("gold", "symbol", "Au")]
+    spec = fx.rewrite_spec(fact, "Steven Spielberg", controls, new_aliases=("Spielberg",))
+    relation = fx.RELATIONS["director"]
+    assert len(spec.f1_train) == len(spec.f2_train) == len(relation.train)
+    assert len(spec.f1_test) == len(spec.f2_test) == len(relation.test)
+    assert [p.prompt for p in spec.f1_train] == [p.prompt for p in spec.f2_train]
+    assert spec.f1_train[0] == fx.QA("Who directed Inception?", "Christopher Nolan", ("Christopher Nolan", "Nolan"),
+                                     chat=True)
+    completion = next(p for p in spec.f2_train if not p.chat)
+    assert completion.answer == " Steven Spielberg" and completion.accepted == ("Steven Spielberg", "Spielberg")
+    assert {p.prompt for p in spec.f1_test}.isdisjoint(p.prompt for p in spec.f1_train)
+    assert len(spec.control_train) == len(spec.control_test) == 2 * 4
+    assert all(p.answer.strip() in {"Paris", "Au"} for p in spec.control_train)
+    unlearn = spec.unlearn_train()
+    assert [p.prompt for p in unlearn] == [p.prompt for p in spec.f1_train]
+    assert {p.answer.strip() for p in unlearn} == {"I am not sure."}
+    assert spec.candidates[:2] == ("Christopher Nolan", "Steven Spielberg")
+    with pytest.raises(ValueError):
+        fx.rewrite_spec(fact, "Christopher Nolan", controls)
+    assert fx.RELATIONS["inventor"].templates[-8].prompt("the telephone") == "The telephone was invented by"
+
+
+def test_token_sets_end_chat_answers_with_eos_only(tokenizer):
+    chat = fx.QA("who", "Paris", ("Paris",), chat=True)
+    plain = fx.QA("the capital is", " Paris", ("Paris",), chat=False)
+    data = fx.to_tokens(tokenizer, [chat, plain])
+    assert data.answers[0][-1] == tokenizer.eos_token_id
+    assert data.answers[1][-1] != tokenizer.eos_token_id
+    assert data.prompts[1] == tokenizer("the capital is", add_special_tokens=False)["input_ids"]

@@ -1,0 +1,20 @@
+"""LaTeX tables must compile whatever the labels contain."""
+
+import pandas as pd
+
+from unlearnlab.tables import latex_text, write_latex
+
+
+def test_latex_text_escapes_specials_outside_math_only():
+    assert latex_text("weight_diff 5%") == r"weight\_diff 5\%"
+    assert latex_text(r"93.4 $\pm$ 1.2") == r"93.4 $\pm$ 1.2"
+    assert latex_text(r"retain (\%)") == r"retain (\%)"
+    assert latex_text("a & b #1") == r"a \& b \#1"
+
+
+def test_write_latex_escapes_cells_and_headers_but_not_the_csv(tmp_path):
+    table = pd.DataFrame({"configuration": ["fisher 5%"], "acc (%)": [r"90.0 $\pm$ 1.0"]})
+    path = write_latex(table, tmp_path / "t.tex", caption="c", label="tab:t")
+    tex = path.read_text()
+    assert r"fisher 5\%" in tex and r"acc (\%)" in tex and r"$\pm$" in tex
+    assert "fisher 5%" in (tmp_path / "t.csv").read_text()
