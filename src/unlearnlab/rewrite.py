@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from unlearnlab.batching import Batch, TokenSet
 from unlearnlab.data.facts import (FACTS, QA, RELATIONS, Fact, Model, RewriteSpec, answer_text, fact_pairs, generate,
                                    render, spread, to_tokens)
+from unlearnlab.localization.pairs import corrupted_pairs, token_ids
 from unlearnlab.losses import logits_of, nll, sequence_logprob
 from unlearnlab.training import TrainConfig, TrainLog, train
 
@@ -59,10 +60,6 @@ def _layer_modules(model: Model) -> dict[tuple[int, str], list[str]]:
     return out
 
 
-def _ids(tokenizer: Tokenizer, text: str) -> list[int]:
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
-
-
 def localization_batches(tokenizer: Tokenizer, fact: Fact, corrupt_subjects: Sequence[str] | None = None,
                          n_templates: int = 4) -> tuple[Batch, Batch]:
     """(clean, corrupt) batches for patching F1: its completion-form training paraphrases, and
@@ -73,27 +70,15 @@ def localization_batches(tokenizer: Tokenizer, fact: Fact, corrupt_subjects: Seq
     Default corrupt subjects are the other subjects of the relation whose object starts with a
     different token (else the corruption would not remove the answer).
     """
-    answer = _ids(tokenizer, answer_text(fact.object, chat=False))
+    answer = answer_text(fact.object, chat=False)
+    first = token_ids(tokenizer, answer)[:1]
     if corrupt_subjects is None:
         corrupt_subjects = [f.subject for f in FACTS if f.relation == fact.relation and f.subject != fact.subject
-                            and _ids(tokenizer, answer_text(f.object, False))[:1] != answer[:1]]
-    clean, corrupt = [], []
-    completions = [t for t in RELATIONS[fact.relation].train if not t.chat]
-    for template in completions:
-        prompt = _ids(tokenizer, template.prompt(fact.subject))
-        other = next((s for s in corrupt_subjects if len(_ids(tokenizer, template.prompt(s))) == len(prompt)), None)
-        if other is not None:
-            clean.append(prompt)
-            corrupt.append(_ids(tokenizer, template.prompt(other)))
-        if len(clean) == n_templates:
-            break
-    if not clean:
-        raise ValueError(f"no corrupt subject has the token length of {fact.subject!r} in any template; "
-                         "pass corrupt_subjects")
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    rows = range(len(clean))
-    return (TokenSet(clean, [answer] * len(clean), pad_id=pad).batch(rows),
-            TokenSet(corrupt, [answer] * len(clean), pad_id=pad).batch(rows))
+                            and token_ids(tokenizer, answer_text(f.object, False))[:1] != first]
+    completions = [t.prompt for t in RELATIONS[fact.relation].train if not t.chat]
+    clean, corrupt, _ = corrupted_pairs(tokenizer, completions, fact.subject, corrupt_subjects, answer,
+                                        limit=n_templates, skip_unmatched=True)
+    return clean, corrupt
 
 
 def _default_controls(fact: Fact) -> list[Fact]:

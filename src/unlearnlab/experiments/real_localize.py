@@ -19,6 +19,7 @@ import torch
 from unlearnlab.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.batching import Batch, TokenSet
 from unlearnlab.experiments.session import Session
+from unlearnlab.localization.pairs import corrupted_pairs, token_ids
 
 
 @dataclass(frozen=True)
@@ -46,37 +47,20 @@ class FactSpec:
     patch_layers: tuple[int, ...] | None = None  # layers whose heads are patched exactly (None: all)
 
 
-def _ids(tokenizer, text: str) -> list[int]:
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
-
-
 def fact_pairs(tokenizer, fact: FactSpec) -> tuple[Batch, Batch, list[str]]:
-    """(clean, corrupt, corrupt subjects used): one pair per template whose corrupt subject gives
-    the same number of prompt tokens; an error when no subject fits a template."""
-    answer = _ids(tokenizer, fact.answer)
-    clean, corrupt, used = [], [], []
-    for template in fact.templates:
-        prompt = _ids(tokenizer, template.format(subject=fact.subject))
-        match = next((s for s in fact.corrupt_subjects if s != fact.subject
-                      and len(_ids(tokenizer, template.format(subject=s))) == len(prompt)), None)
-        if match is None:
-            raise ValueError(f"no corrupt subject has the token length of {fact.subject!r} in {template!r}; "
-                             "add candidates to FactSpec.corrupt_subjects")
-        clean.append(prompt)
-        corrupt.append(_ids(tokenizer, template.format(subject=match)))
-        used.append(match)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    rows = range(len(clean))
-    return (TokenSet(clean, [answer] * len(clean), pad_id=pad).batch(rows),
-            TokenSet(corrupt, [answer] * len(corrupt), pad_id=pad).batch(rows), used)
+    """(clean, corrupt, corrupt subjects used): one pair per template; an error when no corrupt
+    subject fits a template."""
+    renders = [lambda subject, t=t: t.format(subject=subject) for t in fact.templates]
+    return corrupted_pairs(tokenizer, renders, fact.subject, fact.corrupt_subjects,
+                           fact.answer)
 
 
 def fact_sets(tokenizer, fact: FactSpec) -> tuple[TokenSet, TokenSet]:
     """(forget, retain) TokenSets: the fact's paraphrases and the control facts."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    forget = TokenSet([_ids(tokenizer, t.format(subject=fact.subject)) for t in fact.templates],
-                      [_ids(tokenizer, fact.answer)] * len(fact.templates), pad_id=pad)
-    retain = TokenSet([_ids(tokenizer, p) for p, _ in fact.controls], [_ids(tokenizer, a) for _, a in fact.controls],
+    forget = TokenSet([token_ids(tokenizer, t.format(subject=fact.subject)) for t in fact.templates],
+                      [token_ids(tokenizer, fact.answer)] * len(fact.templates), pad_id=pad)
+    retain = TokenSet([token_ids(tokenizer, p) for p, _ in fact.controls], [token_ids(tokenizer, a) for _, a in fact.controls],
                       pad_id=pad)
     return forget, retain
 
