@@ -18,6 +18,13 @@ from unlearnlab.tokenizer import encode_pair
 Batch = dict[str, torch.Tensor]
 
 
+
+def pad_token_id(tokenizer) -> int:
+    """The tokenizer's pad id, or its end-of-sequence id when it has none (GGUF/HF checkpoints
+    often ship without a pad token; padded positions are masked out anyway)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
 @dataclass
 class TokenSet:
     """Pre-tokenized examples (prompt ids, answer ids) with one label per example."""

@@ -28,7 +28,7 @@ import torch
 from transformers import PreTrainedTokenizerBase as Tokenizer
 import torch.nn.functional as F
 
-from unlearnlab.batching import Batch, TokenSet
+from unlearnlab.batching import Batch, TokenSet, pad_token_id
 from unlearnlab.data.facts import (FACTS, QA, RELATIONS, Fact, Model, RewriteSpec, answer_text, fact_pairs, generate,
                                    render, spread, to_tokens)
 from unlearnlab.localization.pairs import corrupted_pairs, token_ids
@@ -389,7 +389,7 @@ def forced_choice(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], candi
     rows = [(pair, cand) for pair in pairs for cand in candidates]
     prompts = [tokenizer(render(tokenizer, pair), add_special_tokens=False)["input_ids"] for pair, _ in rows]
     answers = [tokenizer(answer_text(c, pair.chat), add_special_tokens=False)["input_ids"] for pair, c in rows]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_token_id(tokenizer)
     logprobs, _ = answer_scores(model, TokenSet(prompts, answers, pad_id=pad), batch_size)
     out = []
     for i, pair in enumerate(pairs):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import PreTrainedTokenizerBase as Tokenizer
 
-from unlearnlab.batching import TokenSet
+from unlearnlab.batching import TokenSet, pad_token_id
 
 Model = torch.nn.Module  # a causal LM (Hugging Face ``...ForCausalLM`` or a peft wrapper of one)
 
@@ -361,7 +361,7 @@ def to_tokens(tokenizer: Tokenizer, pairs: Sequence[QA], answers: Sequence[str] 
         prompts.append(tokenizer(render(tokenizer, pair), add_special_tokens=False)["input_ids"])
         ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
         outs.append(ids + [tokenizer.eos_token_id] if pair.chat else ids)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_token_id(tokenizer)
     return TokenSet(prompts, outs, [p.prompt for p in pairs], pad_id=pad)
 
 
@@ -374,7 +374,7 @@ def generate(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], max_new_to
     is restored afterwards because training code pads on the right.
     """
     texts = [render(tokenizer, p) for p in pairs]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_token_id(tokenizer)
     device = next(model.parameters()).device
     saved, tokenizer.padding_side = tokenizer.padding_side, "left"
     out: list[str] = []

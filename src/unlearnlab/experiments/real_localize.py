@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from unlearnlab.artifacts import Artifact, read_json, write_json_atomic
-from unlearnlab.batching import Batch, TokenSet
+from unlearnlab.batching import Batch, TokenSet, pad_token_id
 from unlearnlab.experiments.session import Session
 from unlearnlab.localization.pairs import corrupted_pairs, token_ids
 
@@ -57,7 +57,7 @@ def fact_pairs(tokenizer, fact: FactSpec) -> tuple[Batch, Batch, list[str]]:
 
 def fact_sets(tokenizer, fact: FactSpec) -> tuple[TokenSet, TokenSet]:
     """(forget, retain) TokenSets: the fact's paraphrases and the control facts."""
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_token_id(tokenizer)
     forget = TokenSet([token_ids(tokenizer, t.format(subject=fact.subject)) for t in fact.templates],
                       [token_ids(tokenizer, fact.answer)] * len(fact.templates), pad_id=pad)
     retain = TokenSet([token_ids(tokenizer, p) for p, _ in fact.controls], [token_ids(tokenizer, a) for _, a in fact.controls],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from unlearnlab.batching import Batch, TokenSet
+from unlearnlab.batching import Batch, TokenSet, pad_token_id
 
 
 def token_ids(tokenizer, text: str) -> list[int]:
@@ -39,7 +39,7 @@ def corrupted_pairs(tokenizer, renders: Sequence[Callable[[str], str]], subject:
     if not clean:
         raise ValueError(f"no corrupt subject has the token length of {subject!r} in any prompt form; "
                          "pass other corrupt subjects")
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_token_id(tokenizer)
     rows = range(len(clean))
     return (TokenSet(clean, [target] * len(clean), pad_id=pad).batch(rows),
             TokenSet(corrupt, [target] * len(corrupt), pad_id=pad).batch(rows), used)
