@@ -225,3 +225,39 @@ def test_token_sets_end_chat_answers_with_eos_only(tokenizer):
     assert data.answers[0][-1] == tokenizer.eos_token_id
     assert data.answers[1][-1] != tokenizer.eos_token_id
     assert data.prompts[1] == tokenizer("the capital is", add_special_tokens=False)["input_ids"]
+
+
+# ------------------------------------------------------------------ answers in the model's own style
+
+
+def test_answer_sentence_keeps_the_sentence_that_states_the_object():
+    assert fx.answer_sentence("Paris.\n\nThe United States has a population of", ["Paris"]) == "Paris."
+    assert fx.answer_sentence("The capital of France is Paris. It is known for", ["Paris"]) == \
+        "The capital of France is Paris."
+    assert fx.answer_sentence("It is Paris", ["Paris"]) == "It is Paris"
+    assert fx.answer_sentence("I do not know.", ["Paris"]) is None
+    assert fx.answer_sentence("Parisian food.", ["Paris"]) is None  # whole words only
+
+
+def test_in_model_style_substitutes_the_new_object_and_keeps_unmatched_pairs():
+    fact = fx.Fact("Inception", "director", "Christopher Nolan", ("Nolan",))
+    pairs = fx.fact_pairs(fact, fx.RELATIONS["director"].train[:2], "Steven Spielberg")
+    said = ["Inception was directed by Christopher Nolan. Nolan also made Memento.", "a film"]
+    styled = fx.in_model_style(pairs, said, fact.accepted, "Steven Spielberg")
+    expected_first = "Inception was directed by Steven Spielberg."
+    assert styled[0].answer == (expected_first if pairs[0].chat else f" {expected_first}")
+    assert styled[1] == pairs[1]
+    assert styled[0].accepted == pairs[0].accepted  # still graded on F2
+
+
+def test_grouped_sampler_never_mixes_groups_and_covers_each_group():
+    from unlearnlab.batching import TokenSet, grouped_sampler
+
+    long = TokenSet([[1] * 9] * 6, [[2]] * 6, pad_id=0)
+    short = TokenSet([[3]] * 4, [[4]] * 4, pad_id=0)
+    batches = grouped_sampler([long, short], 2, torch.Generator().manual_seed(0))
+    epoch = [next(batches) for _ in range(5)]  # 3 batches of long + 2 of short
+    widths = sorted(b["input_ids"].shape[1] for b in epoch)
+    assert widths == [2, 2, 10, 10, 10]  # no short prompt padded to the long width
+    for b in epoch:
+        assert b["attention_mask"].all()  # one group per batch: no padding at all here

@@ -7,6 +7,7 @@ same batch serves language-model losses (all tokens) and exact-match evaluation 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -102,3 +103,53 @@ class TokenSet:
             order = torch.randperm(len(self), generator=generator).tolist()
             for start in range(0, len(order) - batch_size + 1, batch_size):
                 yield self.batch(order[start: start + batch_size], device)
+
+
+def grouped_sampler(groups: Sequence[TokenSet], batch_size: int, generator: torch.Generator,
+                    device: str | torch.device = "cpu") -> Iterator[Batch]:
+    """Endless random batches that never mix groups: every epoch shuffles each group, cuts it
+    into batches and shuffles the batches of all groups together (each group is seen in
+    proportion to its size).
+
+    For short fine-tunes on prompts of two very different lengths (a chat turn of ~40 tokens
+    and a completion of ~10): a mixed batch pads every completion to the chat length, so
+    grouping cuts the tokens computed per step by about a quarter on the fact rewrite. (Long
+    pretraining runs keep ``TokenSet.sampler``: single-format batches made one diverge.)
+    """
+    groups = [g for g in groups if len(g)]
+    if not groups:
+        raise ValueError("cannot sample batches from empty TokenSets")
+    while True:
+        chunks = []
+        for gi, group in enumerate(groups):
+            size = min(batch_size, len(group))
+            order = torch.randperm(len(group), generator=generator).tolist()
+            chunks += [(gi, order[s: s + size]) for s in range(0, len(order) - size + 1, size)]
+        for ci in torch.randperm(len(chunks), generator=generator).tolist():
+            gi, indices = chunks[ci]
+            yield groups[gi].batch(indices, device)
+
+
+
+def pack(data: TokenSet, width: int, seed: int = 0) -> TokenSet:
+    """Concatenate the examples, in a seeded random order, into rows of at most ``width`` tokens
+    (an example longer than ``width`` gets a row of its own). Each example keeps its BOS/EOS, so
+    a row reads ``<bos> a <eos> <bos> b <eos> ...``.
+
+    For pretraining on examples of very different lengths (a 160-token note and 15-token
+    questions): padded batches of such a mix are mostly padding, packed rows nearly none. The
+    rows carry everything as prompt (no answer mask): train them with the all-token loss.
+    """
+    order = list(range(len(data)))
+    random.Random(seed).shuffle(order)
+    rows: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        example = data.prompts[i] + data.answers[i]
+        if current and len(current) + len(example) > width:
+            rows.append(current)
+            current = []
+        current = current + example
+    if current:
+        rows.append(current)
+    return TokenSet(rows, [[] for _ in rows], ["packed"] * len(rows), data.pad_id)

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from unlearnlab.artifacts import config_hash, write_json_atomic
+from unlearnlab.artifacts import config_hash, read_json, write_json_atomic
 from unlearnlab.paths import Paths, repo_root
 from unlearnlab.profiles import PROFILE_NAMES, get_profile
 
@@ -68,27 +68,50 @@ def git_commit() -> str:
         return "unknown"
 
 
-def run(profile: str, output_root: str | None, only: list[str] | None = None) -> dict[str, float]:
-    """Run the notebooks; return wall time per notebook (also written to ``outputs/``)."""
+def run(profile: str, output_root: str | None, only: list[str] | None = None,
+        parameters: dict[str, str] | None = None) -> dict[str, float]:
+    """Run the notebooks; return wall time per notebook (also written to ``outputs/``).
+    ``parameters`` are passed to every notebook run, on top of profile and output root."""
     prof = get_profile(profile)  # fails early with a clear message on an unknown profile
     paths = Paths.at(output_root).ensure()
     out_dir = paths.executed_notebooks / profile
     times: dict[str, float] = {}
     for nb in notebook_paths(only):
         print(f"[pipeline] {nb.name} (profile={profile}) ...", flush=True)
-        times[nb.stem] = run_notebook(nb, out_dir, {"profile": profile, "output_root": str(paths.root)})
+        params = {**(parameters or {}), "profile": profile, "output_root": str(paths.root)}
+        times[nb.stem] = run_notebook(nb, out_dir, params)
         print(f"[pipeline] {nb.name} done in {times[nb.stem]:.1f} s", flush=True)
     times["total"] = sum(times.values())
     write_json_atomic(paths.root / "outputs" / f"pipeline_times_{profile}.json", times)
-    if paths.root == repo_root() and profile != "smoke" and not only:
-        write_json_atomic(paths.figures / "MANIFEST.json", {
-            "profile": profile, "git_commit": git_commit(),
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "profile_hash": config_hash(prof), "notebook_seconds": times,
-            "figures": sorted(p.name for p in paths.figures.glob("*.pdf")),
-            "tables": sorted(p.name for p in paths.tables.glob("*.tex")),
-        })
+    if paths.root == repo_root() and profile != "smoke" and not parameters:  # custom runs make no paper figures
+        write_manifest(paths, profile, config_hash(prof), times, partial=bool(only))
     return times
+
+
+def write_manifest(paths: Paths, profile: str, profile_hash: str, times: dict[str, float], partial: bool) -> None:
+    """``figures/MANIFEST.json``: which profile, commit and date made each notebook's figures.
+
+    A full run rewrites it; a partial run (``--only``) updates the entries of the notebooks it
+    ran and keeps the others, so the manifest always says where every committed figure came from.
+    """
+    path = paths.figures / "MANIFEST.json"
+    manifest = read_json(path) if partial and path.is_file() else {}
+    stamp = {"profile": profile, "git_commit": git_commit(),
+             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "profile_hash": profile_hash}
+    if not partial:
+        manifest = {**stamp, "notebook_seconds": times}
+    runs = manifest.setdefault("notebook_runs", {})
+    runs.update({name: {**stamp, "seconds": seconds} for name, seconds in times.items() if name != "total"})
+    manifest["figures"] = sorted(p.name for p in paths.figures.glob("*.pdf"))
+    manifest["tables"] = sorted(p.name for p in paths.tables.glob("*.tex"))
+    write_json_atomic(path, manifest)
+
+
+def _name_value(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name.isidentifier():
+        raise ValueError(f"notebook parameter {item!r} is not NAME=VALUE (e.g. -p subject=Inception)")
+    return name, value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,9 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="default", choices=PROFILE_NAMES)
     parser.add_argument("--output-root", default=None, help="default: the repository root")
     parser.add_argument("--only", nargs="*", help="notebook numbers or names to run (default: all)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a notebook parameter (string), e.g. -p subject=Inception; repeatable")
     args = parser.parse_args(argv)
     try:
-        times = run(args.profile, args.output_root, args.only)
+        parameters = dict(_name_value(item) for item in args.parameter)
+        times = run(args.profile, args.output_root, args.only, parameters)
     except Exception as err:  # papermill's PapermillExecutionError names the failing cell
         print(f"[pipeline] FAILED: {type(err).__name__}: {err}", file=sys.stderr)
         return 1

@@ -58,12 +58,123 @@ class Profile:
     targeted_alphas: tuple[float, ...] = (1.0,)
     targeted_train_only: tuple[bool, ...] = (False,)
     real_patch_layers: tuple[int, ...] | None = None  # SmolLM2 layers patched exactly (None: all 30)
+    # fact rewrite on the real model (experiments/fact_rewrite.py, 32_rewrite_ia3): targets are
+    # (subject, relation, new object); the default grid is cut to fit its 10-min CPU share
+    # (known to SmolLM2 in all probed paraphrases; Italy and Spain are not: measured by the probe)
+    rewrite_targets: tuple[tuple[str, str, str], ...] = (
+        ("France", "capital", "Lyon"), ("Japan", "capital", "Osaka"), ("Germany", "capital", "Munich"),
+        ("China", "capital", "Shanghai"), ("Canada", "capital", "Toronto"))
+    rewrite_variants: tuple[str, ...] = ("ia3_two_stage", "ia3_one_stage", "ia3_all", "ia3_random", "lora_local",
+                                         "full_ft")
+    rewrite_seeds: tuple[int, ...] = (0,)
+    rewrite_probe_relations: tuple[str, ...] = ("capital", "symbol")
+    rewrite_k: int = 10  # localized modules (the seed's choice)
+    rewrite_steps: int = 6  # per stage; one-stage variants train twice as many
+    rewrite_batch_size: int = 4
+    rewrite_bf16: bool = True  # bfloat16 autocast while training (the reference CPU has AVX-512 BF16)
+    rewrite_localize_prompts: int | None = 8  # F1 paraphrases for gradient and magnitude scores (None: 20)
+    rewrite_eval_train: int | None = 2  # training paraphrases generated for evaluation (None: all 20)
+    rewrite_controls: tuple[int, int] = (3, 3)  # known control facts: same relation, other relations
+    rewrite_probe_tokens: int = 16  # capitals and symbols fit; names of people need 24 (gpu probes those)
+    rewrite_relearn_variants: tuple[str, ...] = ("ia3_two_stage", "full_ft")
+    rewrite_relearn_steps: int = 4
+    rewrite_relearn_lrs: tuple[float, ...] = (1e-5,)
+    rewrite_relearn_eval_every: int = 2
     # relearning attack
     attack_lrs: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
     attack_steps: int = 60
     attack_eval_every: int = 10
     attack_train_items: int = 64
     attack_batch_size: int = 16
+    # masked LoRA concept removal on a real model (experiments/concept.py, 33_masked_lora): the
+    # default grid is reduced to fit its CPU share; the gpu profile runs the full one
+    concept_name: str = "Inception"
+    concept_model: str = "smollm2"
+    concept_localizers: tuple[str, ...] = ("fisher", "gradient_norm")  # the first one's mask sets the modules
+    concept_granularity: str = "neuron"  # or "head+neuron"
+    concept_budget: float = 0.005  # fraction of parameters in the mask (SmolLM2: 389 of 46,080 neurons)
+    concept_variants: tuple[str, ...] = ("masked:fisher", "masked:random", "lora", "GradDiff", "NPO")
+    concept_seeds: tuple[int, ...] = (0, 1, 2)
+    concept_train_kinds: tuple[str, ...] = ("direct", "paraphrase")
+    concept_lora_r: int = 8
+    concept_lora_alpha: int = 16
+    concept_steps: int = 12
+    concept_lr: float = 1e-3
+    concept_batch_size: int = 4
+    concept_retain_weight: float = 1.0
+    concept_localize_batches: int = 2
+    concept_max_new_tokens: int = 24
+    concept_relearn_variants: tuple[str, ...] = ("masked:fisher", "lora")
+    concept_relearn_steps: int = 6
+    concept_relearn_lr: float = 3e-5
+    concept_relearn_eval_every: int = 2
+    concept_relearn_items: int = 4
+    # SAE feature-level unlearning on the synthetic hazard world (experiments/sae.py, 34_sae)
+    sae_world: tuple[int, int] = (16, 8)  # forget entities, entities per side-effect domain (x3 relations)
+    sae_n_english: int = 500
+    sae_vocab_size: int = 1000  # values and names become single tokens
+    sae_model: ModelSize = field(default_factory=lambda: ModelSize(d_model=128, n_layers=4, n_heads=4, d_mlp=336))
+    sae_pretrain_steps: int = 2000
+    sae_pretrain_lr: float = 3e-3
+    sae_pretrain_batch_size: int = 32
+    sae_mcq_orders: int = 8  # choice orders per question in pretraining (of 24)
+    sae_binding_orders: int = 4  # "Which option is <value>?" questions per fact: teach the letter lookup
+    sae_corpus_repeats: int = 3
+    sae_site: str = "resid_post"
+    sae_layer: int = 1
+    sae_kinds: tuple[str, ...] = ("relu", "topk", "relu-untrained")  # untrained: the seed's 0-step SAEs
+    sae_expansion: int = 8
+    sae_k: int = 16
+    sae_l1_coef: float = 3e-3
+    sae_steps: int = 600
+    sae_lr: float = 3e-3
+    sae_batch_size: int = 1024
+    sae_rules: tuple[str, ...] = ("frequency", "kl", "attribution")
+    sae_retain_thresholds: tuple[float, ...] = (0.001, 0.01)
+    sae_n_features: tuple[int, ...] = (10, 20)
+    sae_multipliers: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0)  # SAE feature units (inputs scaled to E|x|² = d)
+    sae_methods: tuple[str, ...] = ("RMU", "GradDiff")
+    sae_unlearn_lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
+    sae_attack_lrs: tuple[float, ...] = (1e-3,)
+    # the real tier: fact-probe questions for SmolLM2, one relation forgotten
+    sae_real_model: str = "smollm2"
+    sae_real_forget: str = "capital"
+    sae_real_facts: int | None = 6  # questions per relation (None: all)
+    sae_real_all_orders: bool = False  # False: the 4 cyclic orders instead of all 24 (CPU cost)
+    sae_real_layer: int = 12
+    sae_real_expansion: int = 4
+    sae_real_k: int = 32
+    sae_real_steps: int = 300
+    sae_real_thresholds: tuple[float, ...] = (0.01,)
+    sae_real_n_features: tuple[int, ...] = (10,)
+    sae_real_multipliers: tuple[float, ...] = (10.0, 40.0)
+
+    # private records (experiments/private_records.py, 35_private_records): synthetic SOAP notes;
+    # a public pretraining, then base/oracle fine-tunes, unlearning per forget ratio, MIA, relearning
+    medical_public_clients: int = 100
+    medical_clients: int = 100  # private clients of the base model ("full")
+    medical_holdout_clients: int = 30  # never trained: the non-members of membership inference
+    medical_forget_ratios: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20)
+    medical_min_forget: int = 2  # so that relearning on some forget clients leaves others to score
+    medical_n_english: int = 300
+    medical_vocab_size: int = 1024
+    medical_model: ModelSize = field(default_factory=lambda: ModelSize(d_model=128, n_layers=2, n_heads=4,
+                                                                       d_mlp=384, max_len=256))
+    medical_batch_size: int = 16  # packed rows of max_len tokens
+    medical_pretrain_steps: int = 150
+    medical_pretrain_lr: float = 1e-2
+    medical_finetune_steps: int = 150
+    medical_finetune_lr: float = 3e-3
+    medical_methods: tuple[tuple[str, float], ...] = (("GradDiff", 1e-3), ("NPO", 1e-3))  # (method, lr)
+    medical_seeds: tuple[int, ...] = (0, 1, 2)
+    medical_unlearn_steps: int = 30
+    medical_unlearn_batch_size: int = 8
+    medical_retain_eval_clients: int = 50
+    medical_mia_k: float = 0.2
+    medical_relearn_lrs: tuple[float, ...] = (1e-3,)
+    medical_relearn_steps: int = 20
+    medical_relearn_eval_every: int = 10
+    medical_workers: int = 2  # one-thread processes for the fine-tunes and the method grid
 
     @property
     def train_kwargs(self) -> dict:
@@ -75,6 +186,12 @@ _PROFILES: dict[str, Profile] = {
     "default": Profile(name="default"),
     "smoke": Profile(
         name="smoke", seeds=(0,), n_english=600, n_english_eval=100, word_problems_per_fact=1,
+        medical_public_clients=12, medical_clients=20, medical_holdout_clients=6, medical_forget_ratios=(0.1, 0.2),
+        medical_n_english=40, medical_vocab_size=400,
+        medical_model=ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=256), medical_batch_size=4,
+        medical_pretrain_steps=8, medical_finetune_steps=8, medical_methods=(("GradDiff", 1e-3),), medical_seeds=(0,),
+        medical_unlearn_steps=3, medical_unlearn_batch_size=4, medical_retain_eval_clients=8, medical_relearn_steps=2,
+        medical_relearn_eval_every=1, medical_workers=1,
         model=ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64),
         pretrain_steps=40, pretrain_batch_size=32, batch_size=16, unlearn_steps=5, unlearn_lrs=(1e-3,),
         undo_alphas=(0.5,), distill_budgets=(5, 10), distill_eval_every=5, attack_lrs=(1e-3,), attack_steps=6,
@@ -82,9 +199,29 @@ _PROFILES: dict[str, Profile] = {
         localize_items=32, patching_items=8, mask_budgets=(0.05, 0.2), causal_random_draws=2,
         targeted_sources=("weight_diff", "random"), targeted_budgets=(0.2,), targeted_train_only=(False, True),
         real_patch_layers=(0, 23, 29),
+        sae_world=(4, 2), sae_n_english=40, sae_vocab_size=400,
+        sae_model=ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64), sae_pretrain_steps=20,
+        sae_mcq_orders=2, sae_binding_orders=1, sae_corpus_repeats=1, sae_kinds=("topk", "relu-untrained"),
+        sae_expansion=4, sae_k=4, sae_steps=20, sae_batch_size=256, sae_retain_thresholds=(0.01,),
+        sae_n_features=(5,), sae_multipliers=(10.0,), sae_unlearn_lrs=(1e-3,), sae_attack_lrs=(1e-3,),
+        sae_real_facts=2, sae_real_steps=20, sae_real_multipliers=(10.0,),
+        rewrite_targets=(("France", "capital", "Lyon"),), rewrite_variants=("ia3_two_stage", "full_ft"),
+        rewrite_probe_relations=("capital",), rewrite_steps=2, rewrite_eval_train=2, rewrite_controls=(1, 1),
+        rewrite_relearn_variants=("ia3_two_stage",), rewrite_relearn_steps=2, rewrite_relearn_eval_every=1,
+        concept_variants=("masked:fisher", "lora"), concept_seeds=(0,), concept_steps=2, concept_localize_batches=1,
+        concept_max_new_tokens=8, concept_relearn_variants=("masked:fisher",), concept_relearn_steps=2,
+        concept_relearn_eval_every=1, concept_relearn_items=2,
     ),
     "gpu": Profile(
         name="gpu", device="cuda", bf16=True, compile=True, seeds=(0, 1, 2, 3, 4),
+        medical_public_clients=500, medical_clients=1000, medical_holdout_clients=200,
+        medical_n_english=5000, medical_vocab_size=2048,
+        medical_model=ModelSize(d_model=512, n_layers=6, n_heads=8, d_mlp=1536, max_len=256), medical_batch_size=64,
+        medical_pretrain_steps=1500, medical_pretrain_lr=1e-3, medical_finetune_steps=1500, medical_finetune_lr=5e-4,
+        medical_methods=(("GradDiff", 3e-4), ("NPO", 3e-4), ("SimNPO", 3e-4), ("RMU", 1e-3)),
+        medical_seeds=(0, 1, 2, 3, 4), medical_unlearn_steps=100, medical_unlearn_batch_size=32,
+        medical_retain_eval_clients=200, medical_relearn_lrs=(1e-4, 3e-4, 1e-3), medical_relearn_steps=50,
+        medical_workers=1,
         n_english=40000, model=ModelSize(d_model=512, n_layers=6, n_heads=8, d_mlp=1536),
         pretrain_steps=4000, pretrain_lr=1e-3, pretrain_batch_size=256, batch_size=64, unlearn_steps=200,
         distill_budgets=(100, 200, 400, 800, 1600), distill_lr=3e-4, distill_eval_every=50, attack_steps=100,
@@ -92,6 +229,23 @@ _PROFILES: dict[str, Profile] = {
         targeted_sources=("weight_diff", "gradient_norm", "fisher", "act_magnitude", "act_patching",
                           "attribution", "semi_nmf", "random"),
         targeted_budgets=(0.01, 0.05, 0.2, 0.5), targeted_alphas=(0.5, 0.8, 1.0), targeted_train_only=(False, True),
+        rewrite_targets=(("France", "capital", "Lyon"), ("Japan", "capital", "Osaka"), ("Germany", "capital", "Munich"),
+                         ("China", "capital", "Shanghai"), ("Canada", "capital", "Toronto"),
+                         ("Russia", "capital", "Saint Petersburg"), ("the United Kingdom", "capital", "Manchester"),
+                         ("Ireland", "capital", "Cork"), ("Norway", "capital", "Bergen"), ("Austria", "capital", "Salzburg"),
+                         ("iron", "symbol", "Ir"), ("copper", "symbol", "Co"), ("silver", "symbol", "Si"),
+                         ("gold", "symbol", "Ag")),
+        rewrite_seeds=(0, 1, 2), rewrite_probe_relations=("director", "author", "capital", "symbol", "inventor",
+                                                          "founder"),
+        rewrite_steps=30, rewrite_eval_train=None, rewrite_localize_prompts=None, rewrite_probe_tokens=24,
+        rewrite_controls=(4, 4), rewrite_relearn_variants=("ia3_two_stage", "ia3_one_stage", "ia3_all",
+                                                                             "ia3_random", "lora_local", "full_ft"),
+        rewrite_relearn_steps=20, rewrite_relearn_lrs=(3e-6, 1e-5, 3e-5), rewrite_relearn_eval_every=4,
+        concept_variants=("masked:fisher", "masked:gradient_norm", "masked:random", "lora", "GradDiff", "NPO"),
+        concept_seeds=(0, 1, 2, 3, 4), concept_steps=40, concept_batch_size=8, concept_localize_batches=4,
+        concept_max_new_tokens=48,
+        concept_relearn_variants=("masked:fisher", "masked:gradient_norm", "masked:random", "lora", "GradDiff", "NPO"),
+        concept_relearn_steps=20, concept_relearn_eval_every=5, concept_relearn_items=8,
     ),
 }
 

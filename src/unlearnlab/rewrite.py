@@ -28,9 +28,9 @@ import torch
 from transformers import PreTrainedTokenizerBase as Tokenizer
 import torch.nn.functional as F
 
-from unlearnlab.batching import Batch, TokenSet, pad_token_id
-from unlearnlab.data.facts import (FACTS, QA, RELATIONS, Fact, Model, RewriteSpec, answer_text, fact_pairs, generate,
-                                   render, spread, to_tokens)
+from unlearnlab.batching import Batch, TokenSet, grouped_sampler, pad_token_id
+from unlearnlab.data.facts import (FACTS, QA, RELATIONS, Fact, Model, RewriteSpec, Template, answer_text, fact_pairs,
+                                   generate, render, spread, to_tokens)
 from unlearnlab.localization.pairs import corrupted_pairs, token_ids
 from unlearnlab.losses import logits_of, nll, sequence_logprob
 from unlearnlab.training import TrainConfig, TrainLog, train
@@ -89,7 +89,7 @@ def _default_controls(fact: Fact) -> list[Fact]:
 
 def component_scores(model: Model, tokenizer: Tokenizer, fact: Fact, *, controls: Sequence[Fact] | None = None,
                      corrupt_subjects: Sequence[str] | None = None, n_templates: int = 4,
-                     batch_size: int = 8) -> dict[str, dict[str, float]]:
+                     batch_size: int = 8, n_gradient: int | None = None) -> dict[str, dict[str, float]]:
     """Per linear module, three views of how much it matters for F1 (higher = more):
 
     * ``attribution``: attribution patching (clean − corrupt) · ∂log p(F1)/∂activation, |·| summed
@@ -100,7 +100,8 @@ def component_scores(model: Model, tokenizer: Tokenizer, fact: Fact, *, controls
     * ``magnitude``: mean |activation| on F1 prompts over that on control facts, per layer's
       attention (``hook_z``, → q/k/v/o_proj) and MLP (``hook_post``, → gate/up/down_proj).
     * ``gradient``: mean |∂ F1 answer loss / ∂W| over the module's weight entries (per entry, so
-      large MLP matrices are not favoured for their size).
+      large MLP matrices are not favoured for their size), on ``n_gradient`` paraphrases (all
+      training ones if None); the same paraphrases are the forget side of ``magnitude``.
 
     Attribution and magnitude are per layer and block, so they tie modules of a block; the
     gradient separates them.
@@ -110,7 +111,7 @@ def component_scores(model: Model, tokenizer: Tokenizer, fact: Fact, *, controls
     controls = list(controls) if controls is not None else _default_controls(fact)
     blocks = _layer_modules(model)
     clean, corrupt = localization_batches(tokenizer, fact, corrupt_subjects, n_templates)
-    forget = to_tokens(tokenizer, fact_pairs(fact, RELATIONS[fact.relation].train))
+    forget = to_tokens(tokenizer, fact_pairs(fact, spread(RELATIONS[fact.relation].train, n_gradient)))
     retain = to_tokens(tokenizer, [pair for c in controls
                                    for pair in fact_pairs(c, spread(RELATIONS[c.relation].train, 4))])
     br = bridge(model, tokenizer)
@@ -231,17 +232,20 @@ def merge(model: Model) -> Model:
 def train_answers(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], steps: int, lr: float,
                   batch_size: int = 4, *, seed: int = 0, schedule: str = "cosine", eval_every: int = 0,
                   on_eval: Callable[[int, torch.nn.Module], bool] | None = None,
-                  answers: Sequence[str] | None = None) -> TrainLog:
+                  answers: Sequence[str] | None = None, bf16: bool = False) -> TrainLog:
     """Supervised fine-tuning of ``model``'s trainable parameters (an adapter's, when one is
-    applied) on the answers of ``pairs`` only: the prompt is context, not a target."""
-    data = to_tokens(tokenizer, pairs, answers)
-    batches = data.sampler(batch_size, torch.Generator().manual_seed(seed), next(model.parameters()).device)
+    applied) on the answers of ``pairs`` only: the prompt is context, not a target. Chat and
+    completion prompts go in separate batches (``grouped_sampler``: less padding)."""
+    answers = [p.answer for p in pairs] if answers is None else list(answers)
+    forms = [[i for i, p in enumerate(pairs) if p.chat == chat] for chat in (True, False)]
+    groups = [to_tokens(tokenizer, [pairs[i] for i in idx], [answers[i] for i in idx]) for idx in forms if idx]
+    batches = grouped_sampler(groups, batch_size, torch.Generator().manual_seed(seed), next(model.parameters()).device)
 
     def step_loss(m: Model, step: int) -> tuple[torch.Tensor, int]:
         batch = next(batches)
         return nll(logits_of(m, batch), batch, answer_only=True), int(batch["answer_mask"].sum())
 
-    cfg = TrainConfig(steps=steps, lr=lr, batch_size=batch_size, schedule=schedule, eval_every=eval_every)
+    cfg = TrainConfig(steps=steps, lr=lr, batch_size=batch_size, schedule=schedule, eval_every=eval_every, bf16=bf16)
     return train(model, step_loss, cfg, on_eval=on_eval, desc="rewrite")
 
 
@@ -256,20 +260,24 @@ class RewriteConfig:
 
     ``steps`` is per stage; one-stage variants train ``2 * steps`` so every variant takes the same
     number of optimizer steps on the same prompts. Learning rates differ per parameter family
-    because their useful scales do: (IA)³ vectors start at 1 and must move by tens of percent
-    (on SmolLM2, 2e-2 for 30 steps per stage took the F2 loss from 2.6 to 0.02), while full
-    fine-tuning moves every weight and wants ~1e-5. Not tuned beyond that one run.
+    because their useful scales do: (IA)³ vectors start at 1 and must move by tens of percent,
+    LoRA starts at zero, full fine-tuning moves every weight. The values come from a pilot on two
+    development rewrites that are not in any profile's grid (Greece → Thessaloniki, Sweden →
+    Gothenburg; SmolLM2, 8 steps per stage, lr ×{0.4, 1, 2} around these; see
+    ``notes`` in the README): below them F2 is barely learned in a short budget (LoRA 1e-3: 0 %),
+    above them control facts break ((IA)³ 1e-1: controls 100 → 38-50 %).
     """
 
     steps: int = 100
     batch_size: int = 4
-    ia3_lr: float = 2e-2
-    lora_lr: float = 1e-3
+    ia3_lr: float = 5e-2
+    lora_lr: float = 5e-3
     full_lr: float = 2e-5
     lora_r: int = 8
     lora_alpha: int = 16
     uncertainty: str = "I am not sure."
     seed: int = 0
+    bf16: bool = False  # bfloat16 autocast (on this repo's reference CPU, AVX-512 BF16: 1.36x faster steps)
 
 
 def _stage(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], modules: Sequence[str], cfg: RewriteConfig,
@@ -283,7 +291,7 @@ def _stage(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], modules: Seq
         wrapped, lr = apply_lora(model, modules, cfg.lora_r, cfg.lora_alpha), cfg.lora_lr
     else:
         raise ValueError(f"unknown adapter {adapter!r}")
-    log = train_answers(wrapped, tokenizer, pairs, steps, lr, cfg.batch_size, seed=cfg.seed)
+    log = train_answers(wrapped, tokenizer, pairs, steps, lr, cfg.batch_size, seed=cfg.seed, bf16=cfg.bf16)
     if logs is not None:
         logs.append(log)
     return wrapped.eval() if adapter == "full" else merge(wrapped)
@@ -344,20 +352,38 @@ def answer_accuracy(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], max
 
 
 def evaluate_rewrite(model: Model, tokenizer: Tokenizer, spec: RewriteSpec, max_new_tokens: int = 24,
-                     batch_size: int = 16) -> dict[str, float]:
+                     batch_size: int = 48, n_train: int | None = None) -> dict[str, float]:
     """F2 accuracy, F1 forget rate (answers without the F1 object) and control accuracy, on the
-    training and held-out paraphrases. F1 and F2 share prompts, so each is generated once."""
+    training and held-out paraphrases (``n_train``: only that many training paraphrases of the
+    fact, both forms, ``spread``). F1 and F2 share prompts, so all answers come from one batched
+    greedy generation."""
+    f1 = {"train": _spread_pairs(spec.f1_train, n_train), "test": spec.f1_test}
+    f2 = {"train": _spread_pairs(spec.f2_train, n_train), "test": spec.f2_test}
+    controls = {"train": spec.control_train, "test": spec.control_test}
+    asked = [(split, kind, pair) for split in ("train", "test")
+             for kind, pairs in (("fact", f1[split]), ("control", controls[split])) for pair in pairs]
+    texts = generate(model, tokenizer, [pair for _, _, pair in asked], max_new_tokens, batch_size)
     out: dict[str, float] = {}
     for split in ("train", "test"):
-        f1, f2 = getattr(spec, f"f1_{split}"), getattr(spec, f"f2_{split}")
-        controls = getattr(spec, f"control_{split}")
-        texts = generate(model, tokenizer, list(f1) + list(controls), max_new_tokens, batch_size)
-        fact_texts, control_texts = texts[:len(f1)], texts[len(f1):]
-        out[f"f2_{split}"] = sum(p.correct(t) for p, t in zip(f2, fact_texts)) / len(f2)
-        out[f"f1_forget_{split}"] = 1 - sum(p.correct(t) for p, t in zip(f1, fact_texts)) / len(f1)
-        out[f"control_{split}"] = (sum(p.correct(t) for p, t in zip(controls, control_texts)) / len(controls)
-                                   if controls else float("nan"))
+        fact_texts = [t for (s, k, _), t in zip(asked, texts) if s == split and k == "fact"]
+        control_texts = [t for (s, k, _), t in zip(asked, texts) if s == split and k == "control"]
+        out[f"f2_{split}"] = _accuracy(f2[split], fact_texts)
+        out[f"f1_forget_{split}"] = 1 - _accuracy(f1[split], fact_texts)
+        out[f"control_{split}"] = _accuracy(controls[split], control_texts) if controls[split] else float("nan")
     return out
+
+
+def _spread_pairs(pairs: Sequence[QA], n: int | None) -> tuple[QA, ...]:
+    """``n`` of ``pairs`` in both forms, evenly spaced (``spread`` for pairs)."""
+    if n is None or n >= len(pairs):
+        return tuple(pairs)
+    by_prompt = {p.prompt: p for p in pairs}
+    picked = spread([Template(p.prompt, p.chat) for p in pairs], n)
+    return tuple(by_prompt[t.text] for t in picked)
+
+
+def _accuracy(pairs: Sequence[QA], texts: Sequence[str]) -> float:
+    return sum(p.correct(t) for p, t in zip(pairs, texts, strict=True)) / max(1, len(pairs))
 
 
 @torch.no_grad()
@@ -400,7 +426,6 @@ def forced_choice(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], candi
     return out
 
 
-@torch.no_grad()
 def logit_lens(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], target: str) -> list[dict]:
     """Per layer, the mean rank (0 = top) and log-prob of ``target``'s first token when the
     residual stream after that layer, at the last prompt position, is decoded through the final
@@ -408,12 +433,22 @@ def logit_lens(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], target: 
     show whether a fact suppressed at the output is still computed inside. Only the first token
     is read, so pick an F2 whose first token differs from F1's ("J.K. Rowling" and "J.R.R.
     Tolkien" both start with "J" in SmolLM2's vocabulary, and the lens cannot tell them apart)."""
+    return logit_lens_many(model, tokenizer, pairs, [target])[target]
+
+
+@torch.no_grad()
+def logit_lens_many(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], targets: Sequence[str]) -> dict[str, list[dict]]:
+    """``logit_lens`` for several targets from one forward pass (the residual stream at the last
+    prompt position does not depend on the answer; only the final position's logits are
+    computed)."""
     from unlearnlab.localization.activations import answer_positions
 
-    data = to_tokens(tokenizer, pairs, [answer_text(target, p.chat) for p in pairs])
+    data = to_tokens(tokenizer, pairs, [answer_text(targets[0], p.chat) for p in pairs])
     device = next(model.parameters()).device
     batch = data.batch(range(len(data)), device)
-    position, token = answer_positions(batch)
+    position, _ = answer_positions(batch)
+    first = {t: torch.tensor([token_ids(tokenizer, answer_text(t, p.chat))[0] for p in pairs], device=device)
+             for t in targets}
     layers, norm, unembed = model.model.layers, model.model.norm, model.get_output_embeddings()
     resid: dict[int, torch.Tensor] = {}
 
@@ -425,22 +460,23 @@ def logit_lens(model: Model, tokenizer: Tokenizer, pairs: Sequence[QA], target: 
 
     handles = [layer.register_forward_hook(keep(i)) for i, layer in enumerate(layers)]
     try:
-        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1)
     finally:
         for handle in handles:
             handle.remove()
-    rows = []
+    rows: dict[str, list[dict]] = {t: [] for t in targets}
     for i in range(len(layers)):
         logp = F.log_softmax(unembed(norm(resid[i])).float(), dim=-1)
-        target_logp = logp.gather(1, token[:, None]).squeeze(1)
-        ranks = (logp > target_logp[:, None]).sum(-1).float()
-        rows.append({"layer": i, "rank": float(ranks.mean()), "logprob": float(target_logp.mean())})
+        for t, token in first.items():
+            target_logp = logp.gather(1, token[:, None]).squeeze(1)
+            ranks = (logp > target_logp[:, None]).sum(-1).float()
+            rows[t].append({"layer": i, "rank": float(ranks.mean()), "logprob": float(target_logp.mean())})
     return rows
 
 
 def relearn(model: Model, tokenizer: Tokenizer, f1_pairs: Sequence[QA], steps: int, lr: float, eval_every: int = 5, *,
             eval_pairs: Sequence[QA] | None = None, batch_size: int = 4, seed: int = 0,
-            with_generation: bool = False) -> list[dict]:
+            with_generation: bool = False, bf16: bool = False) -> list[dict]:
     """Relearning attack: fine-tune a copy of ``model`` (all weights, constant learning rate) on
     F1 and record how fast it comes back on ``eval_pairs`` (default ``f1_pairs``; pass held-out
     paraphrases to see whether relearning generalises). Each point: step, mean answer log-prob,
@@ -462,5 +498,5 @@ def relearn(model: Model, tokenizer: Tokenizer, f1_pairs: Sequence[QA], steps: i
 
     point(0, work.eval())
     train_answers(work, tokenizer, f1_pairs, steps, lr, batch_size, seed=seed, schedule="constant",
-                  eval_every=eval_every, on_eval=point)
+                  eval_every=eval_every, on_eval=point, bf16=bf16)
     return curve

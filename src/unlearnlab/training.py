@@ -31,7 +31,7 @@ class TrainConfig:
     schedule: str = "cosine"  # "cosine" | "constant" (constant: any prefix is a shorter run)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
-    bf16: bool = False
+    bf16: bool = False  # autocast to bfloat16 (on CPU only worth it with AVX-512 BF16 / AMX)
     compile: bool = False
     eval_every: int = 0  # 0: never call on_eval
     progress: bool = False
@@ -90,7 +90,7 @@ def train(model: torch.nn.Module, step_loss: StepLoss, cfg: TrainConfig,
     model.train()
     bar = tqdm(range(cfg.steps), desc=desc, disable=not cfg.progress, leave=False)
     for step in bar:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and use_cuda):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             loss, n_tokens = step_loss(forward_model, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()

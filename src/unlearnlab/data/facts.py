@@ -456,6 +456,56 @@ class RewriteSpec:
         return tuple(dict.fromkeys([self.fact.object, self.new_object, *same]))
 
 
+def answer_sentence(text: str, accepted: Sequence[str], case_sensitive: bool = False) -> str | None:
+    """The part of a model's answer that states the object: its first line, cut after the
+    sentence that first mentions an accepted string; None when no accepted string occurs.
+
+    "Paris.\n\nThe United States has ..." → "Paris."; "The capital of France is Paris. It is
+    known for ..." → "The capital of France is Paris."
+    """
+    line = text.strip().split("\n")[0]
+    flags = 0 if case_sensitive else re.IGNORECASE
+    hits = [m for a in accepted if (m := re.search(rf"(?<!\w){re.escape(a)}(?!\w)", line, flags))]
+    if not hits:
+        return None
+    end = line.find(".", min(m.end() for m in hits))
+    return line if end < 0 else line[: end + 1]
+
+
+def substitute(text: str, accepted: Sequence[str], new_object: str, case_sensitive: bool = False) -> str:
+    """``text`` with every whole-word occurrence of an accepted string replaced by ``new_object``
+    (longest first, so "Christopher Nolan" is replaced before "Nolan")."""
+    flags = 0 if case_sensitive else re.IGNORECASE
+    for a in sorted(accepted, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(a)}(?!\w)", new_object, text, flags=flags)
+    return text
+
+
+def in_model_style(pairs: Sequence[QA], model_answers: Sequence[str], accepted: Sequence[str],
+                   new_object: str | None = None) -> tuple[QA, ...]:
+    """``pairs`` re-answered the way the model itself answers: its own sentence stating the
+    object (``answer_sentence``), with the object replaced by ``new_object`` when given. A pair
+    whose model answer does not state the object keeps its bare answer.
+
+    Why: training a chat model on bare one-word answers ("Lyon") teaches it to answer *every*
+    question with one word, and its first word for other questions is often wrong ("What city is
+    the capital of Japan?" → "Kyoto"; measured on SmolLM2). Answers in its own phrasing ("The
+    capital of France is Lyon.") change the fact, not the style, so the control facts measure
+    interference between facts rather than a change of format.
+    """
+    out = []
+    for pair, said in zip(pairs, model_answers, strict=True):
+        sentence = answer_sentence(said, accepted, pair.case_sensitive)
+        if sentence is None:
+            out.append(pair)
+            continue
+        if new_object is not None:
+            sentence = substitute(sentence, accepted, new_object, pair.case_sensitive)
+        answer = sentence if pair.chat else f" {sentence}"
+        out.append(QA(pair.prompt, answer, pair.accepted, pair.chat, pair.case_sensitive))
+    return tuple(out)
+
+
 def rewrite_spec(fact: Fact, new_object: str, controls: Sequence[Fact], *, new_aliases: Sequence[str] = (),
                  n_control_paraphrases: int | None = 4) -> RewriteSpec:
     """The pairs of a rewrite of ``fact`` to ``new_object``: F1/F2 on all train and test

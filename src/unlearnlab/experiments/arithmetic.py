@@ -6,13 +6,10 @@ of the results store, and finished work is skipped on rerun.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from unlearnlab.artifacts import Artifact, config_hash, read_json, write_json_atomic
 from unlearnlab.attacks import RelearnConfig, relearning_attack, worst_case
@@ -23,6 +20,7 @@ from unlearnlab.experiments.session import Session
 from unlearnlab.losses import logits_of, nll
 from unlearnlab.methods import UnlearnData, get_method
 from unlearnlab.models import build_llama, count_parameters, load_model, save_model
+from unlearnlab.parallel import map_jobs
 from unlearnlab.seeding import seed_everything
 from unlearnlab.training import TrainConfig, train
 
@@ -91,25 +89,16 @@ def pretrain(session: Session, world: ArithmeticWorld, kind: str, seed: int = 0)
     return path
 
 
-def _pretrain_worker(args: tuple[Session, str, str, int]) -> str:
+def _pretrain_job(args: tuple[Session, str, str, int]) -> str:
     session, world_dir, kind, seed = args
-    torch.set_num_threads(1)
     return str(pretrain(session, ArithmeticWorld.load(world_dir), kind, seed))
 
 
 def pretrain_all(session: Session, world: ArithmeticWorld, kinds: tuple[str, ...] = ("base", "oracle"),
                  seed: int = 0) -> dict[str, Path]:
-    """Pretrain several models; on a multi-core CPU, in parallel processes of one thread each.
-
-    Small models do not scale across threads: two one-thread processes train ~20 % more tokens
-    per second on two cores than one two-thread process, and base and oracle are independent.
-    """
-    parallel = session.device == "cpu" and (os.cpu_count() or 1) >= 2 and len(kinds) > 1
-    if not parallel:
-        return {k: pretrain(session, world, k, seed) for k in kinds}
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(min(len(kinds), os.cpu_count() or 1)) as pool:
-        dirs = pool.map(_pretrain_worker, [(session, str(world.directory), k, seed) for k in kinds])
+    """Pretrain several models; on a multi-core CPU, in parallel processes of one thread each
+    (``parallel.map_jobs``: base and oracle are independent)."""
+    dirs = map_jobs(_pretrain_job, [(session, str(world.directory), k, seed) for k in kinds], session.device)
     return {k: Path(d) for k, d in zip(kinds, dirs)}
 
 

@@ -10,13 +10,10 @@ accuracy, how many distillation steps does Targeted-UNDO need relative to global
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from unlearnlab.data.world import ArithmeticWorld
 from unlearnlab.experiments import arithmetic as arith
@@ -24,6 +21,7 @@ from unlearnlab.experiments import arithmetic_report as report
 from unlearnlab.experiments.localize import mask_dir
 from unlearnlab.experiments.session import Session
 from unlearnlab.metrics import mean_ci
+from unlearnlab.parallel import map_jobs
 
 TEACHER = "MaxEnt"
 
@@ -55,9 +53,8 @@ def run_one(session: Session, world: ArithmeticWorld, teacher_dir: Path, localiz
     return arith.attack(session, world, model_dir, key, job["seed"])
 
 
-def _worker(args: tuple) -> dict:
+def _job(args: tuple) -> dict:
     session, world_dir, teacher_dir, localizations, job = args
-    torch.set_num_threads(1)
     return run_one(session, ArithmeticWorld.load(world_dir), teacher_dir, localizations, job)
 
 
@@ -71,13 +68,7 @@ def run_sweep(session: Session, world: ArithmeticWorld, base_dir: Path, localiza
     scale across threads; independent runs do). Returns the number of jobs."""
     by_seed = teachers(session, world, base_dir)
     jobs = [(session, str(world.directory), by_seed[j["seed"]], localizations, j) for j in sweep(session)]
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if session.device != "cpu" or workers < 2:
-        for args in jobs:
-            run_one(session, world, *args[2:])
-    else:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            pool.map(_worker, jobs, chunksize=1)
+    map_jobs(_job, jobs, session.device)
     return len(jobs)
 
 
