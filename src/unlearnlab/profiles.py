@@ -98,27 +98,30 @@ class Profile:
     concept_train_kinds: tuple[str, ...] = ("direct", "paraphrase")
     concept_lora_r: int = 8
     concept_lora_alpha: int = 16
-    concept_steps: int = 12
-    concept_lr: float = 1e-3
-    concept_batch_size: int = 4
-    concept_retain_weight: float = 1.0
+    # SmolLM2, one seed: at lr 1e-2, 8 steps of 2 + 2 examples learn the neutral answer; retain
+    # weight 1 let every masked variant refuse neighbour films too, 5 kept masked:fisher specific
+    concept_steps: int = 8
+    concept_lr: float = 1e-2
+    concept_batch_size: int = 2
+    concept_retain_weight: float = 5.0
     concept_localize_batches: int = 2
     concept_max_new_tokens: int = 24
     concept_relearn_variants: tuple[str, ...] = ("masked:fisher", "lora")
     concept_relearn_steps: int = 6
-    concept_relearn_lr: float = 3e-5
-    concept_relearn_eval_every: int = 2
+    concept_relearn_lr: float = 1e-4
+    concept_relearn_eval_every: int = 3
     concept_relearn_items: int = 4
     # SAE feature-level unlearning on the synthetic hazard world (experiments/sae.py, 34_sae)
     sae_world: tuple[int, int] = (16, 8)  # forget entities, entities per side-effect domain (x3 relations)
     sae_n_english: int = 500
     sae_vocab_size: int = 1000  # values and names become single tokens
-    sae_model: ModelSize = field(default_factory=lambda: ModelSize(d_model=128, n_layers=4, n_heads=4, d_mlp=336))
-    sae_pretrain_steps: int = 2000
+    sae_model: ModelSize = field(default_factory=lambda: ModelSize(d_model=96, n_layers=3, n_heads=4, d_mlp=256))
+    sae_pretrain_steps: int = 4000
     sae_pretrain_lr: float = 3e-3
-    sae_pretrain_batch_size: int = 32
+    sae_pretrain_batch_size: int = 16
     sae_mcq_orders: int = 8  # choice orders per question in pretraining (of 24)
     sae_binding_orders: int = 4  # "Which option is <value>?" questions per fact: teach the letter lookup
+    sae_qa_repeats: int = 2  # question -> value pairs
     sae_corpus_repeats: int = 3
     sae_site: str = "resid_post"
     sae_layer: int = 1
@@ -161,19 +164,21 @@ class Profile:
     medical_model: ModelSize = field(default_factory=lambda: ModelSize(d_model=128, n_layers=2, n_heads=4,
                                                                        d_mlp=384, max_len=256))
     medical_batch_size: int = 16  # packed rows of max_len tokens
-    medical_pretrain_steps: int = 150
+    # constant lr: the public model passed its memorisation transition at ~200 steps (92 % of held-out
+    # diagnoses at 350); from it, 80 fine-tuning steps learn 75 % of the private diagnoses
+    medical_pretrain_steps: int = 280
     medical_pretrain_lr: float = 1e-2
-    medical_finetune_steps: int = 150
-    medical_finetune_lr: float = 3e-3
+    medical_finetune_steps: int = 80
+    medical_finetune_lr: float = 1e-2
     medical_methods: tuple[tuple[str, float], ...] = (("GradDiff", 1e-3), ("NPO", 1e-3))  # (method, lr)
     medical_seeds: tuple[int, ...] = (0, 1, 2)
-    medical_unlearn_steps: int = 30
+    medical_unlearn_steps: int = 20
     medical_unlearn_batch_size: int = 8
     medical_retain_eval_clients: int = 50
     medical_mia_k: float = 0.2
     medical_relearn_lrs: tuple[float, ...] = (1e-3,)
-    medical_relearn_steps: int = 20
-    medical_relearn_eval_every: int = 10
+    medical_relearn_steps: int = 15
+    medical_relearn_eval_every: int = 5
     medical_workers: int = 2  # one-thread processes for the fine-tunes and the method grid
 
     @property
@@ -242,10 +247,10 @@ _PROFILES: dict[str, Profile] = {
                                                                              "ia3_random", "lora_local", "full_ft"),
         rewrite_relearn_steps=20, rewrite_relearn_lrs=(3e-6, 1e-5, 3e-5), rewrite_relearn_eval_every=4,
         concept_variants=("masked:fisher", "masked:gradient_norm", "masked:random", "lora", "GradDiff", "NPO"),
-        concept_seeds=(0, 1, 2, 3, 4), concept_steps=40, concept_batch_size=8, concept_localize_batches=4,
+        concept_seeds=(0, 1, 2, 3, 4), concept_steps=16, concept_batch_size=4, concept_localize_batches=4,
         concept_max_new_tokens=48,
         concept_relearn_variants=("masked:fisher", "masked:gradient_norm", "masked:random", "lora", "GradDiff", "NPO"),
-        concept_relearn_steps=20, concept_relearn_eval_every=5, concept_relearn_items=8,
+        concept_relearn_steps=20, concept_relearn_eval_every=4, concept_relearn_items=8,
     ),
 }
 

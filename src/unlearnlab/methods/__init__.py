@@ -8,6 +8,7 @@ from unlearnlab.methods.base import METHODS, MethodConfig, UnlearnData, Unlearni
 from unlearnlab.methods import losses as _losses  # noqa: F401  (registers the loss-based methods)
 from unlearnlab.methods import rmu as _rmu  # noqa: F401
 from unlearnlab.methods import distill as _distill  # noqa: F401
+from unlearnlab.methods import refusal as _refusal  # noqa: F401
 from unlearnlab.methods.distill import DistillResult, apply_undo_noise
 
 __all__ = ["METHODS", "DistillResult", "MethodConfig", "UnlearnData", "UnlearningMethod",

@@ -1,0 +1,631 @@
+"""Feature-level unlearning with SAEs on the synthetic hazard world, scored as SAEBench does.
+
+Pipeline (every step a config-keyed artifact, skipped when done):
+
+1. ``build_world``: the hazard world (``data.hazard``): questions, corpora, a local tokenizer.
+2. ``pretrain``: a tiny Llama learns the facts from the corpora and question → value pairs, and
+   the multiple-choice format from questions in random choice orders plus "Which option is
+   <value>?" binding questions (the letter lookup without the knowledge). Reading the answer
+   letter is the slow skill for a model trained from scratch: it stays at chance for the first
+   ~1,500 steps (batch 16) while it already completes ~95 % of the corpus facts. The artifact
+   also records which questions the model knows under all 24 orderings: the evaluation suite.
+3. ``sae_job`` per (SAE kind, seed): train the SAE on the model's activations at the profile's
+   site, measure it, compute feature statistics and every scoring rule on the forget / retain
+   corpora, and run the clamp (and decoder-direction ablation) sweep.
+4. ``baseline_job`` per (method, learning rate, seed): RMU and GradDiff on the same corpora,
+   evaluated on the same suite: their unlearning score uses the same formula over their sweep.
+5. ``attack_job``: relearning attack on the configuration behind each method's score.
+
+``run`` does all of it (in one-thread worker processes on a multi-core CPU) and returns the
+tables; ``score_table`` / ``describe`` summarise them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from unlearnlab.artifacts import Artifact, read_json, write_json_atomic
+from unlearnlab.attacks import RelearnConfig, check_forget_only, worst_case
+from unlearnlab.batching import TokenSet
+from unlearnlab.data import english
+from unlearnlab.data import hazard as hz
+from unlearnlab.experiments.session import Session
+from unlearnlab.losses import logits_of, nll
+from unlearnlab.mcq import PERMUTATIONS, MCQFormat, best_row, mcq_tokens, permuted, unlearning_score
+from unlearnlab.methods import UnlearnData, get_method
+from unlearnlab.metrics import summarize
+from unlearnlab.models import build_llama, count_parameters, fresh_copy, load_model, load_tokenizer, save_model
+from unlearnlab.sae import (MCQSuite, SAEConfig, SAETrainConfig, SparseAutoencoder, SweepGrid, attach,
+                            importance_scores, sae_for, sweep)
+from unlearnlab.sae.interventions import ablate_directions, clamp
+from unlearnlab.seeding import seed_everything
+from unlearnlab.tokenizer import train_tokenizer
+from unlearnlab.training import TrainConfig, train
+
+SETTING = "hazard"
+FMT = MCQFormat()
+RETAIN_WEIGHT = {"GradDiff": 5.0}  # as the arithmetic slice (experiments.arithmetic.RETAIN_WEIGHT)
+
+
+# --------------------------------------------------------------------------- the world
+
+
+def world_config(session: Session, seed: int = 0) -> dict:
+    p = session.profile
+    return {"world": "hazard", "seed": seed, "n_forget_entities": p.sae_world[0], "n_side_entities": p.sae_world[1],
+            "attack_fraction": 0.25, "n_english": p.sae_n_english, "vocab_size": p.sae_vocab_size}
+
+
+def build_world(session: Session, seed: int = 0) -> Path:
+    """Questions (parquet, WMDP schema), corpora and tokenizer of the profile's hazard world."""
+    cfg = world_config(session, seed)
+    artifact = Artifact(session.paths.data, "worlds", "hazard", cfg)
+
+    def make(tmp: Path) -> None:
+        hcfg = hz.HazardConfig(cfg["n_forget_entities"], cfg["n_side_entities"], cfg["attack_fraction"], seed)
+        questions, corpus = hz.world_questions(hcfg), hz.world_corpus(hcfg)
+        generic = [{"text": s, "domain": "english", "split": "eval"}
+                   for s in english.corpus(cfg["n_english"], seed + 1)]
+        hz.save_questions(questions, tmp / "questions.parquet")
+        write_json_atomic(tmp / "corpus.json", corpus + generic)
+        texts = [r["text"] for r in corpus + generic] + [FMT.text(q) for q in questions]
+        train_tokenizer(texts, cfg["vocab_size"]).save_pretrained(tmp / "tokenizer")
+        write_json_atomic(tmp / "card.json", {
+            "name": "hazard world", "config": cfg,
+            "forget": "made-up pathogens (host, organ, route), asked about biology",
+            "side_effects": {d: hz.DOMAINS[d].subject for d in hz.SIDE_DOMAINS},
+            "sizes": {d: sum(q["domain"] == d for q in questions) for d in hz.DOMAINS}})
+
+    return artifact.build(make)
+
+
+@dataclass
+class HazardWorld:
+    """A saved hazard world: questions, corpus rows (``english`` = generic text), tokenizer."""
+
+    directory: Path
+    tokenizer: object
+    questions: list[dict]
+    corpus: list[dict]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "HazardWorld":
+        directory = Path(directory)
+        if not (directory / ".done").is_file():
+            raise FileNotFoundError(f"no complete hazard world at {directory}; call experiments.sae.build_world")
+        return cls(directory, load_tokenizer(directory / "tokenizer"),
+                   hz.load_questions(directory / "questions.parquet"), read_json(directory / "corpus.json"))
+
+    def forget_questions(self) -> list[dict]:
+        return [q for q in self.questions if q["domain"] == hz.FORGET_DOMAIN]
+
+    def side_questions(self) -> list[dict]:
+        return [q for q in self.questions if q["domain"] != hz.FORGET_DOMAIN]
+
+    def text(self, domains: Sequence[str], split: str | None = None) -> TokenSet:
+        rows = [r for r in self.corpus if r["domain"] in domains and (split is None or r["split"] == split)]
+        return TokenSet.from_rows(rows, self.tokenizer, label_key="domain")
+
+    def forget_corpus(self) -> TokenSet:
+        return self.text([hz.FORGET_DOMAIN])
+
+    def retain_corpus(self) -> TokenSet:
+        """Side-effect domains' text and generic English (SAEBench's retain corpus is generic text)."""
+        return self.text([*hz.SIDE_DOMAINS, "english"])
+
+    def mcq_set(self, rows: Sequence[dict], n_orders: int, rng: random.Random, binding: bool = False) -> TokenSet:
+        """Questions in ``n_orders`` random choice orders; ``binding`` asks for the option that *is*
+        the true value instead (the format's letter lookup without the knowledge)."""
+        out = []
+        for row in rows:
+            for order in rng.sample(PERMUTATIONS, n_orders):
+                new = permuted(row, order)
+                if binding:
+                    new["question"] = f"Which option is {new['choices'][new['answer']]}?"
+                out.append(new)
+        return mcq_tokens(out, self.tokenizer, FMT)
+
+    def qa_set(self) -> TokenSet:
+        """Each question answered with its value ("Which host does the pathogen X infect?" → "cattle")."""
+        rows = [{"prompt": q["question"], "answer": q["choices"][q["answer"]], "domain": q["domain"]}
+                for q in self.questions]
+        return TokenSet.from_rows(rows, self.tokenizer, label_key="domain")
+
+    def pretraining_set(self, n_orders: int, n_binding: int, qa_repeats: int, corpus_repeats: int,
+                        seed: int) -> TokenSet:
+        """Questions in ``n_orders`` choice orders, binding questions, question → value pairs and
+        the corpora (repeated), and generic text."""
+        rng = random.Random(seed)
+        data = self.mcq_set(self.questions, n_orders, rng)
+        if n_binding:
+            data = data.concat(self.mcq_set(self.questions, n_binding, rng, binding=True))
+        for part, repeats in ((self.qa_set(), qa_repeats), (self.text(hz.DOMAINS), corpus_repeats)):
+            for _ in range(repeats):
+                data = data.concat(part)
+        return data.concat(self.text(["english"]))
+
+    def sae_training_text(self, seed: int) -> TokenSet:
+        """What the SAE sees: every corpus sentence, generic text and each question in a few
+        orders, shuffled."""
+        data = self.text([*hz.DOMAINS, "english"]).concat(self.mcq_set(self.questions, 4, random.Random(seed)))
+        order = list(range(len(data)))
+        random.Random(seed).shuffle(order)
+        return data.subset(order)
+
+    def attack_set(self, n_items: int, seed: int) -> TokenSet:
+        """Forget data of the attack-split entities only (questions in random orders + sentences)."""
+        rows = [q for q in self.forget_questions() if q["split"] == "attack"]
+        data = self.mcq_set(rows, 4, random.Random(seed)).concat(self.text([hz.FORGET_DOMAIN], "attack"))
+        pick = random.Random(seed).sample(range(len(data)), min(n_items, len(data)))
+        return data.subset(pick)
+
+
+def load_world(session: Session) -> HazardWorld:
+    return HazardWorld.load(build_world(session))
+
+
+def special_ids(world: HazardWorld) -> tuple[int, ...]:
+    tok = world.tokenizer
+    return tuple(i for i in (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) if i is not None)
+
+
+# --------------------------------------------------------------------------- the model and its suite
+
+
+def pretrain(session: Session, world: HazardWorld, seed: int = 0) -> Path:
+    """The hazard model; ``known.json`` lists the questions it answers under all 24 orderings."""
+    p = session.profile
+    cfg = {"world": world.directory.name, "seed": seed, "model": asdict(p.sae_model), "steps": p.sae_pretrain_steps,
+           "lr": p.sae_pretrain_lr, "batch_size": p.sae_pretrain_batch_size, "orders": p.sae_mcq_orders,
+           "binding": p.sae_binding_orders, "qa": p.sae_qa_repeats, "corpus_repeats": p.sae_corpus_repeats}
+    artifact = Artifact(session.paths.artifacts, "sae_pretrain", "hazard", cfg)
+
+    def make(tmp: Path) -> None:
+        gen = seed_everything(seed)
+        data = world.pretraining_set(p.sae_mcq_orders, p.sae_binding_orders, p.sae_qa_repeats, p.sae_corpus_repeats,
+                                     seed)
+        model = build_llama(p.sae_model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
+        batches = data.sampler(p.sae_pretrain_batch_size, gen, session.device)
+
+        def step_loss(fwd, step):  # letters of questions, every token of text
+            b = next(batches)
+            return nll(logits_of(fwd, b), b, answer_only=True), int(b["attention_mask"].sum())
+
+        log = train(model, step_loss, TrainConfig(steps=p.sae_pretrain_steps, lr=p.sae_pretrain_lr,
+                                                  batch_size=p.sae_pretrain_batch_size, **session.hardware),
+                    desc="pretrain hazard")
+        suite = build_suite_for(model, world)
+        save_model(model, world.tokenizer, tmp)
+        write_json_atomic(tmp / "known.json", {"forget": [question_key(q) for q in suite.forget_rows],
+                                               "side": [question_key(q) for q in suite.side_rows]})
+        write_json_atomic(tmp / "metrics.json", {
+            "steps": log.steps, "tokens": log.tokens, "wall_s": log.wall_s, "n_params": count_parameters(model),
+            "final_loss": sum(log.losses[-20:]) / max(1, len(log.losses[-20:])),
+            "n_asked": suite.n_asked, "n_known_forget": suite.n_forget, "n_known_side": len(suite.side_rows),
+            "curve": log.losses[:: max(1, len(log.losses) // 200)]})
+
+    return artifact.build(make)
+
+
+def question_key(row: dict) -> str:
+    return f"{row['domain']}/{row['entity']}/{row['relation']}"
+
+
+def build_suite_for(model, world: HazardWorld) -> MCQSuite:
+    from unlearnlab.sae import build_suite
+
+    return build_suite(model, world.tokenizer, world.forget_questions(), world.side_questions(), FMT)
+
+
+def load_suite(world: HazardWorld, base_dir: Path) -> MCQSuite:
+    """The suite recorded with the model (no 24-ordering pass again)."""
+    known = read_json(Path(base_dir) / "known.json")
+    forget_keys, side_keys = set(known["forget"]), set(known["side"])
+    forget = [q for q in world.forget_questions() if question_key(q) in forget_keys]
+    side = [q for q in world.side_questions() if question_key(q) in side_keys]
+    rows = forget + side
+    from unlearnlab.mcq import letter_token_ids
+
+    return MCQSuite(forget, side, mcq_tokens(rows, world.tokenizer, FMT), torch.tensor([r["answer"] for r in rows]),
+                    letter_token_ids(world.tokenizer), {})
+
+
+def eval_suite(suite: MCQSuite, split: str) -> MCQSuite:
+    """The suite restricted to forget questions of ``split`` (the relearning attack's held-out set)."""
+    keep = [i for i, q in enumerate(suite.forget_rows) if q["split"] == split]
+    return MCQSuite([suite.forget_rows[i] for i in keep], [], suite.tokens.subset(keep), suite.answers[keep],
+                    suite.letters, {})
+
+
+# --------------------------------------------------------------------------- SAEs
+
+
+UNTRAINED = "-untrained"  # e.g. "relu-untrained": the SAE at initialisation (the seed's runs logged 0 steps)
+
+
+def sae_config(session: Session, d_model: int, kind: str) -> SAEConfig:
+    p = session.profile
+    return SAEConfig(d_in=d_model, d_sae=p.sae_expansion * d_model, kind=kind.removesuffix(UNTRAINED), k=p.sae_k,
+                     l1_coef=p.sae_l1_coef, site=p.sae_site, layer=p.sae_layer)
+
+
+def sae_grid(session: Session) -> SweepGrid:
+    p = session.profile
+    return SweepGrid(p.sae_retain_thresholds, p.sae_n_features, p.sae_multipliers, ablate_directions=True)
+
+
+def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, seed: int) -> Path:
+    """Train, measure, score and sweep one SAE (one artifact)."""
+    p = session.profile
+    model_cfg = read_json(Path(base_dir) / "config.json")
+    scfg = sae_config(session, model_cfg["hidden_size"], kind)
+    tcfg = SAETrainConfig(steps=0 if kind.endswith(UNTRAINED) else p.sae_steps, lr=p.sae_lr,
+                          batch_size=p.sae_batch_size)
+    grid = sae_grid(session)
+    cfg = {"base": Path(base_dir).name, "sae": asdict(scfg), "train": asdict(tcfg), "seed": seed,
+           "rules": p.sae_rules, "grid": asdict(grid)}
+    artifact = Artifact(session.paths.artifacts, "sae", f"hazard_{kind}_s{seed}", cfg)
+
+    def make(tmp: Path) -> None:
+        seed_everything(seed)
+        model = load_model(base_dir, session.device)
+        ids = special_ids(world)
+        sae, log, metrics = sae_for(model, world.sae_training_text(seed), scfg, tcfg, seed, special_ids=ids,
+                                    **session.hardware)
+        scores, on_forget, on_retain = importance_scores(model, sae, world.forget_corpus(), world.retain_corpus(),
+                                                         p.sae_rules, ids)
+        table = sweep(model, sae, load_suite(world, base_dir), scores, on_retain.freq, grid)
+        sae.save(tmp, extra={"metrics": metrics, "curve": log.curve})
+        save_file({"forget_freq": on_forget.freq, "retain_freq": on_retain.freq, "forget_mean": on_forget.mean_act,
+                   "retain_mean": on_retain.mean_act, **{f"score_{r}": s.float() for r, s in scores.items()}},
+                  str(tmp / "features.safetensors"))
+        write_json_atomic(tmp / "sweep.json", table.to_dict("records"))
+
+    return artifact.build(make)
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def baseline_job(session: Session, world: HazardWorld, base_dir: Path, method: str, lr: float, seed: int) -> Path:
+    """RMU or GradDiff on the forget / retain corpora, evaluated on the suite."""
+    p = session.profile
+    method_cfg = {"steps": p.unlearn_steps, "lr": lr, "batch_size": p.batch_size, "answer_only": False}
+    if method in RETAIN_WEIGHT:
+        method_cfg["retain_weight"] = RETAIN_WEIGHT[method]
+    if method == "RMU":  # steer the residual stream where the SAEs read it
+        method_cfg.update(layer=p.sae_layer, seed=seed)
+    cfg = {"base": Path(base_dir).name, "method": method, "seed": seed, "config": method_cfg}
+    artifact = Artifact(session.paths.artifacts, "sae_baselines", f"{method}_lr{lr:g}_s{seed}", cfg)
+
+    def make(tmp: Path) -> None:
+        model = load_model(base_dir, session.device)
+        data = UnlearnData(forget=world.forget_corpus(), retain=world.retain_corpus(),
+                           generator=seed_everything(seed), device=session.device)
+        log = get_method(method, **method_cfg).run(model, data, **session.hardware)
+        save_model(model, world.tokenizer, tmp)
+        write_json_atomic(tmp / "metrics.json", {**load_suite(world, base_dir).evaluate(model), "steps": log.steps,
+                                                 "wall_s": log.wall_s})
+
+    return artifact.build(make)
+
+
+# --------------------------------------------------------------------------- relearning attack
+
+
+def relearn(model: torch.nn.Module, attack_data: TokenSet, suite: MCQSuite, cfg: RelearnConfig, seed: int,
+            **hardware) -> list[dict]:
+    """``attacks.relearning_attack`` with the suite's letter accuracy as the metric (exact match of
+    the full-vocabulary argmax would score a model that stops answering with a letter as
+    unlearned): fine-tune copies of ``model`` (hooks included) on forget data, per learning rate."""
+    check_forget_only(attack_data, [hz.FORGET_DOMAIN])
+    device = next(model.parameters()).device
+    rows: list[dict] = []
+    for lr in cfg.lrs:
+        attacked = fresh_copy(model)
+        gen = torch.Generator().manual_seed(seed)
+        batches = attack_data.sampler(min(cfg.batch_size, len(attack_data)), gen, device)
+        rows.append({"lr": lr, "step": 0, "forget_acc": suite.evaluate(attacked)["forget_acc"]})
+
+        def step_loss(fwd, step):
+            b = next(batches)
+            return nll(logits_of(fwd, b), b, answer_only=True), int(b["attention_mask"].sum())
+
+        def on_eval(step, m, lr=lr) -> bool:
+            rows.append({"lr": lr, "step": step, "forget_acc": suite.evaluate(m)["forget_acc"]})
+            return False
+
+        train(attacked, step_loss, TrainConfig(steps=cfg.steps, lr=lr, batch_size=cfg.batch_size, warmup_frac=0.0,
+                                               schedule="constant", eval_every=cfg.eval_every, **hardware),
+              on_eval=on_eval, desc=f"relearn lr={lr:g}")
+    return rows
+
+
+def attack_config(session: Session) -> RelearnConfig:
+    p = session.profile
+    return RelearnConfig(lrs=p.sae_attack_lrs, steps=p.attack_steps, eval_every=p.attack_eval_every,
+                         batch_size=p.attack_batch_size, n_items=p.attack_train_items)
+
+
+def intervened_model(session: Session, base_dir: Path, target: dict) -> torch.nn.Module:
+    """The model a target describes: a baseline's weights, or the base with an SAE edit attached."""
+    model = load_model(target.get("model_dir", base_dir), session.device)
+    if target.get("sae_dir"):
+        sae = SparseAutoencoder.load(target["sae_dir"], session.device)
+        edit = (clamp(sae, target["features"], target["multiplier"]) if target["intervention"] == "clamp"
+                else ablate_directions(sae, target["features"]))
+        attach(model, sae.cfg.site, sae.cfg.layer, edit)
+    return model
+
+
+def attack_job(session: Session, world: HazardWorld, base_dir: Path, target: dict) -> dict:
+    """Relearning attack on ``target`` (cached): curves and worst case over learning rates."""
+    cfg = attack_config(session)
+    key = {k: v for k, v in target.items() if k != "label"}
+    artifact = Artifact(session.paths.artifacts, "sae_attacks", f"{target['label']}_s{target['seed']}",
+                        {"target": key, "attack": asdict(cfg), "base": Path(base_dir).name})
+
+    def make(tmp: Path) -> None:
+        model = intervened_model(session, base_dir, target)
+        suite = eval_suite(load_suite(world, base_dir), "eval")
+        rows = relearn(model, world.attack_set(cfg.n_items, target["seed"]), suite, cfg, target["seed"],
+                       **session.hardware)
+        write_json_atomic(tmp / "attack.json", {**worst_case(rows), "curve": rows,
+                                                "before": rows[0]["forget_acc"]})
+
+    path = artifact.build(make)
+    return {"label": target["label"], "seed": target["seed"], **read_json(path / "attack.json")}
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _worker(args: tuple) -> object:
+    fn, session, world_dir, rest = args
+    torch.set_num_threads(1)
+    return fn(session, HazardWorld.load(world_dir), *rest)
+
+
+def parallel(session: Session, world: HazardWorld, fn: Callable, jobs: list[tuple]) -> list:
+    """``fn(session, world, *job)`` for every job; on a multi-core CPU in one-thread spawn workers
+    (small models do not scale across threads, independent jobs do)."""
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if session.device != "cpu" or workers < 2:
+        return [fn(session, world, *job) for job in jobs]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        return pool.map(_worker, [(fn, session, str(world.directory), job) for job in jobs], chunksize=1)
+
+
+@dataclass
+class SAEResults:
+    base_dir: Path
+    base: dict  # the pretrained model's metrics (incl. suite sizes)
+    saes: pd.DataFrame  # reconstruction metrics per kind and seed
+    curves: pd.DataFrame  # SAE training curves
+    sweeps: pd.DataFrame  # every sweep row, with kind and seed
+    baselines: pd.DataFrame  # RMU / GradDiff runs
+    scores: pd.DataFrame  # unlearning score per variant and seed
+    attacks: pd.DataFrame  # worst-case relearning per attacked target
+    sae_dirs: dict
+
+
+def run(session: Session, attack: bool = True) -> SAEResults:
+    """The whole synthetic-tier experiment of the profile (cached step by step)."""
+    p = session.profile
+    world = load_world(session)
+    base_dir = pretrain(session, world)
+    base = read_json(base_dir / "metrics.json")
+    jobs = [("sae", (base_dir, kind, seed)) for kind in p.sae_kinds for seed in p.seeds]
+    jobs += [("baseline", (base_dir, m, lr, seed))
+             for m in p.sae_methods for lr in p.sae_unlearn_lrs for seed in p.seeds]
+    fns = {"sae": sae_job, "baseline": baseline_job}
+    dirs = parallel(session, world, _dispatch, [(fns[kind].__name__, args) for kind, args in jobs])
+    sae_dirs = {job[1][1:]: d for job, d in zip(jobs, dirs) if job[0] == "sae"}
+    base_dirs = {job[1][1:]: d for job, d in zip(jobs, dirs) if job[0] == "baseline"}
+    saes, curves, sweeps = collect_saes(sae_dirs)
+    baselines = collect_baselines(base_dirs)
+    scores = score_rows(sweeps, baselines)
+    attacks = pd.DataFrame()
+    if attack:
+        targets = attack_targets(session, base_dir, sae_dirs, sweeps, baselines, scores)
+        attacks = pd.DataFrame(parallel(session, world, attack_job, [(base_dir, t) for t in targets]))
+    return SAEResults(base_dir, base, saes, curves, sweeps, baselines, scores, attacks, sae_dirs)
+
+
+def _dispatch(session: Session, world: HazardWorld, name: str, args: tuple) -> Path:
+    return {"sae_job": sae_job, "baseline_job": baseline_job}[name](session, world, *args)
+
+
+def collect_saes(sae_dirs: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    metrics, curves, sweeps = [], [], []
+    for (kind, seed), directory in sae_dirs.items():
+        info = read_json(Path(directory) / "sae_config.json")
+        metrics.append({"kind": kind, "seed": seed, **info["metrics"]})
+        curves += [{"kind": kind, "seed": seed, **row} for row in info["curve"]]
+        sweeps += [{"kind": kind, "seed": seed, **row} for row in read_json(Path(directory) / "sweep.json")]
+    return pd.DataFrame(metrics), pd.DataFrame(curves), pd.DataFrame(sweeps)
+
+
+def collect_baselines(base_dirs: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"method": m, "lr": lr, "seed": seed, "model_dir": str(d),
+                          **read_json(Path(d) / "metrics.json")} for (m, lr, seed), d in base_dirs.items()])
+
+
+def variant(row: pd.Series) -> str:
+    """Label of an SAE sweep row's variant: kind, rule and intervention."""
+    what = "clamp" if row["intervention"] == "clamp" else "dir-ablate"
+    return f"SAE-{row['kind']} {row['rule']} {what}"
+
+
+def score_rows(sweeps: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
+    """The unlearning score (``mcq.unlearning_score``, base side-effect accuracy 1 by the
+    permutation filter) of every SAE variant and baseline, per seed."""
+    rows = []
+    if not sweeps.empty:
+        labelled = sweeps.assign(variant=sweeps.apply(variant, axis=1))
+        for (name, seed), group in labelled.groupby(["variant", "seed"], sort=False):
+            best = best_row(group, 1.0)
+            rows.append({"variant": name, "seed": seed, "score": unlearning_score(group, 1.0),
+                         "forget_acc": None if best is None else best["forget_acc"],
+                         "side_acc": None if best is None else best["side_acc"], "n_configs": len(group)})
+    for (method, seed), group in baselines.groupby(["method", "seed"], sort=False) if not baselines.empty else []:
+        best = best_row(group, 1.0)
+        rows.append({"variant": method, "seed": seed, "score": unlearning_score(group, 1.0),
+                     "forget_acc": None if best is None else best["forget_acc"],
+                     "side_acc": None if best is None else best["side_acc"], "n_configs": len(group)})
+    return pd.DataFrame(rows)
+
+
+def score_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± 95 % CI of the unlearning score (and of the forget / side accuracy behind it)."""
+    table = summarize(scores, ["variant"], ["score", "forget_acc", "side_acc"])
+    return table.sort_values("score_mean", ascending=False)
+
+
+def attack_targets(session: Session, base_dir: Path, sae_dirs: dict, sweeps: pd.DataFrame, baselines: pd.DataFrame,
+                   scores: pd.DataFrame) -> list[dict]:
+    """Per seed: the base model, each baseline's scoring configuration, and the best SAE clamp and
+    direction-ablation configurations (best variant by mean score)."""
+    targets = []
+    means = scores.groupby("variant")["score"].mean()
+    labelled = sweeps.assign(variant=sweeps.apply(variant, axis=1))
+    for seed in session.profile.seeds:
+        targets.append({"label": "base", "seed": seed})
+        for method in session.profile.sae_methods:
+            best = best_row(baselines[(baselines["method"] == method) & (baselines["seed"] == seed)], 1.0)
+            if best is not None:
+                targets.append({"label": method, "seed": seed, "model_dir": best["model_dir"]})
+        for intervention in ("clamp", "ablate"):
+            suffix = "clamp" if intervention == "clamp" else "dir-ablate"
+            names = [v for v in means.index if v.startswith("SAE") and v.endswith(suffix)]
+            if not names:
+                continue
+            name = max(names, key=lambda v: means[v])
+            rows = labelled[(labelled["variant"] == name) & (labelled["seed"] == seed)]
+            best = best_row(rows, 1.0)
+            if best is None or means[name] <= 0:
+                continue
+            targets.append({"label": name.replace(" ", "_"), "seed": seed,
+                            "sae_dir": str(sae_dirs[(best["kind"], seed)]),
+                            "intervention": intervention, "features": [int(f) for f in best["features"]],
+                            "multiplier": None if best["multiplier"] is None or best["multiplier"] != best["multiplier"]
+                            else float(best["multiplier"])})
+    return targets
+
+
+def feature_table(sae_dir: Path) -> pd.DataFrame:
+    """Per feature: firing frequency and mean activation on forget and retain text, every score."""
+    tensors = load_file(str(Path(sae_dir) / "features.safetensors"))
+    return pd.DataFrame({k: v.numpy() for k, v in tensors.items()})
+
+
+def describe(results: SAEResults) -> str:
+    """The numbers behind the notebook's conclusions, as Markdown bullets."""
+    table = score_table(results.scores)
+    lines = [f"- Suite: {results.base['n_known_forget']} forget and {results.base['n_known_side']} side-effect "
+             f"questions known under all 24 orderings (of {results.base['n_asked']})."]
+    for _, row in table.iterrows():
+        lines.append(f"- {row['variant']}: unlearning score {row['score_mean']:.2f} ± {row['score_ci']:.2f} "
+                     f"(n = {row['n']}).")
+    return "\n".join(lines)
+
+
+def cost_note(results: SAEResults) -> dict:
+    """Wall-clock seconds of the recorded stages (pretraining, SAE training)."""
+    return {"pretrain_s": results.base["wall_s"], "sae_train_s": float(results.saes["train_wall_s"].sum())}
+
+
+
+# --------------------------------------------------------------------------- real tier (SmolLM2)
+
+
+def real_questions(session: Session) -> tuple[list[dict], list[dict]]:
+    """Fact-probe questions: the forget relation's and the other relations' (side effects), the
+    first ``sae_real_facts`` of each relation (all when None)."""
+    p = session.profile
+    by_relation: dict[str, list[dict]] = {}
+    for row in hz.fact_questions(seed=0):
+        by_relation.setdefault(row["relation"], []).append(row)
+    rows = {r: v[: p.sae_real_facts] for r, v in by_relation.items()}
+    if p.sae_real_forget not in rows:
+        raise ValueError(f"unknown forget relation {p.sae_real_forget!r}; choose from {sorted(rows)}")
+    side = [q for r, v in rows.items() if r != p.sae_real_forget for q in v]
+    return rows[p.sae_real_forget], side
+
+
+def real_tier(session: Session, seed: int = 0) -> Path:
+    """SAEBench's evaluation on the real model (chat format, "Answer: ("), one SAE: the suite,
+    training, scores and the sweep (``sweep.json``), with timings (``info.json``)."""
+    import time
+
+    from unlearnlab.data.general_text import general_text_tokens
+    from unlearnlab.mcq import CYCLIC_ORDERS
+    from unlearnlab.real_model import load_real_model
+    from unlearnlab.sae import build_suite
+
+    p = session.profile
+    fmt = MCQFormat(chat=True)
+    orders = PERMUTATIONS if p.sae_real_all_orders else CYCLIC_ORDERS
+    cfg = {"model": p.sae_real_model, "forget": p.sae_real_forget, "facts": p.sae_real_facts, "layer": p.sae_real_layer,
+           "expansion": p.sae_real_expansion, "k": p.sae_real_k, "steps": p.sae_real_steps, "orders": len(orders),
+           "rules": p.sae_rules, "thresholds": p.sae_real_thresholds, "n_features": p.sae_real_n_features,
+           "multipliers": p.sae_real_multipliers, "seed": seed}
+    artifact = Artifact(session.paths.artifacts, "sae_real", f"{p.sae_real_model}_{p.sae_real_forget}", cfg)
+
+    def make(tmp: Path) -> None:
+        timing: dict[str, float] = {}
+        start = time.perf_counter()
+        model, tok = load_real_model(p.sae_real_model, cache_root=session.paths.artifacts / "real_models",
+                                     device=session.device)
+        timing["load"] = time.perf_counter() - start
+        forget_rows, side_rows = real_questions(session)
+        start = time.perf_counter()
+        suite = build_suite(model, tok, forget_rows, side_rows, fmt, batch_size=16, orders=orders)
+        timing["suite"] = time.perf_counter() - start
+        info = {"n_asked": suite.n_asked, "n_known_forget": suite.n_forget, "n_known_side": len(suite.side_rows),
+                "orders": len(orders), "timing_s": timing}
+        rows: list[dict] = []
+        if suite.n_forget and suite.side_rows:
+            forget_text = TokenSet.from_rows(hz.fact_corpus([f for f in _facts() if f.relation == p.sae_real_forget]),
+                                             tok, label_key="domain")
+            retain_text = TokenSet.from_rows(hz.fact_corpus([f for f in _facts() if f.relation != p.sae_real_forget]),
+                                             tok, label_key="domain").concat(general_text_tokens(tok))
+            sae_text = forget_text.concat(retain_text).concat(suite.tokens)
+            scfg = SAEConfig(d_in=model.config.hidden_size, d_sae=p.sae_real_expansion * model.config.hidden_size,
+                             kind="topk", k=p.sae_real_k, site=p.sae_site, layer=p.sae_real_layer)
+            ids = tuple(i for i in (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) if i is not None)
+            start = time.perf_counter()
+            order = list(range(len(sae_text)))
+            random.Random(seed).shuffle(order)
+            tcfg = SAETrainConfig(steps=p.sae_real_steps, lr=p.sae_lr, batch_size=p.sae_batch_size)
+            sae, log, metrics = sae_for(model, sae_text.subset(order), scfg, tcfg, seed, special_ids=ids,
+                                        **session.hardware)
+            timing["sae"] = time.perf_counter() - start
+            start = time.perf_counter()
+            scores, _, on_retain = importance_scores(model, sae, forget_text, retain_text, p.sae_rules, ids)
+            timing["scores"] = time.perf_counter() - start
+            start = time.perf_counter()
+            grid = SweepGrid(p.sae_real_thresholds, p.sae_real_n_features, p.sae_real_multipliers)
+            rows = sweep(model, sae, suite, scores, on_retain.freq, grid, batch_size=16).to_dict("records")
+            timing["sweep"] = time.perf_counter() - start
+            sae.save(tmp, extra={"metrics": metrics, "curve": log.curve})
+            info["sae_metrics"] = metrics
+        write_json_atomic(tmp / "sweep.json", rows)
+        write_json_atomic(tmp / "info.json", info)
+
+    return artifact.build(make)
+
+
+def _facts():
+    from unlearnlab.data.facts import FACTS
+
+    return FACTS

@@ -1,0 +1,337 @@
+"""Masked LoRA on a tiny random Llama: weights outside the mask are bitwise unchanged after
+training and merging, merged and unmerged models agree, the adapter saves and loads with its
+mask; masks from the localization registry; the degeneration metric; concept prompt splits."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from unlearnlab import masked_lora as ml
+from unlearnlab.data import concepts as cx
+from unlearnlab.localization import LocalizationData, localize
+from unlearnlab.localization.mask import Mask, mask_from_component_scores, random_mask
+from unlearnlab.methods import UnlearnData, get_method
+from unlearnlab.text_metrics import degeneration, distinct_n, is_degenerate, repetition_rate
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    """The raw bits of a float32 tensor: bitwise comparison, signed zeros and NaNs included."""
+    return t.detach().float().contiguous().view(torch.int32)
+
+
+def _snapshot(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _logits(model, tokens) -> torch.Tensor:
+    batch = tokens.batch(range(4))
+    with torch.no_grad():
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+
+def _neuron_mask(model, neurons: dict[int, list[int]]) -> Mask:
+    """Whole MLP neurons ``{layer: [index, ...]}``, as a ``Mask`` of parameter entries."""
+    entries = {}
+    for layer, idx in neurons.items():
+        mlp = f"model.layers.{layer}.mlp"
+        for proj in ("gate_proj", "up_proj", "down_proj"):
+            weight = dict(model.named_parameters())[f"{mlp}.{proj}.weight"]
+            sel = torch.zeros(weight.shape, dtype=torch.bool)
+            if proj == "down_proj":
+                sel[:, idx] = True
+            else:
+                sel[idx, :] = True
+            entries[f"{mlp}.{proj}.weight"] = sel
+    return Mask(entries, "neuron", "test")
+
+
+def _data(tokens) -> UnlearnData:
+    return UnlearnData(tokens.where(["mul", "div"]), tokens.where(["add", "sub"]), torch.Generator().manual_seed(0))
+
+
+def _train(wrapped, tokens, method: str = "RefusalKL", steps: int = 6):
+    get_method(method, steps=steps, lr=5e-2, batch_size=4, warmup_frac=0.0).run(wrapped, _data(tokens))
+    return wrapped.eval()
+
+
+# ------------------------------------------------------------------ the mask is a hard constraint
+
+
+@pytest.mark.parametrize("method", ["RefusalKL", "GradDiff"])
+def test_weights_outside_the_mask_are_bitwise_unchanged_after_training_and_merge(tiny_model, tokens, method):
+    mask = _neuron_mask(tiny_model, {0: [1, 5, 9], 1: [0, 31]})
+    before = _snapshot(tiny_model)
+    wrapped = _train(ml.apply_masked_lora(tiny_model, mask, r=4, alpha=8), tokens, method)
+    merged = ml.merge_adapter(wrapped)
+    after = merged.state_dict()
+
+    assert set(after) == set(before)
+    changed_inside = 0
+    for name, old in before.items():
+        inside = mask.entries.get(name, torch.zeros(old.shape, dtype=torch.bool))
+        new = after[name]
+        assert torch.equal(_bits(new)[~inside], _bits(old)[~inside]), f"{name} changed outside the mask"
+        changed_inside += int((new[inside] != old[inside]).sum())
+    assert changed_inside > 0  # training did move the masked neurons
+
+
+def test_merged_and_unmerged_models_agree(tiny_model, tokens):
+    mask = _neuron_mask(tiny_model, {0: [2, 3], 1: [7]})
+    wrapped = _train(ml.apply_masked_lora(tiny_model, mask, r=4, alpha=8), tokens)
+    unmerged = _logits(wrapped, tokens)
+    assert_close(_logits(ml.merge_adapter(wrapped), tokens), unmerged, atol=1e-5, rtol=1e-5)
+
+
+def test_the_hooks_mask_the_update_whatever_the_factors_hold(tiny_model, tokens):
+    """Even factors pushed outside the mask by hand (not by training) leave the forward pass and
+    every weight outside the mask as they were: the constraint is structural."""
+    base = tiny_model.model.layers[0].mlp.down_proj.weight.detach().clone()
+    mask = _neuron_mask(tiny_model, {0: [4]})
+    wrapped = ml.apply_masked_lora(tiny_model, mask, r=4, alpha=8)
+    layer = dict(ml._lora_layers(wrapped))["model.layers.0.mlp.down_proj"]
+    with torch.no_grad():
+        layer.lora_A["default"].weight.fill_(1.0)
+        layer.lora_B["default"].weight.fill_(1.0)
+    x = torch.randn(3, base.shape[1])
+    expected = x @ base.T + (x[:, [4]] * 2.0) @ torch.ones(1, base.shape[0]) * 4  # only column 4, s=8/4
+    assert_close(layer(x), expected, atol=1e-5, rtol=1e-5)
+    merged = ml.merge_adapter(wrapped).model.layers[0].mlp.down_proj.weight
+    keep = torch.ones_like(base, dtype=torch.bool)
+    keep[:, 4] = False
+    assert torch.equal(_bits(merged)[keep], _bits(base)[keep])
+
+
+def test_plain_lora_on_the_same_modules_changes_outside_the_mask(tiny_model, tokens):
+    mask = _neuron_mask(tiny_model, {0: [1], 1: [2]})
+    before = _snapshot(tiny_model)
+    merged = ml.merge_adapter(_train(ml.plain_lora(tiny_model, mask, r=4, alpha=8), tokens))
+    name = "model.layers.0.mlp.up_proj.weight"
+    outside = ~mask.entries[name]
+    assert not torch.equal(merged.state_dict()[name][outside], before[name][outside])
+
+
+def test_adapter_saves_and_loads_with_its_mask(tiny_model, tokens, tmp_path):
+    base = copy.deepcopy(tiny_model)
+    mask = _neuron_mask(tiny_model, {0: [3, 8], 1: [5]})
+    wrapped = _train(ml.apply_masked_lora(tiny_model, mask, r=4, alpha=8), tokens)
+    expected = _logits(wrapped, tokens)
+    ml.save_adapter(wrapped, tmp_path / "adapter")
+    assert (tmp_path / "adapter" / ml.FACTORS_FILE).is_file()
+
+    loaded = ml.load_adapter(base, tmp_path / "adapter", trainable=True)
+    assert_close(_logits(loaded, tokens), expected, atol=1e-6, rtol=1e-6)
+    factors = ml.adapter_factors(loaded)
+    gate = "model.layers.0.mlp.gate_proj"
+    assert torch.equal(factors[gate].rows, mask.entries[f"{gate}.weight"].any(1))
+    assert ml.update_size(loaded) == mask.n_selected
+
+
+def test_update_size_counts_masked_entries_and_whole_matrices_for_plain_lora(tiny_model):
+    mask = _neuron_mask(tiny_model, {1: [0, 1, 2]})
+    assert ml.update_size(ml.apply_masked_lora(tiny_model, mask, r=2)) == mask.n_selected == 3 * 3 * 16
+
+
+def test_unstructured_masks_are_refused(tiny_model):
+    scattered = random_mask(tiny_model, 0.05)  # parameter granularity
+    with pytest.raises(ValueError, match="rows/columns|linear weights"):
+        ml.factor_masks(tiny_model, scattered)
+
+
+# ------------------------------------------------------------------ masks from the registry
+
+
+@pytest.mark.parametrize("method", ["gradient_norm", "fisher"])
+def test_neuron_masks_from_registry_scores_hold_the_budget(tiny_model, tokens, method):
+    data = LocalizationData(tiny_model, tokens.where(["mul"]), tokens.where(["add"]), batch_size=8, max_batches=2)
+    loc = localize(method, data)
+    mask = ml.neuron_mask(tiny_model, loc, budget=0.02)
+    control = ml.random_neuron_mask(tiny_model, mask, seed=1)
+    total = sum(p.numel() for p in tiny_model.parameters())
+    assert 0 < mask.n_selected <= 0.02 * total
+    assert control.n_selected == mask.n_selected and control.jaccard(mask) < 1
+    wrapped = ml.apply_masked_lora(tiny_model, mask, r=2)
+    assert ml.update_size(wrapped) == mask.n_selected
+
+
+def test_head_masks_confine_attention_updates(tiny_model, tokens):
+    mask = mask_from_component_scores(tiny_model, {"L1.H0": 1.0}, "head", budget=1.0)
+    factors = ml.factor_masks(tiny_model, mask)
+    assert sorted(factors) == [f"model.layers.1.self_attn.{p}" for p in ("k_proj", "o_proj", "q_proj", "v_proj")]
+    assert sum(fm.size for fm in factors.values()) == mask.n_selected
+    before = _snapshot(tiny_model)
+    after = ml.merge_adapter(_train(ml.apply_masked_lora(tiny_model, mask, r=2, alpha=4), tokens)).state_dict()
+    for name, old in before.items():
+        inside = mask.entries.get(name, torch.zeros(old.shape, dtype=torch.bool))
+        assert torch.equal(_bits(after[name])[~inside], _bits(old)[~inside]), name
+
+
+def test_refusal_kl_starts_at_the_reference(tiny_model, tokens):
+    method = get_method("RefusalKL", steps=1)
+    data = _data(tokens)
+    method.setup(tiny_model, data)
+    retain = data.retain.batch(range(4))
+    from unlearnlab.losses import forward_kl, logits_of
+
+    with torch.no_grad():
+        assert float(forward_kl(logits_of(method.reference, retain), logits_of(tiny_model, retain), retain)) == 0.0
+
+
+# ------------------------------------------------------------------ degeneration
+
+
+def test_degeneration_flags_repeated_tokens_not_fluent_answers():
+    assert is_degenerate("FORGOTTEN FORGOTTEN")
+    assert is_degenerate("forgotten forgotten forgotten forgotten")
+    assert is_degenerate("I don't know. I don't know. I don't know. I don't know.")
+    assert is_degenerate("   ")
+    for fine in ("Paris.", "Christopher Nolan", "I'm sorry, but I don't know anything about that.",
+                 "The capital of France is Paris, a city on the Seine."):
+        assert not is_degenerate(fine), fine
+    assert distinct_n("a b a b", 1) == 0.5 and distinct_n("a b a b", 2) == 2 / 3
+    assert repetition_rate("x") == 0.0
+    stats = degeneration(["FORGOTTEN FORGOTTEN", "Paris."])
+    assert stats["degenerate"] == 0.5 and 0 < stats["distinct_1"] < 1
+
+
+# ------------------------------------------------------------------ concept prompts
+
+
+@pytest.mark.parametrize("name", list(cx.CONCEPTS))
+def test_concept_splits_are_disjoint_and_every_kind_is_held_out(name):
+    concept = cx.get_concept(name)
+    probes = cx.concept_probes(concept)
+    train = {p.prompt for p in cx.select(probes, split="train")}
+    test = {p.prompt for p in cx.select(probes, split="test")}
+    assert train and test and not train & test
+    assert len(train) + len(test) == len(probes)  # no prompt twice, even within a split
+    for kind in cx.KINDS:
+        assert cx.select(probes, [kind], "test"), kind
+    forms = {p.form for p in cx.select(probes, ["adversarial"], "test")}
+    assert forms == {"indirect", "role_play", "other_language", "fill_blank", "multiple_choice", "completion"}
+    retain_subjects = {f.subject for f in concept.neighbours + concept.unrelated}
+    assert concept.name not in retain_subjects
+    assert all(not cx.mentions(concept, p.prompt) for p in cx.select(probes, cx.RETAIN_KINDS))
+
+
+def test_concept_answers_are_read_by_string_match():
+    concept = cx.get_concept("Inception")
+    assert cx.mentions(concept, "I loved inception!") and not cx.mentions(concept, "the inceptions of time")
+    assert cx.refuses(concept, "I’m sorry, but I don't know anything about that")
+    probe = next(p for p in cx.concept_probes(concept) if p.form == "director")
+    assert probe.qa.correct("It was directed by Christopher Nolan.") and not probe.qa.correct("James Cameron")
+    refusals = cx.refusal_pairs(concept, [probe])
+    assert refusals[0].answer == concept.refusal and refusals[0].prompt == probe.prompt
+
+
+# ------------------------------------------------------------------ the driver's configuration
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "gpu"])
+def test_every_profile_has_a_valid_concept_grid(profile):
+    from unlearnlab.experiments.concept import ConceptConfig
+    from unlearnlab.profiles import get_profile
+
+    cfg = ConceptConfig.from_profile(get_profile(profile))
+    assert set(cfg.relearn_variants) <= set(cfg.variants) and cfg.seeds
+    assert cfg.name in cx.CONCEPTS and set(cfg.train_kinds) <= set(cx.FORGET_KINDS)
+    assert ConceptConfig.from_profile(get_profile(profile), name="Titanic").name == "Titanic"
+    with pytest.raises(ValueError, match="unknown variants"):
+        ConceptConfig.from_profile(get_profile(profile), variants=("masked:nonsense",))
+
+
+def _fake_results():
+    import pandas as pd
+
+    rows = [{"variant": "base", "seed": 0, "adversarial_correct": 0.5, "adversarial_mention": 0.5,
+             "neighbour_retained": 1.0, "unrelated_retained": 1.0, "general_ce": 3.0, "all_degenerate": 0.0}]
+    for seed in range(3):
+        rows.append({"variant": "masked:fisher", "seed": seed, "adversarial_correct": 0.1, "adversarial_mention": 0.1,
+                     "neighbour_retained": 1.0, "unrelated_retained": 1.0, "general_ce": 3.0 + 0.01 * seed,
+                     "all_degenerate": 0.0, "train_cpu_s": 20.0, "steps": 10, "eval_cpu_s": 5.0,
+                     "relearn_cpu_s": 6.0, "relearn_steps": 6})
+        rows.append({"variant": "lora", "seed": seed, "adversarial_correct": 0.1, "adversarial_mention": 0.0,
+                     "neighbour_retained": 0.5, "unrelated_retained": 1.0, "general_ce": 3.5 + 0.01 * seed,
+                     "all_degenerate": 0.3, "train_cpu_s": 10.0, "steps": 10, "eval_cpu_s": 5.0,
+                     "relearn_cpu_s": float("nan"), "relearn_steps": float("nan")})
+    return pd.DataFrame(rows)
+
+
+def test_describe_names_winners_and_claims_no_difference_inside_the_cis():
+    from unlearnlab.experiments import concept as cc
+
+    text = cc.describe(cc.summary(_fake_results(), ["adversarial_correct", "adversarial_mention", "neighbour_retained",
+                                                    "unrelated_retained", "general_ce", "all_degenerate"]),
+                       "masked:fisher")
+    def line(column: str) -> str:
+        return next(li for li in text.splitlines() if li.startswith(f"- {cc.HEADLINE[column]}: "))
+
+    assert "no clear difference" in line("adversarial_correct")
+    assert "masked:fisher better" in line("general_ce") and "masked:fisher better" in line("neighbour_retained")
+    assert "best lora" in line("adversarial_mention") and "(base model 0.5)" in line("adversarial_mention")
+
+
+def test_relearn_summary_measures_the_gap_closed_to_the_base_model():
+    import pandas as pd
+
+    from unlearnlab.experiments import concept as cc
+
+    curves = pd.DataFrame([{"variant": "base", "seed": 0, "step": 0, "logprob": -1.0}]
+                          + [{"variant": "lora", "seed": s, "step": step, "logprob": lp}
+                             for s in (0, 1) for step, lp in ((0, -5.0), (3, -3.0), (6, -2.0))])
+    row = cc.relearn_summary(curves).iloc[0]
+    assert row["variant"] == "lora" and row["steps"] == 6 and row["n"] == 2
+    assert row["before_mean"] == -5.0 and row["after_mean"] == -2.0 and row["recovered_mean"] == 0.75
+
+
+def test_projected_cost_scales_training_with_steps_and_counts_seeds():
+    from dataclasses import replace
+
+    from unlearnlab.experiments import concept as cc
+    from unlearnlab.profiles import get_profile
+
+    cfg = replace(cc.ConceptConfig.from_profile(get_profile("default")), variants=("masked:fisher", "lora"),
+                  relearn_variants=("masked:fisher",), seeds=(0, 1), steps=20, relearn_steps=3)
+    table = cc.projected_cost(_fake_results(), cfg, {"setup": 7.0}).set_index("stage")
+    assert table.loc["masked:fisher", "per_seed_s"] == 2.0 * 20 + 5.0 + 1.0 * 3
+    assert table.loc["lora", "total_s"] == 2 * (1.0 * 20 + 5.0)
+    assert table.loc["total", "total_s"] == 2 * 48.0 + 2 * 25.0 + 7.0
+
+
+def test_the_concept_pipeline_runs_end_to_end_on_a_tiny_model(tiny_model, tokenizer, tmp_path):
+    """Setup, both localizers, every variant, evaluation, relearning and the tables, on a tiny
+    random Llama saved as a local model directory (the real run uses SmolLM2)."""
+    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.session import Session
+    from unlearnlab.paths import Paths
+    from unlearnlab.profiles import get_profile
+
+    model_dir = tmp_path / "tiny"
+    tiny_model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    session = Session(get_profile("smoke"), Paths.at(tmp_path / "out").ensure())
+    variants = ("masked:fisher", "masked:random", "lora", "GradDiff", "NPO")
+    cfg = cc.ConceptConfig.from_profile(session.profile, model=str(model_dir), variants=variants, budget=0.02,
+                                        relearn_variants=("masked:fisher", "lora"))
+    s = cc.setup(session, cfg)
+    df = cc.run_grid(s, workers=1)
+
+    assert list(df["variant"]) == ["base", *variants]
+    assert df.set_index("variant").loc["masked:fisher", "update_size"] == cc.concept_mask(s, "fisher").n_selected
+    assert {"adversarial_mention", "neighbour_kl", "general_ce", "all_degenerate"} <= set(df.columns)
+    table = cc.summary(df)
+    assert "masked:fisher" in cc.describe(table, "masked:fisher")
+    answers = cc.answers_table(s)
+    assert list(answers.columns[-3:]) == ["base", "masked:fisher", "lora"] and answers["prompt"].is_unique
+    curves = cc.relearn_table(s)
+    assert set(curves["variant"]) == {"base", "masked:fisher", "lora"}
+    assert set(cc.relearn_summary(curves)["variant"]) == {"masked:fisher", "lora"}
+    grids = cc.heatmap_grids(s)
+    assert grids["fisher"]["neurons"].shape == (2, 32) and grids["fisher"]["heads"].shape == (2, 2)
+    adapter = cc.run_variant(s, "masked:fisher", 0) / "adapter"
+    loaded = ml.load_adapter(copy.deepcopy(s.model), adapter)
+    assert ml.update_size(loaded) == cc.concept_mask(s, "fisher").n_selected
+    assert not cc.projected_cost(df, cfg, cc.fixed_cost(s)).isna()["total_s"].any()

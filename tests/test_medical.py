@@ -1,0 +1,154 @@
+"""Synthetic SOAP notes: valid JSON with every field, deterministic, internally consistent;
+splits disjoint by client and nested; probes; the CLI's dry run; the WMDP-style corpus path."""
+
+import json
+import re
+
+import pytest
+
+from unlearnlab.data import medical as med
+from unlearnlab.data import wmdp
+
+CONDITIONS = {c.diagnosis: c for c in med.CONDITIONS}
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    return med.generate(400, seed=7)
+
+
+def test_records_are_valid_json_with_every_field(records):
+    for record in records:
+        back = json.loads(json.dumps(record))
+        assert set(back) == set(med.RECORD_FIELDS) | set(med.ANNOTATION_FIELDS)
+        assert all(isinstance(back[f], str) and back[f] for f in back)
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", back["date_of_birth"]) and back["date_of_birth"] < back["date"]
+    assert len({r["client_name"] for r in records}) == len(records)
+
+
+def test_generation_is_deterministic_for_a_seed(records):
+    assert med.generate(400, seed=7) == records
+    assert med.generate(400, seed=8) != records
+
+
+def test_notes_are_consistent_with_the_diagnosis(records):
+    for r in records:
+        condition = CONDITIONS[r["diagnosis"]]
+        assert r["medication"] in {d for d, _ in condition.drugs}
+        assert r["medication"] in r["plan"] and r["diagnosis"] in r["assessment"].lower()
+        sbp, dbp = map(int, re.search(r"BP (\d+)/(\d+)", r["objective"]).groups())
+        temp = float(re.search(r"Temp ([\d.]+) C", r["objective"]).group(1))
+        if r["diagnosis"] == "essential hypertension":
+            assert sbp >= 146 and dbp >= 92
+        else:
+            assert sbp <= 132
+        assert (temp >= 38.3) == (r["diagnosis"] == "community acquired pneumonia")
+    assert len({r["diagnosis"] for r in records}) == len(med.CONDITIONS)  # variety
+
+
+def test_splits_are_disjoint_by_client_and_nested():
+    records = med.generate(300, seed=1)
+    records += [{**records[0], "date": "2024-12-30"}]  # a second visit of one client stays with them
+    splits = med.split_clients(records, med.FORGET_RATIOS, seed=3, holdout_ratio=0.1)
+    assert not set(splits.full) & set(splits.holdout)
+    previous: set[str] = set()
+    for ratio, forget in splits.forget.items():
+        assert set(forget) <= set(splits.full) and previous <= set(forget)
+        assert not set(forget) & set(splits.retain(ratio))
+        assert set(forget) | set(splits.retain(ratio)) == set(splits.full)
+        previous = set(forget)
+    assert [len(c) for c in splits.forget.values()] == [3, 14, 27, 54]
+    files = med.split_files(records, splits)
+    forget = {r["client_name"] for r in files["med_synthetic_forget10.json"]}
+    rest = {r["client_name"] for r in files["med_synthetic_full_minus_forget10.json"]}
+    assert forget and rest and not forget & rest
+    assert len(files["med_synthetic_full.json"]) == len(files["med_synthetic_forget10.json"]) + len(
+        files["med_synthetic_full_minus_forget10.json"])
+
+
+def test_one_paraphrase_per_field_is_held_out(records):
+    probes = med.qa_probes(records[0])
+    for field in med.QA_FIELDS:
+        rows = [q for q in probes if q["field"] == field]
+        assert sum(q["held_out"] for q in rows) == 1 and len(rows) == len(med.QA_TEMPLATES[field])
+        assert all(q["answer"] == records[0][field] and records[0]["client_name"] in q["prompt"] for q in rows)
+    held = {med.held_out_template(r["client_name"], "diagnosis") for r in records}
+    assert held == set(range(len(med.QA_TEMPLATES["diagnosis"])))  # every wording is trained for someone
+    probe = med.verbatim_probe(records[0])
+    assert f"{probe['prompt']} {probe['answer']}" == med.note_text(records[0])
+
+
+def test_cli_dry_run_prints_three_notes_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "notes.jsonl"
+    assert med.main(["--dry-run", "--sample", "3", "--n-records", "50", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    notes = [json.loads(chunk) for chunk in re.split(r"\n(?=\{)", printed.strip())]
+    assert len(notes) == 3 and all(set(med.RECORD_FIELDS) <= set(n) for n in notes)
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_writes_jsonl_splits_and_card(tmp_path, capsys):
+    out = tmp_path / "notes.jsonl"
+    assert med.main(["--n-records", "60", "--output", str(out), "--sample", "0"]) == 0
+    assert len(med.read_jsonl(out)) == 60
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"med_synthetic_full.json", "med_synthetic_forget10.json", "med_synthetic_full_minus_forget20.json",
+            "med_synthetic_holdout.json", "README.md"} <= names
+    assert "| forget 10 %" in (tmp_path / "README.md").read_text()
+    assert med.main(["--input-file", str(out), "--output", str(tmp_path / "again" / "x.jsonl"), "--sample", "0"]) == 0
+
+
+def test_wmdp_corpus_from_a_local_file(tmp_path):
+    papers = [f"Paper {i} studies a protein. The assay used cells from donor {i}. Results were significant, "
+              f"e.g. in mice. Short. Figure {i} shows the effect." for i in range(20)]
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("\n".join(json.dumps({"text": p}) for p in papers))
+    rows = wmdp.prepare(wmdp.load_documents(path), target_size=50, seed=0)
+    assert len(rows) == 50 and set(rows[0]) == {"text", "source", "type", "paper_index", "sentence_index"}
+    assert all(len(r["text"]) >= 20 for r in rows) and rows[0]["type"] == "paper_sentence"
+    assert any("e.g. in mice" in r["text"] for r in rows)  # no split after an abbreviation
+    files = wmdp.split_by_paper(rows, (0.1, 0.2), seed=0)
+    gone = {r["paper_index"] for r in files["wmdp_bio_forget10.json"]}
+    kept = {r["paper_index"] for r in files["wmdp_bio_full_minus_forget10.json"]}
+    assert gone and not gone & kept
+    txt = tmp_path / "corpus.txt"
+    txt.write_text("\n\n".join(papers))
+    assert wmdp.load_documents(txt) == papers
+    assert wmdp.main(["--input", str(txt), "--output-dir", str(tmp_path / "out"), "--target-size", "30"]) == 0
+    assert (tmp_path / "out" / "wmdp_bio_forget5.json").is_file()
+
+
+def test_wmdp_hub_path_fails_clearly_offline(monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(RuntimeError, match="local corpus file"):
+        wmdp.load_documents("cais/wmdp-corpora")
+    with pytest.raises(FileNotFoundError):
+        wmdp.load_documents("missing_corpus.jsonl")
+
+
+def test_private_records_world_keeps_heldout_data_out_of_training(tmp_path):
+    from unlearnlab.experiments import private_records as pr
+    from unlearnlab.experiments.session import Session
+    from unlearnlab.paths import Paths
+    from unlearnlab.profiles import get_profile
+
+    session = Session(get_profile("smoke"), Paths.at(tmp_path).ensure())
+    world = pr.load_world(session)
+    s = world.splits
+    assert not set(world.public) & (set(s.full) | set(s.holdout))
+    for ratio in session.profile.medical_forget_ratios:
+        assert len(s.forget[ratio]) >= session.profile.medical_min_forget
+        train_rows = world.training_rows(s.retain(ratio))
+        trained = {r.get("prompt") or r["text"] for r in train_rows}
+        assert not any(c in t for t in trained for c in s.forget[ratio] + s.holdout)
+        held = {q["prompt"] for c in s.retain(ratio) for q in med.qa_probes(world.records[c], world.seed) if q["held_out"]}
+        assert held and not held & trained
+        relearned, others = pr.relearn_split(world, ratio, seed=0)
+        assert relearned and others and not set(relearned) & set(others)
+        assert set(relearned) | set(others) == set(s.forget[ratio])
+    assert pr.MedicalWorld.load(world.directory).splits == s  # reloads identically

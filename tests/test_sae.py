@@ -1,0 +1,356 @@
+"""Sparse autoencoders, feature-level interventions and the SAEBench-style unlearning evaluation."""
+
+import pandas as pd
+import pytest
+import torch
+
+from unlearnlab.data import hazard
+from unlearnlab.mcq import (PERMUTATIONS, MCQFormat, known_under_all_permutations, letter_logits, letter_token_ids,
+                            mcq_tokens, permuted, predictor, unlearning_score)
+from unlearnlab.models import ModelSize, build_llama
+from unlearnlab.sae import (FeatureStats, SAEConfig, SAETrainConfig, SparseAutoencoder, SweepGrid, ablate_directions,
+                            attribution_scores, build_suite, clamp, collect_activations, delta_loss, intervene,
+                            kl_scores, select_features, splice, sweep, train_sae)
+from unlearnlab.sae.hooks import real_token_mask
+from unlearnlab.tokenizer import train_tokenizer
+
+D = 16  # conftest's TINY model width
+
+
+def logits(model, batch):
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+
+def random_sae(kind="topk", d_sae=64, k=8, layer=0, site="resid_post", seed=0):
+    return SparseAutoencoder(SAEConfig(d_in=D, d_sae=d_sae, kind=kind, k=k, layer=layer, site=site), seed).eval()
+
+
+def identity_sae(layer=0):
+    """A ReLU SAE that reconstructs perfectly: f = [relu(x), relu(-x)], x̂ = relu(x) − relu(−x) = x."""
+    sae = SparseAutoencoder(SAEConfig(d_in=D, d_sae=2 * D, kind="relu", layer=layer))
+    eye = torch.eye(D)
+    with torch.no_grad():
+        sae.W_dec_raw.copy_(torch.cat([eye, -eye]))
+        sae.W_enc.copy_(torch.cat([eye, -eye]).T)
+        sae.b_enc.zero_()
+        sae.b_dec.zero_()
+    return sae.eval()
+
+
+# ------------------------------------------------------------------ the SAE itself
+
+
+def test_topk_sae_keeps_exactly_k_active_features():
+    sae = random_sae("topk", d_sae=64, k=5)
+    f = sae.encode(torch.randn(200, D))
+    assert ((f > 0).sum(-1) == 5).all()
+    relu = random_sae("relu", d_sae=64)
+    assert ((relu.encode(torch.randn(200, D)) > 0).sum(-1) > 5).any()  # ReLU has no such cap
+
+
+def test_decoder_rows_have_unit_norm_whatever_the_parameter():
+    sae = random_sae()
+    with torch.no_grad():
+        sae.W_dec_raw.mul_(torch.rand(64, 1) * 10)
+    torch.testing.assert_close(sae.W_dec.norm(dim=-1), torch.ones(64))
+
+
+def test_training_reconstructs_low_rank_data_and_auxk_revives_dead_features():
+    gen = torch.Generator().manual_seed(0)  # sparse data: 2 of 12 true directions per token, plus an offset
+    codes = torch.zeros(4000, 12).scatter(1, torch.randint(12, (4000, 2), generator=gen), 1.0)
+    acts = (codes * torch.rand(4000, 12, generator=gen) * 3) @ torch.randn(12, D, generator=gen) + 3.0
+    cfg = SAEConfig(d_in=D, d_sae=32, kind="topk", k=4, dead_tokens=500, aux_k=8)
+    sae, log = train_sae(acts, cfg, SAETrainConfig(steps=150, lr=1e-2, batch_size=256, log_every=10), seed=0)
+    from unlearnlab.sae import reconstruction_metrics
+
+    metrics = reconstruction_metrics(sae, acts[:1000])
+    assert metrics["explained_variance"] > 0.8 and metrics["l0"] <= 4
+    assert log.curve[-1]["mse"] < log.curve[0]["mse"]
+    assert any("aux" in row for row in log.curve)  # some feature went silent and AuxK kicked in
+
+
+def test_save_and_load_round_trip(tmp_path):
+    sae = random_sae("relu")
+    with torch.no_grad():
+        sae.scale.fill_(0.5)
+    sae.save(tmp_path / "sae", extra={"metrics": {"l0": 3.0}})
+    loaded = SparseAutoencoder.load(tmp_path / "sae")
+    x = torch.randn(7, D)
+    torch.testing.assert_close(loaded(x), sae(x))
+    assert loaded.cfg == sae.cfg
+    with pytest.raises(FileNotFoundError, match="no SAE"):
+        SparseAutoencoder.load(tmp_path / "missing")
+
+
+# ------------------------------------------------------------------ hooks and interventions
+
+
+def test_spliced_perfect_reconstruction_leaves_logits_unchanged(tiny_model, tokens):
+    batch = tokens.batch(range(8))
+    clean = logits(tiny_model, batch)
+    with intervene(tiny_model, "resid_post", 0, splice(identity_sae())):
+        torch.testing.assert_close(logits(tiny_model, batch), clean, rtol=1e-5, atol=1e-5)
+    with intervene(tiny_model, "resid_post", 1, splice(random_sae(layer=1), keep_error=True)):
+        torch.testing.assert_close(logits(tiny_model, batch), clean, rtol=1e-5, atol=1e-5)
+    with intervene(tiny_model, "mlp_out", 0, splice(random_sae(site="mlp_out"))):  # lossy: it does change
+        assert not torch.allclose(logits(tiny_model, batch), clean, atol=1e-3)
+    torch.testing.assert_close(logits(tiny_model, batch), clean)  # hooks removed
+    assert abs(delta_loss(tiny_model, identity_sae(), tokens.subset(range(8)))["delta_loss"]) < 1e-5
+
+
+def test_clamping_no_features_equals_the_base_model(tiny_model, tokens):
+    batch = tokens.batch(range(8))
+    clean = logits(tiny_model, batch)
+    sae = random_sae()
+    with intervene(tiny_model, "resid_post", 0, clamp(sae, [], 100.0)):
+        assert torch.equal(logits(tiny_model, batch), clean)
+    with torch.no_grad():
+        sae.b_enc.fill_(-1e3)  # nothing fires: the clamp edits nothing
+    with intervene(tiny_model, "resid_post", 0, clamp(sae, range(64), 100.0)):
+        torch.testing.assert_close(logits(tiny_model, batch), clean)
+
+
+def test_clamp_matches_saebench_error_plus_modified_reconstruction():
+    sae = random_sae("relu", d_sae=48)
+    x = torch.randn(3, 5, D)
+    chosen = [0, 3, 7, 20]
+    f = sae.encode(x)
+    error = x - sae.decode(f)
+    modified = f.clone()
+    modified[..., chosen] = torch.where(f[..., chosen] > 0, torch.tensor(-25.0), f[..., chosen])
+    torch.testing.assert_close(clamp(sae, chosen, 25.0)(x), error + sae.decode(modified), rtol=1e-5, atol=1e-5)
+
+
+def test_hooks_keep_position_zero(tiny_model, tokens):
+    from unlearnlab.sae import site_output
+
+    batch = tokens.batch(range(4))
+    clean = site_output(tiny_model, batch, "resid_post", 0)
+    with intervene(tiny_model, "resid_post", 0, lambda x: x + 5.0):
+        edited = site_output(tiny_model, batch, "resid_post", 0)  # its hook runs after the edit
+    torch.testing.assert_close(edited[:, 0], clean[:, 0])
+    torch.testing.assert_close(edited[:, 1:], clean[:, 1:] + 5.0)
+
+
+def test_direction_ablation_removes_the_decoder_directions():
+    sae = random_sae("relu")
+    x = torch.randn(2, 6, D)
+    out = ablate_directions(sae, [1, 4])(x)
+    torch.testing.assert_close(out @ sae.W_dec[[1, 4]].T, torch.zeros(2, 6, 2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(ablate_directions(sae, [])(x), x)
+
+
+def test_collect_activations_counts_real_tokens_after_position_zero(tiny_model, tokens):
+    data = tokens.subset(range(10))
+    acts = collect_activations(tiny_model, data, "resid_post", 1, batch_size=4)
+    n_real = sum(len(p) + len(a) - 1 for p, a in zip(data.prompts, data.answers))
+    assert acts.shape == (n_real, D)
+    assert collect_activations(tiny_model, data, "mlp_out", 0, max_tokens=5).shape == (5, D)
+
+
+# ------------------------------------------------------------------ feature statistics and scores
+
+
+def test_select_features_drops_retain_active_features_and_ranks_the_rest():
+    scores = torch.tensor([5.0, 4.0, 3.0, 0.0, 2.0])
+    retain = torch.tensor([0.5, 0.001, 0.0, 0.0, 0.02])
+    assert select_features(scores, retain, 0.01, 10) == [1, 2]
+    assert select_features(scores, retain, 0.01, 1) == [1]
+    assert select_features(scores, retain, 1.0, 3) == [0, 1, 2]
+
+
+def test_kl_scores_are_one_sided_and_grow_with_separation():
+    forget = FeatureStats(torch.tensor([0.5, 0.1, 0.1, 0.3]), torch.zeros(4), 100)
+    retain = FeatureStats(torch.tensor([0.001, 0.1, 0.4, 0.01]), torch.zeros(4), 100)
+    s = kl_scores(forget, retain)
+    assert s[1] == 0 and s[2] == 0 and s[0] > s[3] > 0
+
+
+def test_attribution_equals_autograd_through_the_features(tiny_model, tokens):
+    from unlearnlab.losses import logits_of, nll
+
+    sae = random_sae("relu", layer=1)
+    data = tokens.subset(range(6))
+    got = attribution_scores(tiny_model, sae, data, batch_size=6)
+    batch = data.batch(range(6))
+    mask = real_token_mask(batch)
+    leaf = {}
+
+    def hook(module, args, out):
+        f = sae.encode(out).detach().requires_grad_(True)
+        leaf["f"] = f
+        return out - sae.decode(f).detach() + sae.decode(f)  # value unchanged, gradient reaches f
+
+    handle = tiny_model.model.layers[1].register_forward_hook(hook)
+    loss = nll(logits_of(tiny_model, batch), batch) * batch["attention_mask"][:, 1:].sum()
+    handle.remove()
+    (grad,) = torch.autograd.grad(loss, leaf["f"])
+    want = (-leaf["f"].detach() * grad)[mask].sum(0) / mask.sum()
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-7)
+
+
+# ------------------------------------------------------------------ multiple choice and the score
+
+
+def rows_(n=3):
+    return [{"question": f"q{i}", "choices": ["w", "x", "y", "z"], "answer": i % 4, "subject": "s", "domain": "d"}
+            for i in range(n)]
+
+
+def test_permutation_filter_keeps_only_questions_right_under_every_ordering():
+    def fake(rows):
+        # q0: always right; q1: right unless its answer sits at D; q2: always says A
+        preds = []
+        for r in rows:
+            if r["question"] == "q0":
+                preds.append(r["answer"])
+            elif r["question"] == "q1":
+                preds.append(r["answer"] if r["answer"] != 3 else 0)
+            else:
+                preds.append(0)
+        return torch.tensor(preds)
+
+    assert known_under_all_permutations(fake, rows_(3)) == [0]
+    assert known_under_all_permutations(fake, rows_(3), orders=[(0, 1, 2, 3)]) == [0, 1]
+    assert len(PERMUTATIONS) == 24 and PERMUTATIONS[0] == (0, 1, 2, 3)
+
+
+def test_permuted_moves_the_answer_with_its_choice():
+    row = {"question": "q", "choices": ["a", "b", "c", "d"], "answer": 1}
+    for order in PERMUTATIONS:
+        new = permuted(row, order)
+        assert new["choices"][new["answer"]] == "b" and sorted(new["choices"]) == ["a", "b", "c", "d"]
+
+
+def test_unlearning_score_hand_computed():
+    results = pd.DataFrame({"forget_acc": [0.8, 0.3, 0.1, 0.5], "side_acc": [1.0, 0.995, 0.98, 0.99]})
+    assert unlearning_score(results, 1.0) == pytest.approx(0.7)  # 0.1 is disqualified (0.98 < 0.99)
+    assert unlearning_score(results, 0.9) == pytest.approx(0.9)  # threshold 0.891: all qualify
+    assert unlearning_score(results.iloc[[2]], 1.0) == 0.0  # nothing qualifies
+    assert pd.isna(unlearning_score(pd.DataFrame({"forget_acc": [float("nan")], "side_acc": [1.0]}), 1.0))
+
+
+@pytest.fixture(scope="module")
+def world_tokenizer():
+    cfg = hazard.HazardConfig(n_forget_entities=4, n_side_entities=2)
+    texts = [r["text"] for r in hazard.world_corpus(cfg)]
+    texts += [MCQFormat().text(q) for q in hazard.world_questions(cfg)]
+    return train_tokenizer(texts, vocab_size=300)
+
+
+def test_letter_logits_read_the_last_prompt_position(world_tokenizer):
+    rows = hazard.world_questions(hazard.HazardConfig(n_forget_entities=4, n_side_entities=2))[:6]
+    model = build_llama(ModelSize(d_model=16, n_layers=1, n_heads=2, d_mlp=32, max_len=64), len(world_tokenizer),
+                        world_tokenizer)
+    data = mcq_tokens(rows, world_tokenizer)
+    letters = letter_token_ids(world_tokenizer)
+    got = letter_logits(model, data, letters, batch_size=4)
+    for i in range(len(rows)):  # unpadded, one at a time
+        ids = torch.tensor([data.prompts[i]])
+        last = model(input_ids=ids).logits[0, -1]
+        torch.testing.assert_close(got[i], torch.stack([last[l].max() for l in letters]), rtol=1e-4, atol=1e-4)
+    assert data.answers[0] == [letters[rows[0]["answer"]][0]]
+    preds = predictor(model, world_tokenizer)(rows)
+    assert torch.equal(preds, got.argmax(-1))
+
+
+def test_sweep_end_to_end_on_a_tiny_model(world_tokenizer):
+    cfg = hazard.HazardConfig(n_forget_entities=4, n_side_entities=2)
+    rows = hazard.world_questions(cfg)
+    model = build_llama(ModelSize(d_model=16, n_layers=2, n_heads=2, d_mlp=32, max_len=64), len(world_tokenizer),
+                        world_tokenizer)
+    forget = [r for r in rows if r["domain"] == hazard.FORGET_DOMAIN]
+    side = [r for r in rows if r["domain"] != hazard.FORGET_DOMAIN]
+    suite = build_suite(model, world_tokenizer, forget, side)
+    assert suite.n_asked[hazard.FORGET_DOMAIN] == len(forget)
+    assert len(suite.forget_rows) + len(suite.side_rows) < len(rows)  # a random model knows little
+    suite = type(suite)(forget, side, mcq_tokens(forget + side, world_tokenizer),
+                        torch.tensor([r["answer"] for r in forget + side]), letter_token_ids(world_tokenizer), {})
+    base = suite.evaluate(model)
+    sae = random_sae("relu", layer=1)
+    scores = {"frequency": torch.rand(64), "kl": torch.zeros(64)}
+    grid = SweepGrid(retain_thresholds=(0.5,), n_features=(0, 5), multipliers=(10.0,))
+    table = sweep(model, sae, suite, scores, torch.zeros(64), grid)
+    assert len(table) == 2 * 2 * 2  # rules × n_features × (clamp + ablate)
+    untouched = table[(table["n_selected"] == 0)]
+    assert (untouched["forget_acc"] == base["forget_acc"]).all() and (untouched["side_acc"] == base["side_acc"]).all()
+    assert set(table.loc[table["rule"] == "kl", "n_selected"]) == {0}  # no positive score, nothing selected
+
+
+# ------------------------------------------------------------------ data
+
+
+def test_hazard_world_questions_are_well_formed_and_stated_in_the_corpus():
+    cfg = hazard.HazardConfig(n_forget_entities=8, n_side_entities=4)
+    questions = hazard.world_questions(cfg)
+    corpus = " ".join(r["text"] for r in hazard.world_corpus(cfg))
+    assert {q["domain"] for q in questions} == set(hazard.DOMAINS)
+    for q in questions:
+        assert len(set(q["choices"])) == 4 and 0 <= q["answer"] < 4
+        assert q["entity"] in corpus and q["choices"][q["answer"]] in corpus
+    forget = [q for q in questions if q["domain"] == hazard.FORGET_DOMAIN]
+    assert {q["subject"] for q in forget} == {"biology"}
+    attack = {q["entity"] for q in forget if q["split"] == "attack"}
+    assert attack and attack.isdisjoint({q["entity"] for q in forget if q["split"] == "eval"})
+    assert questions == hazard.world_questions(cfg)  # deterministic
+
+
+def test_fact_questions_for_the_real_tier_use_same_relation_distractors():
+    from unlearnlab.data.facts import FACTS
+
+    rows = hazard.fact_questions()
+    assert len(rows) == len(FACTS)
+    by_relation = {}
+    for f in FACTS:
+        by_relation.setdefault(f.relation, set()).add(f.object)
+    for r in rows:
+        assert set(r["choices"]) <= by_relation[r["relation"]] and len(set(r["choices"])) == 4
+    assert any("Paris" in r["choices"] for r in rows if r["relation"] == "capital")
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl", ".json"])
+def test_question_files_round_trip(tmp_path, suffix):
+    rows = [{"question": "Which?", "choices": ["a", "b", "c", "d"], "answer": 2},
+            {"question": "What?", "choices": ["e", "f", "g", "h"], "answer": 0}]
+    path = tmp_path / f"wmdp{suffix}"
+    if suffix == ".json":
+        import json
+
+        path.write_text(json.dumps(rows))
+    else:
+        hazard.save_questions(rows, path)
+    loaded = hazard.load_wmdp_bio(path)
+    assert [r["answer"] for r in loaded] == [2, 0] and loaded[0]["choices"] == ["a", "b", "c", "d"]
+    assert loaded[0]["subject"] == "biology"
+    mmlu = hazard.load_mmlu("high_school_us_history", path)
+    assert mmlu[0]["subject"] == "high school us history"
+
+
+def test_question_loaders_give_clear_errors(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "choices": ["a", "b"], "answer": 0}\n')
+    with pytest.raises(ValueError, match="4 choices"):
+        hazard.load_questions(bad)
+    bad.write_text('{"question": "q", "answer": 0}\n')
+    with pytest.raises(ValueError, match="choices"):
+        hazard.load_questions(bad)
+    with pytest.raises(FileNotFoundError):
+        hazard.load_questions(tmp_path / "none.parquet")
+
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(RuntimeError, match="local parquet/json"):
+        hazard.load_wmdp_bio()
+    with pytest.raises(RuntimeError, match="cais/mmlu"):
+        hazard.load_mmlu("human_aging")
+
+
+def test_mcq_text_follows_saebench():
+    row = {"question": "Which host?", "choices": ["a", "b", "c", "d"], "answer": 0, "subject": "biology"}
+    text = MCQFormat().text(row)
+    assert text == ("The following are multiple choice questions (with answers) about biology.\n"
+                    "Which host?\nA. a\nB. b\nC. c\nD. d\nAnswer:")
