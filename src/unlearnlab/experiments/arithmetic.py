@@ -16,7 +16,7 @@ from unlearnlab.attacks import RelearnConfig, relearning_attack, worst_case
 from unlearnlab.data.arithmetic import FORGET_OPS, RETAIN_OPS
 from unlearnlab.data.world import ArithmeticWorld, build_world
 from unlearnlab.evaluation import accuracy_by_label, cross_entropy
-from unlearnlab.experiments.session import Session
+from unlearnlab.experiments.session import Session, model_id
 from unlearnlab.losses import logits_of, nll
 from unlearnlab.methods import UnlearnData, get_method
 from unlearnlab.models import build_llama, count_parameters, load_model, save_model
@@ -211,15 +211,6 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
         _register(session, snapshot, {"setting": SETTING, "method": method, "seed": seed,
                                       "hparam": f"{hparam},budget={label}"}, {**extra, "budget": label})
     return path
-
-
-def model_id(session: Session, model_dir: str | Path) -> str:
-    """A saved model's path relative to the artifacts root: its identity across output roots."""
-    path = Path(model_dir)
-    try:
-        return path.relative_to(session.paths.artifacts).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def attack_config(session: Session) -> RelearnConfig:

@@ -35,7 +35,7 @@ from unlearnlab.batching import TokenSet, pack
 from unlearnlab.data import english
 from unlearnlab.data import medical as med
 from unlearnlab.evaluation import accuracy_by_label, answer_token_accuracy, cross_entropy, exact_match
-from unlearnlab.experiments.session import Session
+from unlearnlab.experiments.session import Session, model_id
 from unlearnlab.losses import logits_of, nll
 from unlearnlab.metrics import mean_ci
 from unlearnlab.mia import ATTACKS, mia_auc, privacy_leak
@@ -278,14 +278,6 @@ def evaluate(model, world: MedicalWorld, ratio: float, session: Session) -> dict
     aucs = mia_auc(model, members, others, member_texts, other_texts, k=p.medical_mia_k)
     out.update({f"auc_{name}": value for name, value in aucs.items()})
     return out
-
-
-def model_id(session: Session, model_dir: str | Path) -> str:
-    path = Path(model_dir)
-    try:
-        return path.relative_to(session.paths.artifacts).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def record(session: Session, world: MedicalWorld, model_dir: Path, method: str, ratio: float) -> dict:

@@ -52,3 +52,12 @@ def start(profile: str = "default", output_root: str | Path | None = None) -> Se
     else:
         torch.backends.cuda.matmul.allow_tf32 = True
     return Session(prof, Paths.at(output_root).ensure())
+
+
+def model_id(session: Session, model_dir: str | Path) -> str:
+    """A saved model's path relative to the artifacts root: its identity across output roots."""
+    path = Path(model_dir)
+    try:
+        return path.relative_to(session.paths.artifacts).as_posix()
+    except ValueError:
+        return path.as_posix()
