@@ -4,6 +4,7 @@ splits disjoint by client and nested; probes; the CLI's dry run; the WMDP-style 
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from unlearnlab.data import medical as med
@@ -152,3 +153,36 @@ def test_private_records_world_keeps_heldout_data_out_of_training(tmp_path):
         assert relearned and others and not set(relearned) & set(others)
         assert set(relearned) | set(others) == set(s.forget[ratio])
     assert pr.MedicalWorld.load(world.directory).splits == s  # reloads identically
+
+
+def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
+    """The real tier end to end on a tiny local Llama standing in for SmolLM2 (same code path:
+    a local model directory, LoRA adapters on its last layers, registry methods on the adapter)."""
+    from unlearnlab.experiments import private_real as rr
+    from unlearnlab.experiments import private_records as pr
+    from unlearnlab.experiments.session import Session
+    from unlearnlab.models import ModelSize, build_llama, save_model
+    from unlearnlab.paths import Paths
+    from unlearnlab.profiles import get_profile
+
+    session = Session(get_profile("smoke"), Paths.at(tmp_path / "root").ensure())
+    world = pr.load_world(session)
+    model_dir = tmp_path / "tiny"
+    save_model(build_llama(ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64), len(world.tokenizer),
+                           world.tokenizer, seed=0), world.tokenizer, model_dir)
+    cfg = rr.RealConfig.from_profile(session, str(model_dir))
+    split = rr.real_split(world, cfg)
+    assert len(split.members) == cfg.clients and len(split.holdout) == cfg.holdout
+    assert split.forget and not set(split.forget) & set(split.retain) and not set(split.members) & set(split.holdout)
+    oracle_text = " ".join(rr.texts(rr.qa_rows(world, split.retain, cfg, held_out=False)))
+    assert not any(c in oracle_text for c in split.forget + split.holdout)
+    assert all(r["answer"].startswith(" ") and r["field"] in cfg.fields for r in rr.qa_rows(world, split.forget, cfg, True))
+
+    df = rr.run(session, world, str(model_dir))
+    methods = [m for m, _ in cfg.methods]
+    assert len(df) == 1 + len(cfg.seeds) * (1 + len(methods))
+    assert set(df["method"]) == {"base", "oracle", *methods}
+    assert (df.loc[df["method"] == "oracle", "leak_min_k"].abs() < 1e-9).all()
+    assert df["forget_qa_acc"].between(0, 1).all() and df["auc_min_k"].between(0, 1).all()
+    assert df.loc[df["method"] != "base", "others_after"].notna().all()
+    pd.testing.assert_frame_equal(rr.run(session, world, str(model_dir)), df)  # a rerun reads every cached result

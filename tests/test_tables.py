@@ -18,3 +18,9 @@ def test_write_latex_escapes_cells_and_headers_but_not_the_csv(tmp_path):
     tex = path.read_text()
     assert r"fisher 5\%" in tex and r"acc (\%)" in tex and r"$\pm$" in tex
     assert "fisher 5%" in (tmp_path / "t.csv").read_text()
+
+
+def test_write_latex_escapes_the_caption_outside_math(tmp_path):
+    caption = r"ratios 1%, 5% and weight_diff; mean $\pm$ 95\% CI, Table~\ref{tab:x}"
+    tex = write_latex(pd.DataFrame({"a": [1]}), tmp_path / "t.tex", caption=caption, label="tab:t").read_text()
+    assert r"ratios 1\%, 5\% and weight\_diff; mean $\pm$ 95\% CI, Table~\ref{tab:x}" in tex

@@ -101,3 +101,30 @@ def relearning_transfer(df: pd.DataFrame):
     ax.legend(fontsize=6, title="hollow: before, filled: after", title_fontsize=6)
     fig.tight_layout()
     return fig
+
+
+def real_tier_bars(df: pd.DataFrame, attack: str):
+    """The real tier (one forget ratio): per method, forget / retain QA accuracy, MIA AUC and QA
+    accuracy on the other forget clients after relearning (mean ± 95 % CI over seeds); the
+    oracle dashed, the base dotted. Input: ``private_real.run``."""
+    style()
+    panels = [("forget_qa_acc", 100, "forget-client QA (%)"), ("retain_qa_acc", 100, "retain-client QA (%)"),
+              (f"auc_{attack}", 1, f"MIA AUC ({attack.replace('_', ' ')})"),
+              ("others_after", 100, "other forget clients\nafter relearning (%)")]
+    methods = _methods(df)
+    fig, axes = plt.subplots(1, len(panels), figsize=(10.0, 2.8))
+    for ax, (col, scale, label) in zip(axes, panels):
+        s = summarize(df.dropna(subset=[col]), ["method"], [col]).set_index("method")
+        shown = [m for m in methods if m in s.index]
+        ax.bar(range(len(shown)), [scale * s.loc[m, f"{col}_mean"] for m in shown],
+               yerr=[scale * s.loc[m, f"{col}_ci"] for m in shown], capsize=2,
+               color=[_color(m) for m in shown])
+        for ref, ls in (("oracle", "--"), ("base", ":")):
+            if ref in s.index:
+                ax.axhline(scale * s.loc[ref, f"{col}_mean"], ls=ls, lw=1.4, color=_color(ref), label=ref)
+        ax.set_xticks(range(len(shown)), shown, rotation=30, fontsize=7)
+        ax.set_ylabel(label)
+        ax.set_ylim(0, 1.03 * scale)
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig

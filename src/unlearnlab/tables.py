@@ -38,14 +38,15 @@ def latex_text(text: str) -> str:
 
 def write_latex(table: pd.DataFrame, path: str | Path, caption: str, label: str) -> Path:
     """Write ``table`` as a booktabs LaTeX table (``Styler.to_latex``) plus a CSV twin (the CSV
-    keeps the raw text; the LaTeX cells and headers are escaped with ``latex_text``)."""
+    keeps the raw text; the caption, cells and headers are escaped with ``latex_text``, so a
+    caption built from a config line such as 'forget ratios 1%, 5%' cannot comment itself out)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     latex_table = table.rename(columns=latex_text)
     for col in latex_table.columns:
         if not pd.api.types.is_numeric_dtype(latex_table[col]):
             latex_table[col] = latex_table[col].map(latex_text)
-    latex = latex_table.style.hide(axis="index").to_latex(hrules=True, caption=caption, label=label,
+    latex = latex_table.style.hide(axis="index").to_latex(hrules=True, caption=latex_text(caption), label=label,
                                                      position="t", position_float="centering")
     tmp = path.with_suffix(".tex.tmp")
     tmp.write_text(latex)

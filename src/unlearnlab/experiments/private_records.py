@@ -35,7 +35,7 @@ from unlearnlab.batching import TokenSet, pack
 from unlearnlab.data import english
 from unlearnlab.data import medical as med
 from unlearnlab.evaluation import accuracy_by_label, answer_token_accuracy, cross_entropy, exact_match
-from unlearnlab.experiments.session import Session, model_id
+from unlearnlab.experiments.session import Session, model_id, quiet_libraries
 from unlearnlab.losses import logits_of, nll
 from unlearnlab.metrics import mean_ci
 from unlearnlab.mia import ATTACKS, mia_auc, privacy_leak
@@ -48,9 +48,13 @@ from unlearnlab.training import TrainConfig, train
 SETTING = "private_records"
 HEADLINE_ATTACK = "min_k"  # MUSE's PrivLeak uses Min-K% Prob
 MODELS_TABLE, ATTACKS_TABLE = "medical_models", "medical_attacks"
+REFERENCE_METHODS = ("base", "oracle")  # evaluated once per ratio; the others per seed
 # Method settings beyond steps/lr/batch (the learning rates are the profile's ``medical_methods``).
-METHOD_CONFIG: dict[str, dict] = {"GradDiff": {"retain_weight": 1.0}, "NPO": {"retain_weight": 1.0},
-                                  "SimNPO": {"retain_weight": 1.0}, "RMU": {"retain_weight": 100.0}}
+# Chosen with them (10 % split, seed 0): with retain weight 1, GradDiff at lr 1e-3 kept 0.23 retain QA
+# of the base's 0.36 (weight 5 at 3e-3: 0.29); NPO at weight 5 kept 0.19 (weight 20: 0.32); RMU's
+# default weight 100 left forget QA at the base's 0.48 (weight 10: 0.30).
+METHOD_CONFIG: dict[str, dict] = {"GradDiff": {"retain_weight": 5.0}, "NPO": {"retain_weight": 20.0},
+                                  "SimNPO": {"retain_weight": 5.0}, "RMU": {"retain_weight": 10.0}}
 
 # --------------------------------------------------------------------------------------------
 # The world: records, client splits, tokenizer
@@ -342,17 +346,16 @@ def method_grid(session: Session) -> list[dict]:
 
 def _finetune_job(args: tuple) -> str:
     session, world_dir, public_dir, ratio = args
-    torch.set_num_threads(1)
     return str(finetune(session, MedicalWorld.load(world_dir), public_dir, ratio))
 
 
-def _unlearn_job(args: tuple) -> None:
+def _unlearn_job(args: tuple) -> str:
     session, world_dir, base_dir, job = args
-    torch.set_num_threads(1)
     world = MedicalWorld.load(world_dir)
     path = unlearn(session, world, base_dir, job["method"], job["lr"], job["ratio"], job["seed"])
     record(session, world, path, job["method"], job["ratio"])
     relearn(session, world, path, job["method"], job["ratio"], job["seed"])
+    return str(path)
 
 
 def _reference_job(args: tuple) -> None:
@@ -360,12 +363,16 @@ def _reference_job(args: tuple) -> None:
     attack's client split depends on the seed, the models do not). The base is not attacked:
     it still knows every forget client, there is nothing to restore."""
     session, world_dir, base_dir, oracle_dir, ratio = args
-    torch.set_num_threads(1)
     world = MedicalWorld.load(world_dir)
     record(session, world, base_dir, "base", ratio)
     record(session, world, oracle_dir, "oracle", ratio)
     for seed in session.profile.medical_seeds:
         relearn(session, world, oracle_dir, "oracle", ratio, seed)
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+    quiet_libraries()
 
 
 class _Serial:
@@ -390,28 +397,35 @@ def run(session: Session, world: MedicalWorld) -> dict:
     On a multi-core CPU the fine-tunes and the grid run in one-thread processes (small models
     do not scale across threads; independent runs do). Unlearning jobs are queued as soon as
     the base exists, behind the oracle fine-tunes, so no worker idles while the last oracle
-    trains; the public pretraining runs first, alone, with every thread.
+    trains. The public pretraining runs first, alone, also in a one-thread worker: a matrix
+    product's rounding depends on the thread count, so a model trained in the notebook's own
+    process would differ between a 1- and a 2-thread run.
     """
     p = session.profile
-    public_dir = pretrain_public(session, world)
-    ratios = list(p.medical_forget_ratios)
     wd = str(world.directory)
-    grid = method_grid(session)
     if session.device != "cpu" or p.medical_workers < 2:
-        return _schedule(_Serial(), session, wd, public_dir, ratios, grid)
-    with multiprocessing.get_context("spawn").Pool(p.medical_workers) as pool:
-        return _schedule(pool, session, wd, public_dir, ratios, grid)
+        return _schedule(_Serial(), session, wd)
+    with multiprocessing.get_context("spawn").Pool(p.medical_workers, initializer=_worker_init) as pool:
+        return _schedule(pool, session, wd)
 
 
-def _schedule(pool, session: Session, wd: str, public_dir: Path, ratios: list[float], grid: list[dict]) -> dict:
+def _public_job(args: tuple) -> str:
+    session, world_dir = args
+    return str(pretrain_public(session, MedicalWorld.load(world_dir)))
+
+
+def _schedule(pool, session: Session, wd: str) -> dict:
+    ratios, grid = list(session.profile.medical_forget_ratios), method_grid(session)
+    public_dir = Path(pool.apply_async(_public_job, ((session, wd),)).get())
     tuned = {r: pool.apply_async(_finetune_job, ((session, wd, public_dir, r),)) for r in [None, *ratios]}
     base_dir = Path(tuned[None].get())
-    pending = [pool.apply_async(_unlearn_job, ((session, wd, base_dir, j),)) for j in grid]
+    unlearned = [pool.apply_async(_unlearn_job, ((session, wd, base_dir, j),)) for j in grid]
     oracles = {r: Path(tuned[r].get()) for r in ratios}
-    pending += [pool.apply_async(_reference_job, ((session, wd, base_dir, oracles[r], r),)) for r in ratios]
-    for job in pending:
+    references = [pool.apply_async(_reference_job, ((session, wd, base_dir, oracles[r], r),)) for r in ratios]
+    for job in references:
         job.get()  # re-raises a worker's exception here
-    return {"public": public_dir, "base": base_dir, "oracles": oracles}
+    return {"public": public_dir, "base": base_dir, "oracles": oracles,
+            "unlearned": [Path(job.get()) for job in unlearned]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -419,15 +433,18 @@ def _schedule(pool, session: Session, wd: str, public_dir: Path, ratios: list[fl
 # --------------------------------------------------------------------------------------------
 
 
-def results(session: Session) -> pd.DataFrame:
-    """One row per (method, ratio, seed) of this profile's grid: evaluation, privacy leak of
-    every MIA attack relative to the oracle of the same ratio, and the relearning attack."""
+def results(session: Session, dirs: dict) -> pd.DataFrame:
+    """One row per (method, ratio, seed) of this profile's grid (``dirs``: what ``run``
+    returned; rows of other models in the store, say from an earlier config, are left out):
+    evaluation, privacy leak of every MIA attack relative to the oracle of the same ratio, and
+    the relearning attack."""
     p = session.profile
     models, attacks = session.store.table(MODELS_TABLE), session.store.table(ATTACKS_TABLE)
     if models.empty or attacks.empty:
         raise ValueError("no private-records results yet; run private_records.run first")
+    ids = {model_id(session, d) for d in [dirs["base"], *dirs["oracles"].values(), *dirs["unlearned"]]}
     methods = ["base", "oracle", *[m for m, _ in p.medical_methods]]
-    models = models[models["method"].isin(methods) & models["ratio"].isin(p.medical_forget_ratios)]
+    models = models[models["model_id"].isin(ids) & models["ratio"].isin(p.medical_forget_ratios)]
     attacks = attacks[attacks["seed"].isin(p.medical_seeds) & (attacks["attack_hash"] == config_hash(relearn_config(session)))]
     attacks = attacks.drop(columns=["setting", "curve"])
     df = models.drop(columns=["setting"]).merge(attacks, on=["method", "ratio", "model_id"], how="left")
@@ -443,7 +460,7 @@ def results(session: Session) -> pd.DataFrame:
 
 def _fmt(values, scale: float = 100.0, digits: int = 1) -> str:
     m, c = mean_ci(list(values))
-    return "--" if m != m else f"{m * scale:.{digits}f} $\\pm$ {c * scale:.{digits}f}"
+    return "--" if m != m else f"{round(m * scale, digits) + 0.0:.{digits}f} $\\pm$ {c * scale:.{digits}f}"
 
 
 TABLE_COLUMNS = {"forget_qa_acc": ("forget QA (%)", 100.0), "retain_qa_acc": ("retain QA (%)", 100.0),
@@ -458,6 +475,8 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     for (ratio, method), g in df.groupby(["ratio", "method"], sort=False):
         row = {"forget %": f"{100 * ratio:g}", "method": method}
         for col, (title, scale) in TABLE_COLUMNS.items():
+            if col not in df:  # the real tier has no verbatim probe
+                continue
             row[title] = _fmt(g[col].dropna(), scale, 1 if scale == 100.0 else 2)
         row["seeds"] = len(g)
         rows.append(row)
@@ -466,7 +485,7 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
 
 def _pct(values) -> str:
     m, c = mean_ci(list(values))
-    return f"{100 * m:.1f} ± {100 * c:.1f} %"
+    return "--" if m != m else f"{round(100 * m, 1) + 0.0:.1f} ± {100 * c:.1f} %"
 
 
 def _interval(values) -> tuple[float, float]:
@@ -474,69 +493,102 @@ def _interval(values) -> tuple[float, float]:
     return m - c, m + c
 
 
-def describe(df: pd.DataFrame) -> str:
-    """The evidence in sentences, from the numbers: per method, forget QA against the oracle,
-    retain QA against the base, privacy leak, and relearning transfer against the oracle's."""
+CRITERIA = {"qa_above_oracle": "forget QA above the oracle",
+            "leak_positive": "positive privacy leak (notes still recognised as members)",
+            "leak_negative": "negative privacy leak (notes pushed below never-seen ones)",
+            "relearn_above_oracle": "after relearning on some forget clients, the others are answered above the "
+                                    "oracle's level after the same attack"}
+
+
+def verdicts(df: pd.DataFrame) -> pd.DataFrame:
+    """Per method and ratio: which 'not forgotten' criterion the 95 % CI over seeds separates from
+    the oracle (False where fewer than two seeds give no interval)."""
     a = HEADLINE_ATTACK
-    ref = df[df["method"].isin(["base", "oracle"])]
-    lines = ["**What 'not forgotten' means here.** A forget client counts as forgotten when the unlearned "
-             "model is indistinguishable from the oracle that never saw the client: (i) its held-out-paraphrase "
-             "QA accuracy is at the oracle's (which is not zero: diagnoses and drugs can be guessed from base "
-             "rates), (ii) membership inference on the client's notes gives the oracle's AUC (privacy leak 0; "
-             "positive: still recognisable as a member; negative: pushed *below* never-seen clients, which is "
-             "itself detectable), and (iii) relearning on some forget clients does not restore the others "
-             "beyond what the same attack gives the oracle. Evidence per ratio (mean ± 95 % CI over seeds):", ""]
+    rows = []
+    for (method, ratio), g in df[~df["method"].isin(REFERENCE_METHODS)].groupby(["method", "ratio"], sort=False):
+        o = df[(df["ratio"] == ratio) & (df["method"] == "oracle")]
+        row = {"method": method, "ratio": ratio, "seeds": len(g), **{k: False for k in CRITERIA}}
+        if len(g) >= 2:
+            row["qa_above_oracle"] = _interval(g["forget_qa_acc"])[0] > o["forget_qa_acc"].mean()
+            lo, hi = _interval(g[f"leak_{a}"])
+            row["leak_positive"], row["leak_negative"] = lo > 0, hi < 0
+            others = g["others_after"].dropna()
+            row["relearn_above_oracle"] = len(others) >= 2 and _interval(others)[0] > o["others_after"].mean()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+
+def describe(df: pd.DataFrame) -> str:
+    """The evidence in sentences, from the numbers: what 'not forgotten' means, the base and the
+    oracle per ratio, then per method its numbers and which criteria separate it from the oracle."""
+    a = HEADLINE_ATTACK
+    lines = ["**What 'not forgotten' means here.** A forget client is forgotten when the unlearned model treats "
+             "it like the oracle, which never saw it: (i) QA accuracy on the client in a held-out paraphrase at "
+             "the oracle's (not necessarily zero: a diagnosis or a drug can be guessed); (ii) membership inference "
+             "on the client's training texts (notes here; question–answer texts in the real tier) at the oracle's "
+             "AUC, i.e. privacy leak 0 (positive: still recognised as training members; negative: pushed below "
+             "never-seen clients' texts, which an auditor can detect too); (iii) after relearning on some forget "
+             "clients, the *other* forget clients are answered no better than the oracle answers them after the "
+             "same attack. Criterion (iii) fails either because relearning brings knowledge back or because "
+             "unlearning never removed it; 'others before' (ahead of the attack) tells which. A criterion counts as failed when the 95 % "
+             "CI over seeds excludes the oracle's value.", "", "**Base and oracle** (one model each):"]
     for ratio, g in df.groupby("ratio"):
         o, b = g[g["method"] == "oracle"], g[g["method"] == "base"]
-        lines.append(f"- **forget {100 * ratio:g} %** ({int(g['n_forget'].max())} clients, relearning on "
-                     f"{int(o['n_relearned'].max())}): base forget QA {_pct(b['forget_qa_acc'])}, oracle {_pct(o['forget_qa_acc'])}; "
-                     f"MIA AUC ({a}) base {b[f'auc_{a}'].mean():.2f}, oracle {o[f'auc_{a}'].mean():.2f}; "
-                     f"relearning lifts the other forget clients to {_pct(o['others_after'])} on the oracle.")
-    for method, g in df[~df["method"].isin(["base", "oracle"])].groupby("method", sort=False):
-        lines.append("")
-        lines.append(f"**{method}**: " + "; ".join(_method_ratio(method, g[g["ratio"] == r], ref[ref["ratio"] == r], r)
-                                                   for r in sorted(g["ratio"].unique())) + ".")
-        lines.append(_verdict(method, g, ref))
-    if ref.empty:
-        lines.append("No base/oracle rows: rerun the notebook.")
+        lines.append(f"- forget {100 * ratio:g} % ({int(g['n_forget'].max())} clients, "
+                     f"{4 * int(g['n_forget'].max())} held-out questions): forget QA base "
+                     f"{100 * b['forget_qa_acc'].mean():.1f} %, oracle {100 * o['forget_qa_acc'].mean():.1f} %; "
+                     f"MIA AUC ({a}) base {b[f'auc_{a}'].mean():.2f}, oracle {o[f'auc_{a}'].mean():.2f}; relearning "
+                     f"on {int(o['n_relearned'].max())} clients takes the oracle's QA accuracy on the other "
+                     f"{int(o['n_others'].max())} from {_pct(o['others_before'])} to {_pct(o['others_after'])}.")
+    ver = verdicts(df)
+    for method, g in df[~df["method"].isin(REFERENCE_METHODS)].groupby("method", sort=False):
+        lines += ["", f"**{method}**: " + "; ".join(_method_ratio(g[g["ratio"] == r], df[df["ratio"] == r], r)
+                                                  for r in sorted(g["ratio"].unique())) + ".",
+                  _verdict(method, ver[ver["method"] == method])]
+    if not ver.empty:
+        lines += ["", _summary(ver), "", _transfer(df)]
     return "\n".join(lines)
 
 
-def _method_ratio(method: str, g: pd.DataFrame, ref: pd.DataFrame, ratio: float) -> str:
-    a = HEADLINE_ATTACK
-    o = ref[ref["method"] == "oracle"]
-    return (f"at {100 * ratio:g} % forget QA {_pct(g['forget_qa_acc'])} (oracle {o['forget_qa_acc'].mean() * 100:.1f} %), "
-            f"retain QA {_pct(g['retain_qa_acc'])}, privacy leak {_pct(g[f'leak_{a}'])}, others after relearning "
-            f"{_pct(g['others_after'].dropna())} (oracle {o['others_after'].mean() * 100:.1f} %)")
+def _transfer(df: pd.DataFrame) -> str:
+    """Does relearning some forget clients bring the others back? The change it makes to the
+    others' QA accuracy, pooled over ratios and seeds, for the methods and for the oracle."""
+    attacked = df.dropna(subset=["others_before", "others_after"])
+    gain = attacked["others_after"] - attacked["others_before"]
+    is_oracle = attacked["method"] == "oracle"
+    return (f"Relearning transfer: the attack changes QA accuracy on the forget clients it did not train on by "
+            f"{_pct(gain[~is_oracle])} (points, unlearned models) and {_pct(gain[is_oracle])} (oracle); where "
+            "'others after' exceeds the oracle, the knowledge was mostly still there before the attack.")
 
 
-def _verdict(method: str, g: pd.DataFrame, ref: pd.DataFrame) -> str:
-    """Which of the three criteria the method fails at which ratios (CI excludes the oracle)."""
+def _method_ratio(g: pd.DataFrame, at_ratio: pd.DataFrame, ratio: float) -> str:
     a = HEADLINE_ATTACK
-    if g.groupby("ratio").size().min() < 2:
+    o, b = at_ratio[at_ratio["method"] == "oracle"], at_ratio[at_ratio["method"] == "base"]
+    return (f"at {100 * ratio:g} % forget QA {_pct(g['forget_qa_acc'])} (oracle {100 * o['forget_qa_acc'].mean():.1f} %), "
+            f"retain QA {_pct(g['retain_qa_acc'])} (base {100 * b['retain_qa_acc'].mean():.1f} %), MIA AUC "
+            f"{g[f'auc_{a}'].mean():.2f}, privacy leak {_pct(g[f'leak_{a}'])}, other forget clients "
+            f"{_pct(g['others_before'].dropna())} → {_pct(g['others_after'].dropna())} after relearning "
+            f"(oracle → {100 * o['others_after'].mean():.1f} %)")
+
+
+def _verdict(method: str, ver: pd.DataFrame) -> str:
+    if ver.empty or ver["seeds"].min() < 2:
         return f"{method}: fewer than two seeds per ratio, so no confidence interval and no verdict."
-    fails: dict[str, list[str]] = {"QA above the oracle": [], "positive privacy leak": [],
-                                   "negative privacy leak (over-unlearning)": [],
-                                   "relearning restores other clients beyond the oracle": []}
-    for ratio, gr in g.groupby("ratio"):
-        o = ref[(ref["ratio"] == ratio) & (ref["method"] == "oracle")]
-        tag = f"{100 * ratio:g} %"
-        lo, hi = _interval(gr["forget_qa_acc"])
-        if lo > o["forget_qa_acc"].mean():
-            fails["QA above the oracle"].append(tag)
-        lo, hi = _interval(gr[f"leak_{a}"])
-        if lo > 0:
-            fails["positive privacy leak"].append(tag)
-        if hi < 0:
-            fails["negative privacy leak (over-unlearning)"].append(tag)
-        others = gr["others_after"].dropna()
-        if len(others) and _interval(others)[0] > o["others_after"].mean():
-            fails["relearning restores other clients beyond the oracle"].append(tag)
-    found = [f"{k} at {', '.join(v)}" for k, v in fails.items() if v]
+    found = [f"{text} at {', '.join(f'{100 * r:g} %' for r in ver.loc[ver[key], 'ratio'])}"
+             for key, text in CRITERIA.items() if ver[key].any()]
     if not found:
-        return (f"{method} is not distinguishable from the oracle on these criteria at this grid's resolution "
-                "(every CI includes the oracle's value or no criterion could be measured).")
-    return f"{method} is *not forgotten* by these criteria: " + "; ".join(found) + "."
+        return (f"{method} is indistinguishable from the oracle by these criteria at this grid's resolution "
+                "(every CI includes the oracle's value).")
+    return f"{method} is *not forgotten*: " + "; ".join(found) + "."
+
+
+def _summary(ver: pd.DataFrame) -> str:
+    n = len(ver)
+    counts = ", ".join(f"{text}: {int(ver[key].sum())}" for key, text in CRITERIA.items())
+    clean = int((~ver[list(CRITERIA)].any(axis=1)).sum())
+    return (f"Over all {n} (method, forget ratio) cells — {counts}; cells indistinguishable from the oracle on "
+            f"every criterion: {clean}.")
 
 
 def grid_note(session: Session) -> str:
