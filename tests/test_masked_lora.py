@@ -274,17 +274,18 @@ def test_describe_names_winners_and_claims_no_difference_inside_the_cis():
     assert "best lora" in line("adversarial_mention") and "(base model 0.5)" in line("adversarial_mention")
 
 
-def test_relearn_summary_measures_the_gap_closed_to_the_base_model():
+def test_relearn_summary_compares_with_the_attacked_base_model():
     import pandas as pd
 
     from unlearnlab.experiments import concept as cc
 
-    curves = pd.DataFrame([{"variant": "base", "seed": 0, "step": 0, "logprob": -1.0}]
+    curves = pd.DataFrame([{"variant": "base", "seed": 0, "step": step, "logprob": lp} for step, lp in ((0, -8.0), (6, -1.0))]
                           + [{"variant": "lora", "seed": s, "step": step, "logprob": lp}
                              for s in (0, 1) for step, lp in ((0, -5.0), (3, -3.0), (6, -2.0))])
-    row = cc.relearn_summary(curves).iloc[0]
-    assert row["variant"] == "lora" and row["steps"] == 6 and row["n"] == 2
-    assert row["before_mean"] == -5.0 and row["after_mean"] == -2.0 and row["recovered_mean"] == 0.75
+    table = cc.relearn_summary(curves).set_index("variant")
+    assert table.loc["lora", "steps"] == 6 and table.loc["lora", "n"] == 2
+    assert table.loc["lora", "before_mean"] == -5.0 and table.loc["lora", "after_mean"] == -2.0
+    assert table.loc["lora", "gap_mean"] == -1.0 and table.loc["base", "gap_mean"] == 0.0
 
 
 def test_projected_cost_scales_training_with_steps_and_counts_seeds():
@@ -328,10 +329,62 @@ def test_the_concept_pipeline_runs_end_to_end_on_a_tiny_model(tiny_model, tokeni
     assert list(answers.columns[-3:]) == ["base", "masked:fisher", "lora"] and answers["prompt"].is_unique
     curves = cc.relearn_table(s)
     assert set(curves["variant"]) == {"base", "masked:fisher", "lora"}
-    assert set(cc.relearn_summary(curves)["variant"]) == {"masked:fisher", "lora"}
+    assert set(cc.relearn_summary(curves)["variant"]) == {"base", "masked:fisher", "lora"}
     grids = cc.heatmap_grids(s)
     assert grids["fisher"]["neurons"].shape == (2, 32) and grids["fisher"]["heads"].shape == (2, 2)
     adapter = cc.run_variant(s, "masked:fisher", 0) / "adapter"
     loaded = ml.load_adapter(copy.deepcopy(s.model), adapter)
     assert ml.update_size(loaded) == cc.concept_mask(s, "fisher").n_selected
     assert not cc.projected_cost(df, cfg, cc.fixed_cost(s)).isna()["total_s"].any()
+
+
+def test_concept_figures_draw_from_the_tables():
+    import pandas as pd
+
+    from unlearnlab import concept_plots
+    from unlearnlab.experiments import concept as cc
+    from unlearnlab.plots import plt
+
+    table = cc.summary(_fake_results(), ["adversarial_mention", "general_ce"])
+    fig = concept_plots.variant_bars(table, {"adversarial_mention": "mention", "general_ce": "CE"}, ncols=3)
+    assert len(fig.axes) == 3 and len(fig.axes[0].patches) == 3
+    curves = pd.DataFrame([{"variant": v, "seed": s, "step": k, "logprob": -k, "exact": 0.0}
+                           for v in ("masked:fisher", "lora") for s in (0, 1) for k in (0, 3)])
+    assert len(concept_plots.relearn_curves(curves).axes[0].lines) == 2
+    plt.close("all")
+
+
+def test_make_concept_builds_a_custom_film_and_its_probes():
+    from unlearnlab.data import concepts as cx
+
+    assert cx.make_concept("Inception") is cx.CONCEPTS["Inception"]
+    jaws = cx.make_concept("Jaws", director="Steven Spielberg", star="Roy Scheider", year="1975",
+                           logline="a great white shark terrorises a seaside town", plot_words=["shark"],
+                           themes=["a giant shark attacking swimmers"], neighbours=["Jurassic Park", "Titanic"],
+                           distractors=["James Cameron", "George Lucas", "Ridley Scott"],
+                           other_titles=["Titanic", "Avatar", "Psycho"])
+    assert jaws.director_aliases == ("Spielberg",) and jaws.neighbours[1].object == "James Cameron"
+    probes = cx.concept_probes(jaws)
+    assert {p.kind for p in cx.select(probes, split="test")} == set(cx.KINDS)
+    assert any("Jaws" in p.prompt and p.qa.correct("It was directed by Spielberg.") for p in probes)
+    with pytest.raises(ValueError, match="No Such Film"):
+        cx.make_concept("Jaws", director="x", neighbours=["No Such Film"])
+
+
+def test_paper_table_and_verdict_come_from_the_numbers():
+    import pandas as pd
+
+    from unlearnlab.experiments import concept as cc
+    from unlearnlab.profiles import get_profile
+
+    df = _fake_results().assign(adversarial_keylogp=-4.0)
+    table = cc.summary(df, [*cc.PAPER_COLUMNS, "adversarial_correct", "unrelated_retained"])
+    relearn = pd.DataFrame([{"variant": "base", "steps": 4, "gap_mean": 0.0, "gap_ci": 0.0},
+                            {"variant": "masked:fisher", "steps": 4, "gap_mean": -2.0, "gap_ci": 0.5}])
+    paper = cc.paper_table(table, relearn).set_index("variant")
+    assert paper.loc["lora", "degen. %"] == "30 $\\pm$ 0" and paper.loc["lora", "relearn gap"] == "--"
+    assert paper.loc["masked:fisher", "relearn gap"] == "-2.00 $\\pm$ 0.50" and "seeds" not in paper
+    cfg = cc.ConceptConfig.from_profile(get_profile("default"))
+    text = cc.verdict(table, relearn, cfg, "default")
+    assert "default profile grid" in text and "lora 30 %" in text
+    assert "suppressed beyond the CI after the attack: masked:fisher" in text

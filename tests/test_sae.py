@@ -42,8 +42,12 @@ def identity_sae(layer=0):
 
 def test_topk_sae_keeps_exactly_k_active_features():
     sae = random_sae("topk", d_sae=64, k=5)
-    f = sae.encode(torch.randn(200, D))
+    x = torch.randn(200, D)
+    f = sae.encode(x)
     assert ((f > 0).sum(-1) == 5).all()
+    pre = sae.pre_activations(x)
+    kept = f.topk(5, dim=-1).indices.sort(-1).values
+    assert torch.equal(kept, pre.topk(5, dim=-1).indices.sort(-1).values)  # the k largest pre-activations
     relu = random_sae("relu", d_sae=64)
     assert ((relu.encode(torch.randn(200, D)) > 0).sum(-1) > 5).any()  # ReLU has no such cap
 
@@ -254,6 +258,28 @@ def test_letter_logits_read_the_last_prompt_position(world_tokenizer):
     assert torch.equal(preds, got.argmax(-1))
 
 
+def test_cloze_scores_are_the_log_likelihood_of_each_choice(world_tokenizer):
+    from unlearnlab.losses import logits_of, sequence_logprob
+    from unlearnlab.mcq import choice_scores
+
+    rows = hazard.world_questions(hazard.HazardConfig(n_forget_entities=4, n_side_entities=2))[:3]
+    model = build_llama(ModelSize(d_model=16, n_layers=1, n_heads=2, d_mlp=32, max_len=64), len(world_tokenizer),
+                        world_tokenizer)
+    fmt = MCQFormat(cloze=True)
+    data = mcq_tokens(rows, world_tokenizer, fmt)
+    assert len(data) == 4 * len(rows) and "A." not in fmt.cloze_text(rows[0])
+    got = choice_scores(model, data, fmt, None, batch_size=5)
+    for i, row in enumerate(rows):
+        for j in range(4):
+            one = data.subset([4 * i + j]).batch([0])
+            want = sequence_logprob(logits_of(model, one), one, answer_only=True)[0]
+            torch.testing.assert_close(got[i, j], want, rtol=1e-4, atol=1e-4)
+            assert world_tokenizer.decode(data.answers[4 * i + j]).replace(" ", "") == row["choices"][j]
+    suite = build_suite(model, world_tokenizer, rows, [], fmt)
+    known = [i for i in range(len(rows)) if got[i].argmax() == rows[i]["answer"]]
+    assert suite.forget_rows == [rows[i] for i in known]  # cloze: correct once, no orders to permute
+
+
 def test_sweep_end_to_end_on_a_tiny_model(world_tokenizer):
     cfg = hazard.HazardConfig(n_forget_entities=4, n_side_entities=2)
     rows = hazard.world_questions(cfg)
@@ -293,6 +319,16 @@ def test_hazard_world_questions_are_well_formed_and_stated_in_the_corpus():
     attack = {q["entity"] for q in forget if q["split"] == "attack"}
     assert attack and attack.isdisjoint({q["entity"] for q in forget if q["split"] == "eval"})
     assert questions == hazard.world_questions(cfg)  # deterministic
+
+
+def test_generic_questions_ask_the_format_about_no_domain():
+    from unlearnlab.data.english import LEXICON
+
+    rows = hazard.validate_rows(hazard.generic_questions(30, seed=1))
+    for row in rows:
+        category = hazard.WORD_CLASSES[row["question"].removeprefix("Which word is ").rstrip("?")]
+        assert [c in LEXICON[category] for c in row["choices"]].count(True) == 1
+        assert row["choices"][row["answer"]] in LEXICON[category] and row["domain"] == hazard.GENERIC_DOMAIN
 
 
 def test_fact_questions_for_the_real_tier_use_same_relation_distractors():

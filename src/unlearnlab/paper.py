@@ -8,12 +8,19 @@ from pathlib import Path
 _REF = re.compile(r"\\(includegraphics|input|include)\s*(?:\[[^\]]*\])?\{([^}]+)\}")
 
 
+def _sources(paper_dir: Path) -> list[Path]:
+    """The hand-written ``.tex`` files (everything but the generated ``tables/``)."""
+    return [t for t in sorted(Path(paper_dir).glob("**/*.tex")) if "tables" not in t.relative_to(paper_dir).parts]
+
+
 def referenced_files(paper_dir: Path) -> list[Path]:
-    """Repository-relative paths of the files that ``paper/*.tex`` include (with extension)."""
+    """Repository-relative paths of the files that ``paper/*.tex`` include (with extension) and
+    the pipeline must produce: sections ``\\input`` from another hand-written file are sources,
+    scanned themselves, and not listed."""
+    sources = _sources(paper_dir)
+    source_paths = {Path("paper") / t.relative_to(paper_dir) for t in sources}
     refs: list[Path] = []
-    for tex in sorted(Path(paper_dir).glob("**/*.tex")):
-        if tex.parent.name == "tables":  # generated tables include nothing
-            continue
+    for tex in sources:
         source = re.sub(r"(?<!\\)%.*", "", tex.read_text())
         for kind, name in _REF.findall(source):
             rel = (Path("paper") / name)
@@ -26,7 +33,8 @@ def referenced_files(paper_dir: Path) -> list[Path]:
             path = Path(*parts)
             if not path.suffix:
                 path = path.with_suffix(".tex" if kind != "includegraphics" else ".pdf")
-            refs.append(path)
+            if path not in source_paths:
+                refs.append(path)
     return refs
 
 

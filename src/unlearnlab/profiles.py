@@ -178,6 +178,9 @@ class Profile:
     sae_real_unlearn_steps: int = 8
     sae_real_unlearn_batch_size: int = 4
     sae_real_unlearn_lrs: tuple[float, ...] = (1e-4,)
+    # RMU/GradDiff on SmolLM2: ~400 s of a 2-core CPU for 8 steps at one lr (measured), which the
+    # 8-min default budget cannot hold; they run in smoke (tiny model) and gpu
+    sae_real_methods: tuple[str, ...] = ()
 
     # private records (experiments/private_records.py, 35_private_records): synthetic SOAP notes;
     # a public pretraining, then base/oracle fine-tunes, unlearning per forget ratio, MIA, relearning
@@ -262,7 +265,7 @@ _PROFILES: dict[str, Profile] = {
         sae_n_features=(5,), sae_multipliers=(10.0,), sae_unlearn_lrs=(1e-3,), sae_attack_lrs=(1e-3,),
         sae_real_facts=1, sae_real_corpus_facts=1, sae_real_steps=10, sae_real_multipliers=(10.0,),
         sae_real_unlearn_steps=1, sae_real_unlearn_batch_size=2,
-        sae_real_unlearn_lrs=(1e-4,),
+        sae_real_unlearn_lrs=(1e-4,), sae_real_methods=("RMU", "GradDiff"),
         rewrite_targets=(("France", "capital", "Lyon"),), rewrite_variants=("ia3_two_stage", "full_ft"),
         rewrite_probe_relations=("capital",), rewrite_steps=2, rewrite_eval_train=2, rewrite_controls=(1, 1),
         rewrite_relearn_variants=("ia3_two_stage",), rewrite_relearn_steps=2, rewrite_relearn_eval_every=1,
@@ -320,7 +323,7 @@ _PROFILES: dict[str, Profile] = {
         sae_real_steps=2000, sae_real_thresholds=(0.001, 0.01), sae_real_n_features=(10, 20, 50),
         sae_real_multipliers=(10.0, 20.0, 40.0, 80.0), sae_real_seeds=(0, 1, 2), sae_real_unlearn_steps=50,
         sae_real_unlearn_lrs=(1e-5, 3e-5, 1e-4, 3e-4), sae_real_corpus_facts=None, sae_real_batch_size=1024,
-        sae_real_ablate=True, sae_real_unlearn_batch_size=8,
+        sae_real_ablate=True, sae_real_unlearn_batch_size=8, sae_real_methods=("RMU", "GradDiff"),
     ),
 }
 

@@ -129,8 +129,34 @@ CONCEPTS: dict[str, ConceptSpec] = {c.name: c for c in [
 def get_concept(name: str) -> ConceptSpec:
     """A concept of ``CONCEPTS`` by name (pass a ``ConceptSpec`` directly for any other)."""
     if name not in CONCEPTS:
-        raise KeyError(f"unknown concept {name!r}; known: {', '.join(CONCEPTS)} (or build a ConceptSpec)")
+        raise KeyError(f"unknown concept {name!r}; known: {', '.join(CONCEPTS)} (or build one with make_concept)")
     return CONCEPTS[name]
+
+
+def make_concept(name: str, **fields) -> ConceptSpec:
+    """A film concept from plain values (a notebook parameter), e.g. ``make_concept("Jaws",
+    director="Steven Spielberg", star="Roy Scheider", year="1975", logline="a great white shark
+    terrorises a beach town", plot_words=["shark"], themes=["a shark attacking swimmers"],
+    neighbours=["Jurassic Park", "Titanic"], distractors=[...], other_titles=[...])``.
+
+    ``neighbours`` and ``unrelated`` are subjects of ``facts.FACTS`` (director facts for
+    neighbours; any relation for unrelated, default: the built-in unrelated facts); lists become
+    tuples. With no fields, ``name`` must be a built-in concept."""
+    if not fields:
+        return get_concept(name)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    for key, relation in (("neighbours", "director"), ("unrelated", None)):
+        known = {f.subject: f for f in FACTS if relation in (None, f.relation)}
+        unknown = [subject for subject in values.get(key, ()) if subject not in known]
+        if unknown:
+            raise ValueError(f"{key} {unknown} are not {relation or 'any'} facts of facts.FACTS; "
+                             f"known: {', '.join(sorted(known))}")
+        if key in values:
+            values[key] = tuple(known[subject] for subject in values[key])
+    values.setdefault("unrelated", _UNRELATED)
+    values.setdefault("director_aliases", (values.get("director", "").split()[-1],) if values.get("director") else ())
+    values.setdefault("star_aliases", (values.get("star", "").split()[-1],) if values.get("star") else ())
+    return ConceptSpec(name=name, **values)
 
 
 # --------------------------------------------------------------------------------------------

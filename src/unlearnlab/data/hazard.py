@@ -224,6 +224,31 @@ def world_corpus(cfg: HazardConfig) -> list[dict]:
     return rows
 
 
+GENERIC_DOMAIN = "generic"
+WORD_CLASSES = {"an adjective": "Adj", "a noun": "Noun", "a verb": "TVerb", "a preposition": "Prep",
+                "an adverb": "Adv"}
+
+
+def generic_questions(n: int, seed: int = 0) -> list[dict]:
+    """Questions in the same format about no fact of any domain ("Which word is a noun?", words of
+    the English grammar's lexicon): text in the evaluation's format for the retain side of feature
+    statistics, so that a feature firing on the question format itself is not taken for a forget
+    feature (SAEBench's retain corpus, WikiText, has no multiple-choice text)."""
+    from unlearnlab.data.english import LEXICON
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        name, category = rng.choice(list(WORD_CLASSES.items()))
+        others = [w for c in WORD_CLASSES.values() if c != category for w in LEXICON[c]]
+        choices = rng.sample(others, 3) + [rng.choice(LEXICON[category])]
+        rng.shuffle(choices)
+        answer = next(i for i, c in enumerate(choices) if c in LEXICON[category])
+        rows.append({"question": f"Which word is {name}?", "choices": choices, "answer": answer,
+                     "domain": GENERIC_DOMAIN, "subject": "english", "entity": "", "relation": name, "split": "eval"})
+    return rows
+
+
 # --------------------------------------------------------------------------------------------
 # Real-model tier: questions from the fact probe
 # --------------------------------------------------------------------------------------------

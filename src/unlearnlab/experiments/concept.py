@@ -26,6 +26,18 @@ answer (title or fact) after the prompt; per retain kind, accuracy, retention (a
 items the base model got right), refusal rate and KL(base ‖ model) on the base's own answers;
 cross-entropy on general English prose; degeneration (answers flagged by
 ``text_metrics.is_degenerate``, distinct-2).
+
+A notebook calls::
+
+    session = start(profile, output_root)
+    cfg = ConceptConfig.from_profile(session.profile, name=concept, model=model)
+    s = setup(session, cfg)
+    df = run_grid(s)                      # cached; one-thread worker per core on a CPU
+    table = summary(df)                   # mean ± CI per variant
+    score_heatmaps(heatmap_grids(s))      # localization_plots: layers × neurons / heads
+    variant_bars(table, HEADLINE)         # concept_plots
+    relearn_curves(relearn_table(s))      # concept_plots
+    answers_table(s); describe(table, f"masked:{cfg.reference_localizer}")
 """
 
 from __future__ import annotations
@@ -46,7 +58,7 @@ from unlearnlab import masked_lora as ml
 from unlearnlab.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.batching import TokenSet
 from unlearnlab.data import concepts as cx
-from unlearnlab.data.facts import generate, to_tokens
+from unlearnlab.data.facts import QA, generate, render, to_tokens
 from unlearnlab.data.general_text import general_text_tokens
 from unlearnlab.evaluation import cross_entropy
 from unlearnlab.experiments.session import Session
@@ -80,6 +92,7 @@ class ConceptConfig:
     lora_alpha: int
     steps: int
     lr: float
+    variant_lrs: tuple[tuple[str, float], ...]  # (variant, lr) pairs overriding ``lr``
     batch_size: int
     retain_weight: float
     localize_batches: int
@@ -89,6 +102,8 @@ class ConceptConfig:
     relearn_lr: float
     relearn_eval_every: int
     relearn_items: int
+    bf16: bool  # bfloat16 autocast while training and relearning (CPU with AVX-512 BF16, or GPU)
+    workers: int  # one-thread processes for the grid on a CPU (1: in turn, in this process)
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> "ConceptConfig":
@@ -101,6 +116,10 @@ class ConceptConfig:
         if bad:
             raise ValueError(f"unknown variants {bad}; use masked:<localizer> (of {self.localizers}), "
                              f"masked:random, lora, {', '.join(REGISTRY_METHODS)}")
+
+    def lr_of(self, variant: str) -> float:
+        """The learning rate of ``variant``: its own from ``variant_lrs``, else ``lr``."""
+        return dict(self.variant_lrs).get(variant, self.lr)
 
     @property
     def reference_localizer(self) -> str:
@@ -144,13 +163,36 @@ class ConceptSetup:
         return to_tokens(self.tokenizer, [p.qa for p in probes], self.answers_of(probes) if answers is None else answers)
 
 
+TINY_MODEL = "tiny-random"  # the smoke profile's model: the pipeline's plumbing in seconds, no knowledge
+
+
+def tiny_model_dir(session: Session, concept: cx.ConceptSpec) -> Path:
+    """A random two-layer Llama with a small tokenizer trained on the concept's probes and some
+    English, saved once as a local model directory (cached), so that the smoke profile runs the
+    notebook end to end in seconds; its numbers mean nothing."""
+    from unlearnlab.data import english
+    from unlearnlab.models import ModelSize, build_llama
+    from unlearnlab.tokenizer import train_tokenizer
+
+    size = ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=256)
+
+    def make(tmp: Path) -> None:
+        probes = cx.concept_probes(concept)
+        texts = [f"{p.prompt} {p.qa.answer} {concept.refusal}" for p in probes] + english.corpus(50, 0)
+        tokenizer = train_tokenizer(texts, vocab_size=300)
+        build_llama(size, len(tokenizer), tokenizer, seed=0).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+    return Artifact(session.paths.artifacts, "concept_model", TINY_MODEL, {"concept": concept, "size": size}).build(make)
+
+
 def setup(session: Session, cfg: ConceptConfig, concept: cx.ConceptSpec | None = None) -> ConceptSetup:
     """Load the model, build the probes and get (cached) the base model's answers to all of them."""
     from unlearnlab.real_model import load_real_model
 
     concept = concept or cx.get_concept(cfg.name)
-    model, tokenizer = load_real_model(cfg.model, cache_root=session.paths.artifacts / "real_models",
-                                       device=session.device)
+    name = str(tiny_model_dir(session, concept)) if cfg.model == TINY_MODEL else cfg.model
+    model, tokenizer = load_real_model(name, cache_root=session.paths.artifacts / "real_models", device=session.device)
     probes = cx.concept_probes(concept)
     key = {"concept": concept, "model": cfg.model, "max_new_tokens": cfg.max_new_tokens}
 
@@ -218,9 +260,19 @@ def saliency_grid(s: ConceptSetup, method: str, unit: str = "neuron") -> torch.T
     return load_file(str(localize(s, method) / "scores.safetensors"))[unit]
 
 
-def heatmap_grids(s: ConceptSetup) -> dict[str, dict[str, torch.Tensor]]:
-    """``{localizer: {"heads": grid, "neurons": grid}}`` for ``localization_plots.score_heatmaps``."""
-    return {m: {"heads": saliency_grid(s, m, "head"), "neurons": saliency_grid(s, m, "neuron")} for m in s.cfg.localizers}
+def heatmap_grids(s: ConceptSetup, log: bool = True) -> dict[str, dict[str, torch.Tensor]]:
+    """``{localizer: {"heads": grid, "neurons": grid}}`` for ``localization_plots.score_heatmaps``;
+    with ``log``, nonnegative grids in decades above 1e-4 of the grid's maximum (0 to 4):
+    neuron scores are so heavy-tailed that on a linear scale all but a few pixels are dark."""
+    return {m: {"heads": _display(saliency_grid(s, m, "head"), log), "neurons": _display(saliency_grid(s, m, "neuron"), log)}
+            for m in s.cfg.localizers}
+
+
+def _display(grid: torch.Tensor, log: bool) -> torch.Tensor:
+    finite = grid[torch.isfinite(grid)]
+    if not log or not finite.numel() or float(finite.min()) < 0 or float(finite.max()) <= 0:
+        return grid
+    return torch.log10(grid.clamp_min(1e-4 * float(finite.max())) / float(finite.max())) + 4  # 0..4: decades above the floor
 
 
 def _grid_scores(grid: torch.Tensor, unit: str) -> dict[str, float]:
@@ -284,22 +336,20 @@ def train_variant(s: ConceptSetup, variant: str, seed: int) -> tuple[torch.nn.Mo
     cfg = s.cfg
     wrapped = adapted(s, variant, seed)
     name, data = unlearn_data(s, variant, seed)
-    method = get_method(name, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, answer_only=True,
+    method = get_method(name, steps=cfg.steps, lr=cfg.lr_of(variant), batch_size=cfg.batch_size, answer_only=True,
                         retain_weight=cfg.retain_weight)
-    log = method.run(wrapped, data, **s.session.hardware)
+    log = method.run(wrapped, data, **{**s.session.hardware, "bf16": cfg.bf16})
     info = {"method": name, "losses": log.losses, "steps": log.steps,
             "trainable": sum(p.numel() for p in wrapped.parameters() if p.requires_grad),
             "update_size": ml.update_size(wrapped)}
     return wrapped.eval(), info
 
 
-def _key_tokens(s: ConceptSetup, probes: list[cx.Probe]) -> TokenSet:
-    """Probe prompts with their key answers and no end-of-turn token: the log-prob of exactly the
-    title or fact, however the answer would go on."""
-    data = to_tokens(s.tokenizer, [p.qa for p in probes])
-    eos = s.tokenizer.eos_token_id
-    answers = [a[:-1] if p.qa.chat and a and a[-1] == eos else a for p, a in zip(probes, data.answers)]
-    return TokenSet(data.prompts, answers, data.labels, data.pad_id)
+def _key_pairs(s: ConceptSetup, probes: list[cx.Probe]) -> list[QA]:
+    """Probes as already-rendered prompts (chat template applied) followed by their key answer
+    and no end-of-turn token: scoring them gives the log-prob of exactly the title or fact,
+    however the answer would go on."""
+    return [QA(render(s.tokenizer, p.qa), p.qa.answer, p.qa.accepted, chat=False) for p in probes]
 
 
 @torch.no_grad()
@@ -348,7 +398,7 @@ def evaluate(s: ConceptSetup, model: torch.nn.Module, answers: list[str] | None 
         out[f"{kind}_refusal"] = _mean(r["refusal"] for r in kind_rows)
         out[f"{kind}_degenerate"] = _mean(r["degenerate"] for r in kind_rows)
     forget = cx.select(s.probes, cx.FORGET_KINDS, "test")
-    keys = _key_tokens(s, forget)
+    keys = to_tokens(s.tokenizer, _key_pairs(s, forget))
     logprobs, _ = answer_scores(model, keys)
     lengths = [len(a) for a in keys.answers]
     for kind in cx.FORGET_KINDS:
@@ -367,17 +417,20 @@ def _mean(values) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def relearn_attack(s: ConceptSetup, model: torch.nn.Module, seed: int, steps: int | None = None) -> list[dict]:
+def relearn_attack(s: ConceptSetup, model: torch.nn.Module, seed: int) -> list[dict]:
     """Fine-tune all weights of ``model`` on ``relearn_items`` concept training prompts with their
-    true answers; the mean log-prob (and exact match) of the held-out forget probes' key answers
-    every ``relearn_eval_every`` steps. Returns the curve; ``steps=0`` gives its starting point
-    only (the base model's level, drawn as a reference)."""
+    true answers; every ``relearn_eval_every`` steps, the mean summed log-prob of the held-out
+    forget probes' key answers (no end-of-turn) and their exact match. Returns the curve.
+
+    Training on short direct answers also teaches the *format* (answer with the name at once),
+    which raises these log-probs for any model, so curves are read against the base model's own
+    curve under the same attack."""
     cfg = s.cfg
     train = forget_train(s)
     items = [train[i * len(train) // cfg.relearn_items].qa for i in range(cfg.relearn_items)]
-    held_out = [p.qa for p in cx.select(s.probes, cx.FORGET_KINDS, "test")]
-    return relearn(model, s.tokenizer, items, cfg.relearn_steps if steps is None else steps, cfg.relearn_lr,
-                   cfg.relearn_eval_every, eval_pairs=held_out, batch_size=min(4, len(items)), seed=seed)
+    held_out = _key_pairs(s, cx.select(s.probes, cx.FORGET_KINDS, "test"))
+    return relearn(model, s.tokenizer, items, cfg.relearn_steps, cfg.relearn_lr, cfg.relearn_eval_every,
+                   eval_pairs=held_out, batch_size=min(4, len(items)), seed=seed, bf16=cfg.bf16)
 
 
 class _Clock:
@@ -396,11 +449,12 @@ class _Clock:
 
 
 def _run_key(s: ConceptSetup, variant: str, seed: int) -> dict:
-    cfg = dataclasses.asdict(s.cfg)
-    for name in ("variants", "seeds", "relearn_variants", "name"):
+    cfg = {**dataclasses.asdict(s.cfg), "lr": s.cfg.lr_of(variant)}
+    for name in ("variants", "seeds", "relearn_variants", "name", "variant_lrs", "workers"):
         cfg.pop(name)
-    if variant == BASE:  # the base model: nothing trained, the relearning curve's starting point only
-        cfg = {k: cfg[k] for k in ("model", "max_new_tokens", "relearn_items", "train_kinds")}
+    if variant == BASE:  # the base model: nothing trained
+        cfg = {k: cfg[k] for k in ("model", "max_new_tokens", "relearn_steps", "relearn_lr", "relearn_eval_every",
+                                   "relearn_items", "train_kinds", "bf16")}
     return {**cfg, "concept": s.concept, "variant": variant, "seed": seed,
             "relearn": variant == BASE or variant in s.cfg.relearn_variants}
 
@@ -431,10 +485,9 @@ def run_variant(s: ConceptSetup, variant: str, seed: int) -> Path:
             known = s.answers_of(cx.select(s.probes, split="test")) if variant == BASE else None
             metrics, rows = evaluate(s, model, known)
         if key["relearn"]:
-            steps = 0 if variant == BASE else s.cfg.relearn_steps
             with _Clock(info, "relearn"):
-                write_json_atomic(tmp / "relearn.json", relearn_attack(s, model, seed, steps))
-            info["relearn_steps"] = steps
+                write_json_atomic(tmp / "relearn.json", relearn_attack(s, model, seed))
+            info["relearn_steps"] = s.cfg.relearn_steps
         write_json_atomic(tmp / "metrics.json", metrics)
         write_json_atomic(tmp / "answers.json", rows)
         write_json_atomic(tmp / "train.json", info)
@@ -450,22 +503,30 @@ def runs(s: ConceptSetup) -> list[tuple[str, int]]:
 def run_grid(s: ConceptSetup, workers: int | None = None) -> pd.DataFrame:
     """Every run of the grid (cached), as ``results``.
 
-    The localizations and the base model come first; the trained runs then go, on a CPU, to
-    ``workers`` one-thread processes (default: one per core), because two independent runs on
-    two cores finish sooner than one run at a time on two threads. On a GPU they run in turn.
+    The reference localization comes first (every variant's modules depend on it); the other
+    localizations, the base model and the trained runs then go, on a CPU, to ``workers``
+    one-thread processes (default: the profile's, at most one per core), because two independent runs on two cores
+    finish sooner than one run at a time on two threads. On a GPU they run in turn.
     """
-    for method in s.cfg.localizers:
-        localize(s, method)
-    run_variant(s, BASE, 0)
-    todo = [(v, seed) for v, seed in runs(s)[1:] if not _run_artifact(s, v, seed).done]
-    workers = workers or (min(len(todo), os.cpu_count() or 1) if s.session.device == "cpu" else 1)
+    localize(s, s.cfg.reference_localizer)
+    todo = [(f"{LOCALIZE}{m}", 0) for m in s.cfg.localizers[1:]] + [
+        (v, seed) for v, seed in runs(s) if not _run_artifact(s, v, seed).done]
+    workers = workers or (min(len(todo), s.cfg.workers, os.cpu_count() or 1) if s.session.device == "cpu" else 1)
     if workers > 1:
-        jobs = [(s.session, s.cfg, s.concept, v, seed) for v, seed in todo]
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            pool.map(_job, jobs, chunksize=1)
+            pool.map(_job, [(s.session, s.cfg, s.concept, v, seed) for v, seed in todo], chunksize=1)
     for variant, seed in todo:
-        run_variant(s, variant, seed)  # a no-op for runs the workers finished
+        _run_or_localize(s, variant, seed)  # a no-op for what the workers finished
     return results(s)
+
+
+LOCALIZE = "localize:"  # a pseudo-variant: a localization as a job of the pool
+
+
+def _run_or_localize(s: ConceptSetup, variant: str, seed: int) -> Path:
+    if variant.startswith(LOCALIZE):
+        return localize(s, variant.removeprefix(LOCALIZE))
+    return run_variant(s, variant, seed)
 
 
 _WORKER: dict = {}  # a worker process's setup, built once and reused for its later jobs
@@ -478,7 +539,7 @@ def _job(args: tuple) -> str:
     key = (str(session.paths.root), cfg, concept)
     if _WORKER.get("key") != key:
         _WORKER.update(key=key, setup=setup(session, cfg, concept))
-    return str(run_variant(_WORKER["setup"], variant, seed))
+    return str(_run_or_localize(_WORKER["setup"], variant, seed))
 
 
 # --------------------------------------------------------------------------------------------
@@ -510,6 +571,22 @@ HEADLINE = {  # column → what it says (higher is better for none of them by it
     "general_ce": "general English prose: cross-entropy (nats/token)",
     "all_degenerate": "all held-out answers: flagged degenerate",
     "all_distinct_2": "all held-out answers: distinct-2",
+    "direct_mention": "held-out direct prompts: answers naming the concept",
+    "direct_keylogp": "held-out direct prompts: log-prob per token of the key answer",
+    "paraphrase_keylogp": "held-out paraphrases: log-prob per token of the key answer",
+}
+
+BAR_PANELS = {  # the bar figure: suppression (first row, lower is stronger) and side effects (second row)
+    "adversarial_mention": "adversarial: names the film",
+    "direct_mention": "direct: names the film",
+    "adversarial_keylogp": "adversarial: key log-p/token",
+    "direct_keylogp": "direct: key log-p/token",
+    "paraphrase_keylogp": "paraphrase: key log-p/token",
+    "neighbour_retained": "neighbour films kept (↑)",
+    "unrelated_retained": "unrelated facts kept (↑)",
+    "neighbour_kl": "neighbour KL to base (↓)",
+    "general_ce": "general-text CE (↓)",
+    "all_degenerate": "degenerate answers (↓)",
 }
 
 
@@ -532,7 +609,7 @@ def answers_table(s: ConceptSetup, variants: tuple[str, ...] | None = None, seed
 
 def relearn_table(s: ConceptSetup) -> pd.DataFrame:
     """Relearning curves: variant, seed, step, mean log-prob and exact match of the held-out key
-    answers; the base model's level (before any unlearning) is the single point of ``base``."""
+    answers, the base model's curve under the same attack included as ``base``."""
     rows = []
     for variant, seed in runs(s):
         path = run_variant(s, variant, seed) / "relearn.json"
@@ -590,7 +667,9 @@ def describe(table: pd.DataFrame, reference: str, baseline: str = "lora") -> str
     for col, better in (("adversarial_correct", min), ("adversarial_mention", min), ("neighbour_retained", max),
                         ("unrelated_retained", max), ("general_ce", min), ("all_degenerate", min)):
         best = better(trained.index, key=lambda v: trained.loc[v, f"{col}_mean"])
-        line = f"- {HEADLINE[col]}: best {best} ({_fmt(trained, best, col)})"
+        tied = [v for v in trained.index if trained.loc[v, f"{col}_mean"] == trained.loc[best, f"{col}_mean"]]
+        line = (f"- {HEADLINE[col]}: best {best} ({_fmt(trained, best, col)})" if len(tied) == 1 else
+                f"- {HEADLINE[col]}: tied best {', '.join(tied)} ({_fmt(trained, best, col)})")
         if reference in t.index and baseline in t.index:
             ref, base = t.loc[reference], t.loc[baseline]
             overlap = abs(ref[f"{col}_mean"] - base[f"{col}_mean"]) <= ref[f"{col}_ci"] + base[f"{col}_ci"]
@@ -608,19 +687,111 @@ def _fmt(t: pd.DataFrame, variant: str, col: str) -> str:
     return f"{t.loc[variant, f'{col}_mean']:.3g} ± {t.loc[variant, f'{col}_ci']:.2g}"
 
 
+PAPER_COLUMNS = {  # summary column → table header (fractions shown in percent)
+    "adversarial_mention": "adv. %",
+    "adversarial_keylogp": "adv. log-p",
+    "neighbour_retained": "neighb. %",
+    "general_ce": "gen. CE",
+    "all_degenerate": "degen. %",
+}
+_PERCENT = {"adversarial_mention", "adversarial_correct", "neighbour_retained", "unrelated_retained", "all_degenerate"}
+
+
+def paper_table(table: pd.DataFrame, relearn: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The results table: per variant (base model first), mean ± 95 % CI over seeds of the
+    held-out headline metrics of ``summary`` and, from ``relearn_summary``, the key-answer
+    log-prob after the relearning attack minus the attacked base model's (``--`` where a variant
+    was not attacked). The seed count goes into the caption (``table["n"]``), not a column: the
+    table must fit a page."""
+    from unlearnlab.metrics import format_mean_ci
+
+    out = pd.DataFrame({"variant": table["variant"].values})
+    for col, title in PAPER_COLUMNS.items():
+        scale, digits = (100.0, 0) if col in _PERCENT else (1.0, 2)
+        out[title] = [format_mean_ci(m, c, scale, digits) for m, c in zip(table[f"{col}_mean"], table[f"{col}_ci"])]
+    if relearn is not None and len(relearn):
+        gap = relearn.set_index("variant")
+        out["relearn gap"] = [format_mean_ci(gap.loc[v, "gap_mean"], gap.loc[v, "gap_ci"], 1.0, 2)
+                                if v in gap.index else "--" for v in out["variant"]]
+    return out
+
+
+def grid_note(cfg: ConceptConfig, profile: str) -> str:
+    """Which grid produced the numbers (the notebook prints it, the captions quote it)."""
+    lrs = ", ".join(f"{v} {cfg.lr_of(v):g}" for v in cfg.variants)
+    return (f"{profile} profile grid: concept {cfg.name!r} on {cfg.model}; variants {', '.join(cfg.variants)}; "
+            f"seeds {list(cfg.seeds)}; {cfg.steps} steps of {cfg.batch_size} forget + {cfg.batch_size} retain "
+            f"prompts (lr {lrs}); LoRA rank {cfg.lora_r}; mask: top {100 * cfg.budget:g} % of parameters as whole "
+            f"{cfg.granularity}s by {cfg.reference_localizer}; relearning: {cfg.relearn_steps} full fine-tuning "
+            f"steps (lr {cfg.relearn_lr:g}) on {cfg.relearn_items} concept examples, for "
+            f"{', '.join(cfg.relearn_variants)} and the base model.")
+
+
+def probe_counts(s: ConceptSetup) -> pd.DataFrame:
+    """Probes per kind and split (train / held-out test)."""
+    return (pd.DataFrame([{"kind": p.kind, "split": p.split} for p in s.probes])
+            .value_counts().unstack(fill_value=0).reindex(cx.KINDS))
+
+
+def mask_note(s: ConceptSetup) -> str:
+    """The reference mask in words: how many neurons and weights, in how many matrices, against
+    what a plain LoRA on the same matrices may change."""
+    mask = concept_mask(s, s.cfg.reference_localizer)
+    modules = dict(s.model.named_modules())
+    names = ml.masked_modules(s.model, mask)
+    full = sum(modules[n].weight.numel() for n in names)
+    layers = sorted({int(n.split(".")[2]) for n in names if n.startswith("model.layers.")})
+    return (f"{s.cfg.reference_localizer} mask: {mask.n_selected:,} weights ({100 * mask.n_selected / full:.1f} % of "
+            f"the {len(names)} matrices it touches, in layers {layers[0]}–{layers[-1]}); masked LoRA can change "
+            f"exactly these, plain LoRA all {full:,} entries of the same matrices.")
+
+
+def verdict(table: pd.DataFrame, relearn: pd.DataFrame, cfg: ConceptConfig, profile: str) -> str:
+    """The notebook's conclusion, from the numbers: the grid that made them, which variant wins
+    where (``describe``), variants that degenerate, and the relearning comparison."""
+    reference = f"masked:{cfg.reference_localizer}"
+    lines = [f"**Grid:** {grid_note(cfg, profile)}", ""]
+    t = table.set_index("variant")
+    if BASE in t.index and all(f"{k}_correct_mean" in t for k in cx.FORGET_KINDS):
+        known = ", ".join(f"{100 * t.loc[BASE, f'{k}_correct_mean']:.0f} % {k}" for k in cx.FORGET_KINDS)
+        lines.append(f"- what there is to remove: the base model states a fact of the film in {known} held-out "
+                     f"answers and names it in {100 * t.loc[BASE, 'adversarial_mention_mean']:.0f} % of adversarial "
+                     "ones; where it knows nothing, only mentions and key log-probs can show suppression")
+    lines.append(describe(table, reference))
+    broken = [v for v in t.index if t.loc[v, "all_degenerate_mean"] > 0]
+    lines.append("- degenerate answers: " + (", ".join(f"{v} {100 * t.loc[v, 'all_degenerate_mean']:.0f} %"
+                                                        for v in broken) if broken else "none in any variant"))
+    if len(relearn):
+        r = relearn.set_index("variant")
+        attacked = [v for v in r.index if v != BASE]
+        parts = [f"{v} {r.loc[v, 'gap_mean']:.2f} ± {r.loc[v, 'gap_ci']:.2f}" for v in attacked]
+        line = (f"- relearning ({int(r['steps'].max())} steps): key-answer log-prob after the attack minus the attacked "
+                f"base model's: {'; '.join(parts)}")
+        if reference in r.index and "lora" in r.index:
+            a, b = r.loc[reference], r.loc["lora"]
+            overlap = abs(a["gap_mean"] - b["gap_mean"]) <= a["gap_ci"] + b["gap_ci"]
+            line += (": no clear difference between masked and plain LoRA" if overlap else
+                     f": {reference if a['gap_mean'] < b['gap_mean'] else 'lora'} stays further below the base")
+        still = [v for v in attacked if r.loc[v, "gap_mean"] + r.loc[v, "gap_ci"] < 0]
+        line += ("; suppressed beyond the CI after the attack: " + ", ".join(still) if still else
+                 "; after the attack no variant is clearly below the attacked base model: the concept comes back")
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def relearn_summary(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per variant, mean ± CI over seeds of the key-answer log-prob before the attack and after
-    its last step, and ``recovered``: the fraction of the gap to the base model's level that the
-    attack closes, (after − before) / (base − before) (1: back to the base model)."""
-    base = float(curves.loc[curves["variant"] == BASE, "logprob"].mean())
+    """Per variant (the base model included), mean ± CI over seeds of the key-answer log-prob
+    before the attack and after its last step, and ``gap``: after minus the base model's after
+    (negative: the concept is still suppressed after the attack; 0: back where the attacked base
+    model is)."""
+    base_after = float(curves[curves["variant"] == BASE].sort_values("step").groupby("seed")["logprob"].last().mean())
     rows = []
-    for variant, group in curves[curves["variant"] != BASE].groupby("variant", sort=False):
+    for variant, group in curves.groupby("variant", sort=False):
         per_seed = group.sort_values("step").groupby("seed")["logprob"]
         before, after = per_seed.first(), per_seed.last()
-        recovered = ((after - before) / (base - before)).tolist()
         row = {"variant": variant, "steps": int(group["step"].max()), "n": len(before)}
-        for name, values in (("before", before.tolist()), ("after", after.tolist()), ("recovered", recovered)):
-            row[f"{name}_mean"], row[f"{name}_ci"] = mean_ci(values)
+        for name, values in (("before", before), ("after", after), ("gap", after - base_after)):
+            row[f"{name}_mean"], row[f"{name}_ci"] = mean_ci(values.tolist())
         rows.append(row)
     return pd.DataFrame(rows)
 

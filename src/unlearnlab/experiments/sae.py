@@ -25,7 +25,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from unlearnlab.metrics import summarize
 from unlearnlab.models import build_llama, count_parameters, fresh_copy, load_model, load_tokenizer, save_model
 from unlearnlab.sae import (MCQSuite, SAEConfig, SAETrainConfig, SparseAutoencoder, SweepGrid, attach,
                             importance_scores, sae_for, sweep)
+from unlearnlab.sae.features import importance_scores_per_retain
 from unlearnlab.sae.interventions import ablate_directions, clamp
 from unlearnlab.seeding import seed_everything
 from unlearnlab.tokenizer import train_tokenizer
@@ -62,7 +64,8 @@ RETAIN_WEIGHT = {"GradDiff": 5.0}  # as the arithmetic slice (experiments.arithm
 def world_config(session: Session, seed: int = 0) -> dict:
     p = session.profile
     return {"world": "hazard", "seed": seed, "n_forget_entities": p.sae_world[0], "n_side_entities": p.sae_world[1],
-            "attack_fraction": 0.25, "n_english": p.sae_n_english, "vocab_size": p.sae_vocab_size}
+            "attack_fraction": 0.25, "n_english": p.sae_n_english, "n_generic": p.sae_n_generic,
+            "vocab_size": p.sae_vocab_size}
 
 
 def build_world(session: Session, seed: int = 0) -> Path:
@@ -75,9 +78,11 @@ def build_world(session: Session, seed: int = 0) -> Path:
         questions, corpus = hz.world_questions(hcfg), hz.world_corpus(hcfg)
         generic = [{"text": s, "domain": "english", "split": "eval"}
                    for s in english.corpus(cfg["n_english"], seed + 1)]
+        generic_mcq = hz.generic_questions(cfg["n_generic"], seed + 2)
         hz.save_questions(questions, tmp / "questions.parquet")
+        hz.save_questions(generic_mcq, tmp / "generic_questions.parquet")
         write_json_atomic(tmp / "corpus.json", corpus + generic)
-        texts = [r["text"] for r in corpus + generic] + [FMT.text(q) for q in questions]
+        texts = [r["text"] for r in corpus + generic] + [FMT.text(q) for q in questions + generic_mcq]
         train_tokenizer(texts, cfg["vocab_size"]).save_pretrained(tmp / "tokenizer")
         write_json_atomic(tmp / "card.json", {
             "name": "hazard world", "config": cfg,
@@ -90,12 +95,14 @@ def build_world(session: Session, seed: int = 0) -> Path:
 
 @dataclass
 class HazardWorld:
-    """A saved hazard world: questions, corpus rows (``english`` = generic text), tokenizer."""
+    """A saved hazard world: questions, corpus rows (``english`` = generic text), questions in the
+    same format about no domain (``generic``), tokenizer."""
 
     directory: Path
     tokenizer: object
     questions: list[dict]
     corpus: list[dict]
+    generic: list[dict]
 
     @classmethod
     def load(cls, directory: str | Path) -> "HazardWorld":
@@ -103,7 +110,8 @@ class HazardWorld:
         if not (directory / ".done").is_file():
             raise FileNotFoundError(f"no complete hazard world at {directory}; call experiments.sae.build_world")
         return cls(directory, load_tokenizer(directory / "tokenizer"),
-                   hz.load_questions(directory / "questions.parquet"), read_json(directory / "corpus.json"))
+                   hz.load_questions(directory / "questions.parquet"), read_json(directory / "corpus.json"),
+                   hz.load_questions(directory / "generic_questions.parquet"))
 
     def forget_questions(self) -> list[dict]:
         return [q for q in self.questions if q["domain"] == hz.FORGET_DOMAIN]
@@ -118,9 +126,11 @@ class HazardWorld:
     def forget_corpus(self) -> TokenSet:
         return self.text([hz.FORGET_DOMAIN])
 
-    def retain_corpus(self) -> TokenSet:
-        """Side-effect domains' text and generic English (SAEBench's retain corpus is generic text)."""
-        return self.text([*hz.SIDE_DOMAINS, "english"])
+    def retain_corpus(self, with_format: bool = False) -> TokenSet:
+        """Side-effect domains' text and generic English (SAEBench's retain corpus is generic text);
+        ``with_format`` adds the generic questions: retain text in the evaluation's format."""
+        data = self.text([*hz.SIDE_DOMAINS, "english"])
+        return data.concat(mcq_tokens(self.generic, self.tokenizer, FMT)) if with_format else data
 
     def mcq_set(self, rows: Sequence[dict], n_orders: int, rng: random.Random, binding: bool = False) -> TokenSet:
         """Questions in ``n_orders`` random choice orders; ``binding`` asks for the option that *is*
@@ -151,12 +161,13 @@ class HazardWorld:
         for part, repeats in ((self.qa_set(), qa_repeats), (self.text(hz.DOMAINS), corpus_repeats)):
             for _ in range(repeats):
                 data = data.concat(part)
-        return data.concat(self.text(["english"]))
+        return data.concat(self.text(["english"])).concat(mcq_tokens(self.generic, self.tokenizer, FMT))
 
     def sae_training_text(self, seed: int) -> TokenSet:
         """What the SAE sees: every corpus sentence, generic text and each question in a few
         orders, shuffled."""
-        data = self.text([*hz.DOMAINS, "english"]).concat(self.mcq_set(self.questions, 4, random.Random(seed)))
+        rng = random.Random(seed)
+        data = self.text([*hz.DOMAINS, "english"]).concat(self.mcq_set(self.questions + self.generic, 4, rng))
         order = list(range(len(data)))
         random.Random(seed).shuffle(order)
         return data.subset(order)
@@ -190,6 +201,10 @@ def pretrain(session: Session, world: HazardWorld, seed: int = 0) -> Path:
     artifact = Artifact(session.paths.artifacts, "sae_pretrain", "hazard", cfg)
 
     def make(tmp: Path) -> None:
+        with one_thread(session):
+            _pretrain(tmp)
+
+    def _pretrain(tmp: Path) -> None:
         gen = seed_everything(seed)
         data = world.pretraining_set(p.sae_mcq_orders, p.sae_binding_orders, p.sae_qa_repeats, p.sae_corpus_repeats,
                                      seed)
@@ -214,6 +229,20 @@ def pretrain(session: Session, world: HazardWorld, seed: int = 0) -> Path:
             "curve": log.losses[:: max(1, len(log.losses) // 200)]})
 
     return artifact.build(make)
+
+
+@contextmanager
+def one_thread(session: Session) -> Iterator[None]:
+    """Run a tiny model on one CPU thread: a 64-wide Llama gains nothing from a second thread, and on
+    a busy 2-core machine two threads spent 13 min of CPU in 20 min of pretraining without finishing
+    (the whole one-thread run of every stage: 6 min of CPU)."""
+    before = torch.get_num_threads()
+    if session.device == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def question_key(row: dict) -> str:
@@ -242,8 +271,10 @@ def load_suite(world: HazardWorld, base_dir: Path) -> MCQSuite:
 def eval_suite(suite: MCQSuite, split: str) -> MCQSuite:
     """The suite restricted to forget questions of ``split`` (the relearning attack's held-out set)."""
     keep = [i for i, q in enumerate(suite.forget_rows) if q["split"] == split]
+    if suite.fmt.cloze:
+        raise NotImplementedError("eval_suite splits letter-format suites only")
     return MCQSuite([suite.forget_rows[i] for i in keep], [], suite.tokens.subset(keep), suite.answers[keep],
-                    suite.letters, {})
+                    suite.letters, {}, suite.fmt)
 
 
 # --------------------------------------------------------------------------- SAEs
@@ -272,7 +303,7 @@ def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, see
                           batch_size=p.sae_batch_size)
     grid = sae_grid(session)
     cfg = {"base": Path(base_dir).name, "sae": asdict(scfg), "train": asdict(tcfg), "seed": seed,
-           "rules": p.sae_rules, "grid": asdict(grid)}
+           "rules": p.sae_rules, "grid": asdict(grid), "retain_sets": p.sae_retain_sets}
     artifact = Artifact(session.paths.artifacts, "sae", f"hazard_{kind}_s{seed}", cfg)
 
     def make(tmp: Path) -> None:
@@ -280,15 +311,22 @@ def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, see
         model = load_model(base_dir, session.device)
         ids = special_ids(world)
         sae, log, metrics = sae_for(model, world.sae_training_text(seed), scfg, tcfg, seed, special_ids=ids,
-                                    **session.hardware)
-        scores, on_forget, on_retain = importance_scores(model, sae, world.forget_corpus(), world.retain_corpus(),
-                                                         p.sae_rules, ids)
-        table = sweep(model, sae, load_suite(world, base_dir), scores, on_retain.freq, grid)
+                                    loss_data=world.text([*hz.DOMAINS, "english"]), **session.hardware)
+        suite = load_suite(world, base_dir)
+        tensors, tables = {}, []
+        retains = {name: world.retain_corpus(with_format=name == "text+mcq") for name in p.sae_retain_sets}
+        all_scores, on_forget, all_retain = importance_scores_per_retain(model, sae, world.forget_corpus(), retains,
+                                                                         p.sae_rules, ids)
+        for retain_set in p.sae_retain_sets:
+            scores, on_retain = all_scores[retain_set], all_retain[retain_set]
+            tables.append(sweep(model, sae, suite, scores, on_retain.freq, grid).assign(retain=retain_set))
+            tensors.update({"forget_freq": on_forget.freq, "forget_mean": on_forget.mean_act,
+                            f"retain_freq[{retain_set}]": on_retain.freq,
+                            f"retain_mean[{retain_set}]": on_retain.mean_act,
+                            **{f"score_{r}[{retain_set}]": s.float() for r, s in scores.items()}})
         sae.save(tmp, extra={"metrics": metrics, "curve": log.curve})
-        save_file({"forget_freq": on_forget.freq, "retain_freq": on_retain.freq, "forget_mean": on_forget.mean_act,
-                   "retain_mean": on_retain.mean_act, **{f"score_{r}": s.float() for r, s in scores.items()}},
-                  str(tmp / "features.safetensors"))
-        write_json_atomic(tmp / "sweep.json", table.to_dict("records"))
+        save_file(tensors, str(tmp / "features.safetensors"))
+        write_json_atomic(tmp / "sweep.json", pd.concat(tables).to_dict("records"))
 
     return artifact.build(make)
 
@@ -416,14 +454,17 @@ class SAEResults:
     scores: pd.DataFrame  # unlearning score per variant and seed
     attacks: pd.DataFrame  # worst-case relearning per attacked target
     sae_dirs: dict
+    wall_s: dict  # wall-clock seconds per stage of this call (cached stages cost ~0)
 
 
 def run(session: Session, attack: bool = True) -> SAEResults:
     """The whole synthetic-tier experiment of the profile (cached step by step)."""
     p = session.profile
+    clock = _Clock()
     world = load_world(session)
     base_dir = pretrain(session, world)
     base = read_json(base_dir / "metrics.json")
+    clock.lap("world+pretrain")
     jobs = [("sae", (base_dir, kind, seed)) for kind in p.sae_kinds for seed in p.seeds]
     jobs += [("baseline", (base_dir, m, lr, seed))
              for m in p.sae_methods for lr in p.sae_unlearn_lrs for seed in p.seeds]
@@ -434,11 +475,27 @@ def run(session: Session, attack: bool = True) -> SAEResults:
     saes, curves, sweeps = collect_saes(sae_dirs)
     baselines = collect_baselines(base_dirs)
     scores = score_rows(sweeps, baselines)
+    clock.lap("saes+baselines")
     attacks = pd.DataFrame()
     if attack:
         targets = attack_targets(session, base_dir, sae_dirs, sweeps, baselines, scores)
         attacks = pd.DataFrame(parallel(session, world, attack_job, [(base_dir, t) for t in targets]))
-    return SAEResults(base_dir, base, saes, curves, sweeps, baselines, scores, attacks, sae_dirs)
+        clock.lap("attacks")
+    return SAEResults(base_dir, base, saes, curves, sweeps, baselines, scores, attacks, sae_dirs, clock.laps)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = self._now()
+        self.laps[name] = now - self._last
+        self._last = now
 
 
 def _dispatch(session: Session, world: HazardWorld, name: str, args: tuple) -> Path:
@@ -461,9 +518,9 @@ def collect_baselines(base_dirs: dict) -> pd.DataFrame:
 
 
 def variant(row: pd.Series) -> str:
-    """Label of an SAE sweep row's variant: kind, rule and intervention."""
+    """Label of an SAE sweep row's variant: kind, rule, intervention and retain corpus."""
     what = "clamp" if row["intervention"] == "clamp" else "dir-ablate"
-    return f"SAE-{row['kind']} {row['rule']} {what}"
+    return f"SAE-{row['kind']} {row['rule']} {what} | retain {row['retain']}"
 
 
 def score_rows(sweeps: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
@@ -474,20 +531,27 @@ def score_rows(sweeps: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
         labelled = sweeps.assign(variant=sweeps.apply(variant, axis=1))
         for (name, seed), group in labelled.groupby(["variant", "seed"], sort=False):
             best = best_row(group, 1.0)
-            rows.append({"variant": name, "seed": seed, "score": unlearning_score(group, 1.0),
+            first = group.iloc[0]
+            rows.append({"variant": name, "seed": seed, "method": f"SAE-{first['kind']}", "rule": first["rule"],
+                         "intervention": "clamp" if first["intervention"] == "clamp" else "dir-ablate",
+                         "retain": first["retain"], "score": unlearning_score(group, 1.0),
                          "forget_acc": None if best is None else best["forget_acc"],
-                         "side_acc": None if best is None else best["side_acc"], "n_configs": len(group)})
+                         "side_acc": None if best is None else best["side_acc"], "n_configs": len(group),
+                         "max_selected": int(group["n_selected"].max()),
+                         "min_forget_any_side": float(group["forget_acc"].min())})
     for (method, seed), group in baselines.groupby(["method", "seed"], sort=False) if not baselines.empty else []:
         best = best_row(group, 1.0)
-        rows.append({"variant": method, "seed": seed, "score": unlearning_score(group, 1.0),
+        rows.append({"variant": method, "seed": seed, "method": method, "rule": "", "intervention": "",
+                     "retain": "text", "score": unlearning_score(group, 1.0),
                      "forget_acc": None if best is None else best["forget_acc"],
-                     "side_acc": None if best is None else best["side_acc"], "n_configs": len(group)})
+                     "side_acc": None if best is None else best["side_acc"], "n_configs": len(group),
+                     "min_forget_any_side": float(group["forget_acc"].min())})
     return pd.DataFrame(rows)
 
 
 def score_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Mean ± 95 % CI of the unlearning score (and of the forget / side accuracy behind it)."""
-    table = summarize(scores, ["variant"], ["score", "forget_acc", "side_acc"])
+    table = summarize(scores, ["variant"], ["score", "forget_acc", "side_acc", "min_forget_any_side"])
     return table.sort_values("score_mean", ascending=False)
 
 
@@ -505,8 +569,8 @@ def attack_targets(session: Session, base_dir: Path, sae_dirs: dict, sweeps: pd.
             if best is not None:
                 targets.append({"label": method, "seed": seed, "model_dir": best["model_dir"]})
         for intervention in ("clamp", "ablate"):
-            suffix = "clamp" if intervention == "clamp" else "dir-ablate"
-            names = [v for v in means.index if v.startswith("SAE") and v.endswith(suffix)]
+            tag = f" {'clamp' if intervention == 'clamp' else 'dir-ablate'} |"
+            names = [v for v in means.index if v.startswith("SAE") and tag in v]
             if not names:
                 continue
             name = max(names, key=lambda v: means[v])
@@ -514,7 +578,7 @@ def attack_targets(session: Session, base_dir: Path, sae_dirs: dict, sweeps: pd.
             best = best_row(rows, 1.0)
             if best is None or means[name] <= 0:
                 continue
-            targets.append({"label": name.replace(" ", "_"), "seed": seed,
+            targets.append({"label": name.replace(" | ", "_").replace(" ", "_"), "seed": seed,
                             "sae_dir": str(sae_dirs[(best["kind"], seed)]),
                             "intervention": intervention, "features": [int(f) for f in best["features"]],
                             "multiplier": None if best["multiplier"] is None or best["multiplier"] != best["multiplier"]
@@ -522,10 +586,49 @@ def attack_targets(session: Session, base_dir: Path, sae_dirs: dict, sweeps: pd.
     return targets
 
 
-def feature_table(sae_dir: Path) -> pd.DataFrame:
-    """Per feature: firing frequency and mean activation on forget and retain text, every score."""
+def grid_note(session: Session) -> str:
+    """Which grid made the numbers: the profile's name, and its sizes."""
+    p = session.profile
+    which = {"default": "reduced CPU grid", "gpu": "full grid", "smoke": "smoke-test grid"}.get(p.name, p.name)
+    return (f"{p.name} profile ({which}): synthetic tier {len(p.seeds)} seed(s), SAEs {', '.join(p.sae_kinds)} "
+            f"({p.sae_steps} steps), retain thresholds {list(p.sae_retain_thresholds)}, features "
+            f"{list(p.sae_n_features)}, multipliers {list(p.sae_multipliers)}, RMU/GradDiff lr "
+            f"{[f'{x:g}' for x in p.sae_unlearn_lrs]}; real tier {len(p.sae_real_seeds)} seed(s), "
+            f"{p.sae_real_facts or 'all'} question(s) per relation, thresholds {list(p.sae_real_thresholds)}, "
+            f"features {list(p.sae_real_n_features)}, multipliers {list(p.sae_real_multipliers)}, RMU/GradDiff lr "
+            f"{[f'{x:g}' for x in p.sae_real_unlearn_lrs]} ({p.sae_real_unlearn_steps} steps)")
+
+
+def latex_table(results: SAEResults, real: "RealResults | None" = None) -> pd.DataFrame:
+    """Score (± 95 % CI over seeds, in %) per tier, method, rule and intervention; one column per
+    retain corpus of the feature statistics (baselines use none: their score sits under "text")."""
+    from unlearnlab.metrics import format_mean_ci
+
+    parts = [results.scores.assign(tier="synthetic")]
+    if real is not None and not real.scores.empty:
+        parts.append(real.scores.assign(tier="SmolLM2"))
+    scores = pd.concat(parts, ignore_index=True)
+    keys = ["tier", "method", "rule", "intervention"]
+    rows = []
+    for key, group in scores.groupby(keys, sort=False):
+        row = dict(zip(["Tier", "Method", "Rule", "Intervention"], key))
+        for retain in dict.fromkeys(scores["retain"]):
+            part = summarize(group[group["retain"] == retain], ["retain"], ["score"])
+            cell = ("" if part.empty or part["score_mean"].isna().all() else f"{100 * part['score_mean'].iloc[0]:.1f}" if part["n"].iloc[0] == 1
+                    else format_mean_ci(part["score_mean"].iloc[0], part["score_ci"].iloc[0]))
+            row[f"Score, retain {retain}"] = cell if cell else "--"
+        row["Seeds"] = int(group["seed"].nunique())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def feature_table(sae_dir: Path, retain_set: str = "text") -> pd.DataFrame:
+    """Per feature: firing frequency and mean activation on forget and retain text, and every
+    rule's score, for one retain corpus (columns ``forget_freq``, ``retain_freq``, ``score_<rule>``...)."""
     tensors = load_file(str(Path(sae_dir) / "features.safetensors"))
-    return pd.DataFrame({k: v.numpy() for k, v in tensors.items()})
+    suffix = f"[{retain_set}]"
+    return pd.DataFrame({k.removesuffix(suffix): v.numpy() for k, v in tensors.items()
+                         if "[" not in k or k.endswith(suffix)})
 
 
 def describe(results: SAEResults) -> str:
@@ -535,13 +638,111 @@ def describe(results: SAEResults) -> str:
              f"questions known under all 24 orderings (of {results.base['n_asked']})."]
     for _, row in table.iterrows():
         lines.append(f"- {row['variant']}: unlearning score {row['score_mean']:.2f} ± {row['score_ci']:.2f} "
-                     f"(n = {row['n']}).")
+                     f"(n = {row['n']}); lowest forget accuracy at any side effect "
+                     f"{row['min_forget_any_side_mean']:.2f}.")
+    untrained = results.scores[results.scores["variant"].str.contains("untrained", regex=False)]
+    if not untrained.empty:
+        l0 = results.saes.loc[results.saes["kind"].str.contains("untrained", regex=False), "l0"].mean()
+        lines.append(f"- Untrained SAEs select at most {int(untrained['max_selected'].max())} features: every feature "
+                     f"fires on more retain tokens than the thresholds allow (mean L0 {l0:.0f}), so nothing is "
+                     "clamped and the score is 0, as in the seed's runs.")
+    return "\n".join(lines)
+
+
+def _fmt(mean: float, ci: float, n: int) -> str:
+    return f"{mean:.3f}" if n == 1 else f"{mean:.3f} ± {ci:.3f}"
+
+
+def conclusion(results: SAEResults, real: "RealResults | None" = None) -> str:
+    """What the scores say, as Markdown: which rule (and retain corpus) moves the score, the
+    seed's 0.0, the baselines, the relearning attack and the real tier; every number computed."""
+    scores = results.scores
+    table = summarize(scores, ["variant", "method", "rule", "intervention", "retain"],
+                      ["score", "min_forget_any_side"])
+    lines = []
+    untrained = table[table["method"].str.contains("untrained", regex=False)]
+    if not untrained.empty and untrained["score_mean"].notna().any():
+        lines.append(f"- **The seed's 0.0.** The SAE at initialisation scores at most "
+                     f"{untrained['score_mean'].max():.3f}: its features fire on "
+                     "almost every token, so none passes the retain-frequency filter and nothing is clamped.")
+    trained = table[table["method"].str.startswith("SAE") & ~table["method"].str.contains("untrained", regex=False)]
+    clamp_rows = trained[trained["intervention"] == "clamp"]
+    n_forget = int(results.base["n_known_forget"])
+    if not clamp_rows.empty:
+        works = []
+        for rule, group in clamp_rows.groupby("rule", sort=False):
+            if group["score_mean"].isna().all():
+                lines.append(f"- **{rule}**: no score (no known forget question).")
+                continue
+            best = group.loc[group["score_mean"].idxmax()]
+            significant = best["n"] > 1 and best["score_mean"] - best["score_ci"] > 0
+            questions = best["score_mean"] * n_forget
+            works += [f"{rule} ({questions:.1f} of {n_forget} questions)"] if significant else []
+            lines.append(f"- **{rule}**: best clamp variant {best['variant']}: score "
+                         f"{_fmt(best['score_mean'], best['score_ci'], best['n'])} (n = {best['n']}), i.e. "
+                         f"{questions:.1f} of the {n_forget} forget questions forgotten at side effects ≥ 0.99; "
+                         f"{'CI excludes 0' if significant else 'not distinguishable from 0'}.")
+        by_retain = clamp_rows.groupby("retain")[["score_mean", "min_forget_any_side_mean"]].mean()
+        if len(by_retain) > 1 and by_retain["score_mean"].notna().all():
+            sw = results.sweeps
+            active = sw[(sw["intervention"] == "clamp") & (sw["n_selected"] > 0)
+                        & ~sw["kind"].str.contains("untrained", regex=False)]
+            side = active.groupby("retain")["side_acc"].mean()
+            parts = "; ".join(f"retain {r}: mean score {v['score_mean']:.3f}, lowest forget accuracy at any side "
+                              f"effect {v['min_forget_any_side_mean']:.3f}, mean side-effect accuracy over the clamp "
+                              f"configurations {side.get(r, float('nan')):.3f}" for r, v in by_retain.iterrows())
+            better = by_retain["score_mean"].fillna(-1).idxmax()
+            lines.append(f"- **Why.** Averaged over SAEs and rules ({parts}). Clamping can push forget accuracy "
+                         "well below what the score credits, but only at configurations whose side-effect accuracy "
+                         "falls below 0.99: the features that fire on hazard text also fire on the question "
+                         f"format shared by every domain. The retain corpus '{better}' scores higher"
+                         + (": features firing on generic questions count as retain features and are not clamped."
+                            if better != "text" else "."))
+        top = clamp_rows["score_mean"].max()
+        lines.append(f"- **Verdict.** Rules whose best clamp score has a CI above 0: {', '.join(works) or 'none'}. "
+                     f"No variant forgets more than {top * n_forget:.1f} of {n_forget} questions on average at "
+                     f"side effects ≥ 0.99 (best score {top:.3f}): as in the seed, the score stays near 0; a "
+                     "trained SAE at least lets features through the retain filter, which the untrained one does "
+                     "not.")
+    ablate = trained[trained["intervention"] == "dir-ablate"]
+    if not ablate.empty and not clamp_rows.empty:
+        lines.append(f"- Decoder-direction ablation of the same features: mean score {ablate['score_mean'].mean():.3f} "
+                     f"vs {clamp_rows['score_mean'].mean():.3f} for clamping.")
+    for method in ("RMU", "GradDiff"):
+        row = table[table["variant"] == method]
+        if not row.empty:
+            r = row.iloc[0]
+            lines.append(f"- {method} (same score formula over its learning rates): "
+                         f"{_fmt(r['score_mean'], r['score_ci'], r['n'])} (n = {r['n']}).")
+    if not results.attacks.empty and "post_attack_forget_acc" in results.attacks:
+        att = results.attacks.groupby("label")[["before", "post_attack_forget_acc"]].mean()
+        lines.append("- Relearning attack (held-out forget questions, before → after): " + "; ".join(
+            f"{label} {v['before']:.2f} → {v['post_attack_forget_acc']:.2f}" for label, v in att.iterrows()) + ".")
+    if real is not None:
+        if real.scores.empty:
+            lines.append(f"- Real tier: no score ({real.note}).")
+        else:
+            rs = real.scores.groupby("variant")["score"].mean()
+            lines.append(f"- Real tier ({real.note}): " + "; ".join(f"{v} {x:.3f}" for v, x in rs.items()) + ".")
+            if not real.sweeps.empty:
+                moved = real.sweeps[real.sweeps["forget_acc"] < 1.0]
+                if moved.empty:
+                    lines.append("  No configuration lowered forget accuracy.")
+                else:
+                    best = moved.loc[moved["side_acc"].idxmax()]
+                    low = moved.loc[moved["forget_acc"].idxmin()]
+                    lines.append(f"  Configurations that lowered forget accuracy: {len(moved)} of {len(real.sweeps)}; "
+                                 f"the one keeping most side effects ({best['rule']}, m = {best['multiplier']}) "
+                                 f"reached forget {best['forget_acc']:.2f} at side {best['side_acc']:.2f}, the "
+                                 f"lowest forget accuracy was {low['forget_acc']:.2f} at side {low['side_acc']:.2f} "
+                                 "(the score needs side ≥ 0.99).")
     return "\n".join(lines)
 
 
 def cost_note(results: SAEResults) -> dict:
-    """Wall-clock seconds of the recorded stages (pretraining, SAE training)."""
-    return {"pretrain_s": results.base["wall_s"], "sae_train_s": float(results.saes["train_wall_s"].sum())}
+    """Seconds: this call's stages, and the recorded training times of the cached artifacts."""
+    return {**results.wall_s, "pretrain_train_s": results.base["wall_s"],
+            "sae_train_s_total": float(results.saes["train_wall_s"].sum())}
 
 
 
@@ -562,51 +763,124 @@ def real_questions(session: Session) -> tuple[list[dict], list[dict]]:
     return rows[p.sae_real_forget], side
 
 
-def real_tier(session: Session, seed: int = 0) -> Path:
-    """SAEBench's evaluation on the real model (chat format, "Answer: ("), one SAE: the suite,
-    training, scores and the sweep (``sweep.json``), with timings (``info.json``)."""
+def real_format(session: Session) -> MCQFormat:
+    """Letter format as SAEBench (chat turn, "Answer: ("), or cloze scoring (``sae_real_cloze``)
+    for a model that cannot answer with letters."""
+    return MCQFormat(chat=True, cloze=session.profile.sae_real_cloze)
+
+
+def real_orders(session: Session) -> tuple[tuple[int, ...], ...]:
+    from unlearnlab.mcq import CYCLIC_ORDERS
+
+    return PERMUTATIONS if session.profile.sae_real_all_orders else CYCLIC_ORDERS
+
+
+_REAL: dict[tuple, tuple] = {}  # one load per process; baselines train a copy
+
+
+def _real_model(session: Session, copy: bool = False):
+    from unlearnlab.real_model import load_real_model
+
+    key = (session.profile.sae_real_model, str(session.paths.artifacts), session.device)
+    if key not in _REAL:
+        _REAL[key] = load_real_model(key[0], cache_root=session.paths.artifacts / "real_models", device=key[2])
+    model, tok = _REAL[key]
+    return (fresh_copy(model) if copy else model), tok
+
+
+def real_suite_dir(session: Session) -> Path:
+    """Which of the questions the real model knows (``known.json``, as ``pretrain`` records it for
+    the synthetic model) and the suite's sizes and cost (``info.json``): built once, shared by the
+    SAE runs and the baselines."""
     import time
 
-    from unlearnlab.data.general_text import general_text_tokens
-    from unlearnlab.mcq import CYCLIC_ORDERS
-    from unlearnlab.real_model import load_real_model
     from unlearnlab.sae import build_suite
 
     p = session.profile
-    fmt = MCQFormat(chat=True)
-    orders = PERMUTATIONS if p.sae_real_all_orders else CYCLIC_ORDERS
-    cfg = {"model": p.sae_real_model, "forget": p.sae_real_forget, "facts": p.sae_real_facts, "layer": p.sae_real_layer,
-           "expansion": p.sae_real_expansion, "k": p.sae_real_k, "steps": p.sae_real_steps, "orders": len(orders),
-           "rules": p.sae_rules, "thresholds": p.sae_real_thresholds, "n_features": p.sae_real_n_features,
-           "multipliers": p.sae_real_multipliers, "seed": seed}
-    artifact = Artifact(session.paths.artifacts, "sae_real", f"{p.sae_real_model}_{p.sae_real_forget}", cfg)
+    cfg = {"model": p.sae_real_model, "forget": p.sae_real_forget, "facts": p.sae_real_facts,
+           "cloze": p.sae_real_cloze, "orders": len(real_orders(session))}
+    artifact = Artifact(session.paths.artifacts, "sae_real_suite", f"{p.sae_real_model}_{p.sae_real_forget}", cfg)
+
+    def make(tmp: Path) -> None:
+        start = time.perf_counter()
+        model, tok = _real_model(session)
+        loaded = time.perf_counter()
+        forget_rows, side_rows = real_questions(session)
+        suite = build_suite(model, tok, forget_rows, side_rows, real_format(session), batch_size=16,
+                            orders=real_orders(session))
+        write_json_atomic(tmp / "known.json", {"forget": [question_key(q) for q in suite.forget_rows],
+                                               "side": [question_key(q) for q in suite.side_rows]})
+        write_json_atomic(tmp / "info.json", {
+            "n_asked": suite.n_asked, "n_known_forget": suite.n_forget, "n_known_side": len(suite.side_rows),
+            "orders": cfg["orders"], "timing_s": {"load": loaded - start, "suite": time.perf_counter() - loaded}})
+
+    return artifact.build(make)
+
+
+def load_real_suite(session: Session, tokenizer, suite_dir: Path) -> MCQSuite:
+    """The recorded suite, tokenized (no permutation pass again)."""
+    from unlearnlab.mcq import letter_token_ids
+
+    known = read_json(Path(suite_dir) / "known.json")
+    forget_rows, side_rows = real_questions(session)
+    forget = [q for q in forget_rows if question_key(q) in set(known["forget"])]
+    side = [q for q in side_rows if question_key(q) in set(known["side"])]
+    fmt = real_format(session)
+    rows = forget + side
+    return MCQSuite(forget, side, mcq_tokens(rows, tokenizer, fmt), torch.tensor([r["answer"] for r in rows]),
+                    None if fmt.cloze else letter_token_ids(tokenizer), {}, fmt)
+
+
+def real_corpora(session: Session, tokenizer) -> tuple[TokenSet, TokenSet]:
+    """Forget text (every fact of the forget relation as a completion sentence) and retain text
+    (the other relations' facts and general English paragraphs)."""
+    from unlearnlab.data.facts import FACTS
+    from unlearnlab.data.general_text import general_text_tokens
+
+    p = session.profile
+    per_relation: dict[str, list] = {}
+    for fact in FACTS:
+        per_relation.setdefault(fact.relation, []).append(fact)
+    facts = [f for v in per_relation.values() for f in v[: p.sae_real_corpus_facts]]
+    forget = TokenSet.from_rows(hz.fact_corpus([f for f in facts if f.relation == p.sae_real_forget]), tokenizer,
+                                label_key="domain")
+    general = general_text_tokens(tokenizer)
+    general = TokenSet(general.prompts, general.answers, ["general"] * len(general), general.pad_id)
+    retain = TokenSet.from_rows(hz.fact_corpus([f for f in facts if f.relation != p.sae_real_forget]), tokenizer,
+                                label_key="domain").concat(general)
+    return forget, retain
+
+
+def real_tier(session: Session, seed: int = 0) -> Path:
+    """SAEBench's evaluation on the real model, one TopK SAE: training, scores and the sweep
+    (``sweep.json``), with timings (``info.json``)."""
+    import time
+
+    p = session.profile
+    suite_dir = real_suite_dir(session)
+    cfg = {"suite": suite_dir.name, "layer": p.sae_real_layer, "expansion": p.sae_real_expansion, "k": p.sae_real_k,
+           "steps": p.sae_real_steps, "batch_size": p.sae_real_batch_size, "corpus_facts": p.sae_real_corpus_facts,
+           "ablate": p.sae_real_ablate, "rules": p.sae_rules, "thresholds": p.sae_real_thresholds,
+           "n_features": p.sae_real_n_features, "multipliers": p.sae_real_multipliers, "seed": seed}
+    artifact = Artifact(session.paths.artifacts, "sae_real", f"{p.sae_real_model}_{p.sae_real_forget}_s{seed}", cfg)
 
     def make(tmp: Path) -> None:
         timing: dict[str, float] = {}
-        start = time.perf_counter()
-        model, tok = load_real_model(p.sae_real_model, cache_root=session.paths.artifacts / "real_models",
-                                     device=session.device)
-        timing["load"] = time.perf_counter() - start
-        forget_rows, side_rows = real_questions(session)
-        start = time.perf_counter()
-        suite = build_suite(model, tok, forget_rows, side_rows, fmt, batch_size=16, orders=orders)
-        timing["suite"] = time.perf_counter() - start
-        info = {"n_asked": suite.n_asked, "n_known_forget": suite.n_forget, "n_known_side": len(suite.side_rows),
-                "orders": len(orders), "timing_s": timing}
+        model, tok = _real_model(session)
+        suite = load_real_suite(session, tok, suite_dir)
+        info: dict = {"n_known_forget": suite.n_forget, "n_known_side": len(suite.side_rows), "timing_s": timing}
         rows: list[dict] = []
         if suite.n_forget and suite.side_rows:
-            forget_text = TokenSet.from_rows(hz.fact_corpus([f for f in _facts() if f.relation == p.sae_real_forget]),
-                                             tok, label_key="domain")
-            retain_text = TokenSet.from_rows(hz.fact_corpus([f for f in _facts() if f.relation != p.sae_real_forget]),
-                                             tok, label_key="domain").concat(general_text_tokens(tok))
-            sae_text = forget_text.concat(retain_text).concat(suite.tokens)
+            forget_text, retain_text = real_corpora(session, tok)
+            prompts = suite.tokens.subset(range(0, len(suite.tokens), 4)) if suite.fmt.cloze else suite.tokens
+            sae_text = forget_text.concat(retain_text).concat(prompts)  # each cloze prompt once, not 4 times
             scfg = SAEConfig(d_in=model.config.hidden_size, d_sae=p.sae_real_expansion * model.config.hidden_size,
                              kind="topk", k=p.sae_real_k, site=p.sae_site, layer=p.sae_real_layer)
             ids = tuple(i for i in (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) if i is not None)
             start = time.perf_counter()
             order = list(range(len(sae_text)))
             random.Random(seed).shuffle(order)
-            tcfg = SAETrainConfig(steps=p.sae_real_steps, lr=p.sae_lr, batch_size=p.sae_batch_size)
+            tcfg = SAETrainConfig(steps=p.sae_real_steps, lr=p.sae_lr, batch_size=p.sae_real_batch_size)
             sae, log, metrics = sae_for(model, sae_text.subset(order), scfg, tcfg, seed, special_ids=ids,
                                         **session.hardware)
             timing["sae"] = time.perf_counter() - start
@@ -614,7 +888,7 @@ def real_tier(session: Session, seed: int = 0) -> Path:
             scores, _, on_retain = importance_scores(model, sae, forget_text, retain_text, p.sae_rules, ids)
             timing["scores"] = time.perf_counter() - start
             start = time.perf_counter()
-            grid = SweepGrid(p.sae_real_thresholds, p.sae_real_n_features, p.sae_real_multipliers)
+            grid = SweepGrid(p.sae_real_thresholds, p.sae_real_n_features, p.sae_real_multipliers, p.sae_real_ablate)
             rows = sweep(model, sae, suite, scores, on_retain.freq, grid, batch_size=16).to_dict("records")
             timing["sweep"] = time.perf_counter() - start
             sae.save(tmp, extra={"metrics": metrics, "curve": log.curve})
@@ -625,7 +899,68 @@ def real_tier(session: Session, seed: int = 0) -> Path:
     return artifact.build(make)
 
 
-def _facts():
-    from unlearnlab.data.facts import FACTS
+def real_baseline(session: Session, method: str, lr: float, seed: int = 0) -> Path:
+    """RMU or GradDiff on the real model's forget / retain text, evaluated on the real suite
+    (``metrics.json``; the weights are not kept)."""
+    p = session.profile
+    suite_dir = real_suite_dir(session)
+    method_cfg = {"steps": p.sae_real_unlearn_steps, "lr": lr, "batch_size": p.sae_real_unlearn_batch_size,
+                  "answer_only": False}
+    if method in RETAIN_WEIGHT:
+        method_cfg["retain_weight"] = RETAIN_WEIGHT[method]
+    if method == "RMU":  # steer where the SAE reads
+        method_cfg.update(layer=p.sae_real_layer, seed=seed)
+    cfg = {"suite": suite_dir.name, "method": method, "seed": seed, "config": method_cfg,
+           "corpus_facts": p.sae_real_corpus_facts}
+    artifact = Artifact(session.paths.artifacts, "sae_real_baselines",
+                        f"{p.sae_real_model}_{method}_lr{lr:g}_s{seed}", cfg)
 
-    return FACTS
+    def make(tmp: Path) -> None:
+        model, tok = _real_model(session, copy=True)
+        suite = load_real_suite(session, tok, suite_dir)
+        forget, retain = real_corpora(session, tok)
+        data = UnlearnData(forget=forget, retain=retain, generator=seed_everything(seed), device=session.device)
+        log = get_method(method, **method_cfg).run(model, data, **session.hardware)
+        write_json_atomic(tmp / "metrics.json", {**suite.evaluate(model.eval(), batch_size=16), "steps": log.steps,
+                                                 "wall_s": log.wall_s})
+
+    return artifact.build(make)
+
+
+@dataclass
+class RealResults:
+    suite: dict  # sizes of the real suite and its cost
+    saes: pd.DataFrame  # reconstruction metrics per seed
+    sweeps: pd.DataFrame
+    baselines: pd.DataFrame
+    scores: pd.DataFrame  # as ``score_rows``
+    timing_s: dict  # recorded seconds per stage (SAE runs summed over seeds)
+
+    @property
+    def note(self) -> str:
+        """One line: model, suite, scoring format and grid."""
+        s = self.suite
+        return (f"real tier: {s['n_known_forget']} forget and {s['n_known_side']} side-effect questions known "
+                f"(of {sum(s['n_asked'].values())}; {s['orders']} choice order(s) checked); "
+                f"{self.scores['seed'].nunique() if not self.scores.empty else 0} seed(s)")
+
+
+def real_results(session: Session) -> RealResults:
+    """The real tier of the profile: suite, one SAE per seed, RMU/GradDiff per learning rate."""
+    p = session.profile
+    suite = read_json(real_suite_dir(session) / "info.json")
+    saes, sweeps, timing = [], [], dict(suite["timing_s"])
+    for seed in p.sae_real_seeds:
+        path = real_tier(session, seed)
+        info = read_json(path / "info.json")
+        for key, value in info["timing_s"].items():
+            timing[key] = timing.get(key, 0.0) + value
+        if "sae_metrics" in info:
+            saes.append({"seed": seed, **info["sae_metrics"]})
+        sweeps += [{"kind": "topk", "seed": seed, "retain": "text", **row} for row in read_json(path / "sweep.json")]
+    dirs = {(m, lr, seed): real_baseline(session, m, lr, seed)
+            for m in p.sae_real_methods for lr in p.sae_real_unlearn_lrs for seed in p.sae_real_seeds}
+    baselines = collect_baselines(dirs)
+    timing["baselines"] = float(baselines["wall_s"].sum()) if not baselines.empty else 0.0
+    sweeps_df = pd.DataFrame(sweeps)
+    return RealResults(suite, pd.DataFrame(saes), sweeps_df, baselines, score_rows(sweeps_df, baselines), timing)

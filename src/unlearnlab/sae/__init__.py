@@ -4,7 +4,7 @@
 """
 
 from unlearnlab.sae.features import (RULES, FeatureStats, attribution_scores, feature_stats, importance_scores,
-                                     kl_scores, select_features)
+                                     importance_scores_per_retain, kl_scores, select_features)
 from unlearnlab.sae.hooks import attach, collect_activations, intervene, site_module, site_output
 from unlearnlab.sae.interventions import ablate_directions, clamp, splice
 from unlearnlab.sae.model import KINDS, SITES, SAEConfig, SparseAutoencoder
@@ -13,6 +13,7 @@ from unlearnlab.sae.unlearning import MCQSuite, SweepGrid, build_suite, sweep
 
 __all__ = ["KINDS", "RULES", "SITES", "FeatureStats", "MCQSuite", "SAEConfig", "SAETrainConfig", "SAETrainLog",
            "SparseAutoencoder", "SweepGrid", "ablate_directions", "attach", "attribution_scores", "build_suite",
-           "clamp", "collect_activations", "delta_loss", "feature_stats", "importance_scores", "intervene",
+           "clamp", "collect_activations", "delta_loss", "feature_stats", "importance_scores",
+           "importance_scores_per_retain", "intervene",
            "kl_scores", "reconstruction_metrics", "sae_for", "select_features", "site_module", "site_output",
            "splice", "sweep", "train_sae"]

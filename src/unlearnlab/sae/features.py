@@ -122,14 +122,28 @@ def importance_scores(model: torch.nn.Module, sae: SparseAutoencoder, forget: To
                       ) -> tuple[dict[str, torch.Tensor], FeatureStats, FeatureStats]:
     """Every requested rule's scores and the two corpora's statistics (attribution needs a
     backward pass per batch; the others reuse the statistics)."""
+    scores, on_forget, on_retain = importance_scores_per_retain(model, sae, forget, {"": retain}, rules, special_ids)
+    return scores[""], on_forget, on_retain[""]
+
+
+def importance_scores_per_retain(model: torch.nn.Module, sae: SparseAutoencoder, forget: TokenSet,
+                                 retains: dict[str, TokenSet], rules: tuple[str, ...] = RULES,
+                                 special_ids: tuple[int, ...] = (),
+                                 ) -> tuple[dict[str, dict[str, torch.Tensor]], FeatureStats, dict[str, FeatureStats]]:
+    """``importance_scores`` against several retain corpora: the forget statistics and the
+    attribution scores (forget text only; a backward pass per batch) are computed once."""
     unknown = set(rules) - set(RULES)
     if unknown:
         raise ValueError(f"unknown scoring rule(s) {sorted(unknown)}; choose from {RULES}")
     on_forget = feature_stats(model, sae, forget, special_ids=special_ids)
-    on_retain = feature_stats(model, sae, retain, special_ids=special_ids)
-    makers: dict[str, ScoreFn] = {
-        "frequency": lambda: on_forget.freq.clone(),
-        "kl": lambda: kl_scores(on_forget, on_retain),
-        "attribution": lambda: attribution_scores(model, sae, forget, special_ids=special_ids),
-    }
-    return {rule: makers[rule]() for rule in rules}, on_forget, on_retain
+    attribution = attribution_scores(model, sae, forget, special_ids=special_ids) if "attribution" in rules else None
+    scores, on_retain = {}, {}
+    for name, retain in retains.items():
+        on_retain[name] = stats = feature_stats(model, sae, retain, special_ids=special_ids)
+        makers: dict[str, ScoreFn] = {
+            "frequency": lambda: on_forget.freq.clone(),
+            "kl": lambda stats=stats: kl_scores(on_forget, stats),
+            "attribution": lambda: attribution.clone(),
+        }
+        scores[name] = {rule: makers[rule]() for rule in rules}
+    return scores, on_forget, on_retain

@@ -91,15 +91,18 @@ def delta_loss(model: torch.nn.Module, sae: SparseAutoencoder, data: TokenSet,
 
 def sae_for(model: torch.nn.Module, data: TokenSet, cfg: SAEConfig, train_cfg: SAETrainConfig, seed: int = 0,
             eval_fraction: float = 0.1, special_ids: tuple[int, ...] = (), max_tokens: int | None = None,
-            **hardware) -> tuple[SparseAutoencoder, SAETrainLog, dict[str, float]]:
+            loss_data: TokenSet | None = None, **hardware) -> tuple[SparseAutoencoder, SAETrainLog, dict[str, float]]:
     """Collect activations at the SAE's site from ``data``, train on all but the last
-    ``eval_fraction`` of examples, and measure reconstruction and Δ loss on those."""
+    ``eval_fraction`` of examples, and measure reconstruction on those and Δ loss on ``loss_data``
+    (default: the same held-out examples). Pass text the model was trained to predict: on prompts
+    whose tokens it never learned to predict, its clean loss is above chance and Δ loss means
+    nothing."""
     n_eval = max(1, int(eval_fraction * len(data)))
     train_set, eval_set = data.subset(range(len(data) - n_eval)), data.subset(range(len(data) - n_eval, len(data)))
     acts = collect_activations(model, train_set, cfg.site, cfg.layer, special_ids=special_ids, max_tokens=max_tokens)
     device = str(next(model.parameters()).device)
     sae, log = train_sae(acts, cfg, train_cfg, seed, device, **hardware)
     held_out = collect_activations(model, eval_set, cfg.site, cfg.layer, special_ids=special_ids)
-    metrics = {**reconstruction_metrics(sae, held_out), **delta_loss(model, sae, eval_set),
+    metrics = {**reconstruction_metrics(sae, held_out), **delta_loss(model, sae, loss_data or eval_set),
                "train_tokens": len(acts), "train_wall_s": log.wall_s}
     return sae, log, metrics

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from unlearnlab.batching import TokenSet
-from unlearnlab.mcq import (PERMUTATIONS, MCQFormat, known_under_all_permutations, letter_logits, letter_token_ids,
+from unlearnlab.mcq import (PERMUTATIONS, MCQFormat, choice_scores, known_under_all_permutations, letter_token_ids,
                             mcq_tokens, predictor)
 from unlearnlab.sae.hooks import Edit, intervene
 from unlearnlab.sae.features import select_features
@@ -34,10 +34,11 @@ class MCQSuite:
 
     forget_rows: list[dict]
     side_rows: list[dict]
-    tokens: TokenSet  # forget rows first, then side rows
+    tokens: TokenSet  # forget rows first, then side rows (four entries per row in cloze format)
     answers: torch.Tensor
-    letters: list[list[int]]
+    letters: list[list[int]] | None  # None in cloze format
     n_asked: dict[str, int]  # questions per domain before the permutation filter
+    fmt: MCQFormat = MCQFormat()
 
     @property
     def n_forget(self) -> int:
@@ -46,10 +47,10 @@ class MCQSuite:
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, batch_size: int = 128) -> dict[str, float]:
         """Forget accuracy, pooled side-effect accuracy, and accuracy per side domain."""
-        hits = letter_logits(model, self.tokens, self.letters, batch_size).argmax(-1) == self.answers
+        hits = choice_scores(model, self.tokens, self.fmt, self.letters, batch_size).argmax(-1) == self.answers
         forget, side = hits[: self.n_forget], hits[self.n_forget:]
         out = {"forget_acc": _mean(forget), "side_acc": _mean(side)}
-        labels = self.tokens.labels[self.n_forget:]
+        labels = [r.get("domain", "") for r in self.side_rows]
         for domain in sorted(set(labels)):
             out[f"acc_{domain}"] = _mean(side[[lab == domain for lab in labels]])
         return out
@@ -65,6 +66,7 @@ def build_suite(model: torch.nn.Module, tokenizer, forget_rows: Sequence[dict], 
     """The questions the model knows (correct under all 24 orderings, or under ``orders`` where a
     large model on a CPU cannot afford 24), ready to evaluate."""
     predict = predictor(model, tokenizer, fmt, batch_size)
+    orders = orders[:1] if fmt.cloze else orders  # a cloze prompt has no order of choices
     forget = [forget_rows[i] for i in known_under_all_permutations(predict, forget_rows, orders)]
     side = [side_rows[i] for i in known_under_all_permutations(predict, side_rows, orders)]
     asked: dict[str, int] = {}
@@ -72,7 +74,8 @@ def build_suite(model: torch.nn.Module, tokenizer, forget_rows: Sequence[dict], 
         asked[row.get("domain", "")] = asked.get(row.get("domain", ""), 0) + 1
     rows = forget + side
     answers = torch.tensor([r["answer"] for r in rows], dtype=torch.long)
-    return MCQSuite(forget, side, mcq_tokens(rows, tokenizer, fmt), answers, letter_token_ids(tokenizer), asked)
+    letters = None if fmt.cloze else letter_token_ids(tokenizer)
+    return MCQSuite(forget, side, mcq_tokens(rows, tokenizer, fmt), answers, letters, asked, fmt)
 
 
 @dataclass(frozen=True)

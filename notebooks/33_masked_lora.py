@@ -1,0 +1,116 @@
+# %% [markdown]
+# # 33 · Removing one concept with activation-guided masked LoRA — and proving it under probes
+#
+# SmolLM2-135M-Instruct is asked to forget a film (default: *Inception*). We score every MLP
+# neuron by gradient saliency and by a Fisher ratio (concept prompts vs retain prompts), keep the
+# top neurons at a fixed parameter budget, and train a LoRA whose update is multiplied by that
+# neuron mask, so no weight outside it can change. Training target: a neutral answer on concept
+# prompts, the base model's own answers (KL) on neighbouring films and unrelated facts.
+# Comparisons at the same budget and data: plain LoRA on the same modules, masked LoRA on random
+# neurons of the same number, and GradDiff and NPO (methods registry) on the plain LoRA.
+#
+# Everything is measured on **held-out** prompts: direct questions, paraphrases and adversarial
+# forms (indirect references, role-play, other languages, fill-in-the-blank, multiple choice,
+# raw completions) on the forget side; neighbouring films and unrelated facts on the retain
+# side; general-text cross-entropy; degeneration (a model that answers "FORGOTTEN FORGOTTEN"
+# counts as broken); and a relearning attack (a few fine-tuning steps on concept examples).
+
+# %%
+from IPython.display import Markdown, display
+
+from unlearnlab import concept_plots, tables
+from unlearnlab.data import concepts as cx
+from unlearnlab.experiments import concept as cc
+from unlearnlab.experiments.session import start
+from unlearnlab.localization_plots import score_heatmaps
+from unlearnlab.plots import save_figure
+
+# %% tags=["parameters"]
+profile = "default"
+output_root = ""
+# the concept: a built-in one (data.concepts.CONCEPTS: "Inception", "Titanic", "The Matrix"), or
+# any film the model knows, described by concept_fields (see data.concepts.make_concept), e.g.
+# concept = "Jaws"; concept_fields = {"director": "Steven Spielberg", "star": "Roy Scheider",
+#   "year": "1975", "logline": "a great white shark terrorises a seaside resort town",
+#   "plot_words": ["shark"], "themes": ["a giant shark attacking swimmers"],
+#   "neighbours": ["Jurassic Park", "Schindler's List", "Titanic"], "distractors": ["James Cameron",
+#   "George Lucas", "Ridley Scott"], "other_titles": ["Titanic", "Avatar", "Psycho"]}
+concept = "Inception"
+concept_fields = {}
+model = ""  # empty: the profile's ("smollm2"); or a local model directory / hub name
+
+# %%
+session = start(profile, output_root)
+spec = cx.make_concept(concept, **concept_fields)
+cfg = cc.ConceptConfig.from_profile(session.profile, name=spec.name, model=model or session.profile.concept_model)
+custom = spec != cx.CONCEPTS.get(session.profile.concept_name) or cfg.model != session.profile.concept_model
+# a custom concept or model gets its own figure and table names: the paper's files stay as they are
+suffix = "_" + "_".join(filter(None, [spec.name, model])).replace("/", "_").replace(" ", "_") if custom else ""
+print(cc.grid_note(cfg, profile))
+s = cc.setup(session, cfg, spec)
+print(f"{len(s.probes)} probes:")
+display(cc.probe_counts(s))
+
+# %% [markdown]
+# ## Where the concept lives: saliency of every MLP neuron (and attention head)
+
+# %%
+df = cc.run_grid(s)
+fig = score_heatmaps(cc.heatmap_grids(s), title=f"{spec.name}: concept vs retain scores, decades above 1e-4 of the maximum")
+save_figure(fig, session.paths.figures, f"concept_saliency{suffix}")
+display(fig)
+print(cc.mask_note(s))
+
+# %% [markdown]
+# ## Before and after: answers to held-out prompts (seed 0)
+
+# %%
+answers = cc.answers_table(s)
+display(answers.style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
+
+# %% [markdown]
+# ## Suppression vs side effects, per variant (mean ± 95 % CI over seeds)
+# Top row: how much of the concept is left on held-out prompts (lower: stronger suppression);
+# bottom row: side effects (retention of neighbouring films and unrelated facts, KL to the base
+# model, general-text cross-entropy, degenerate answers).
+
+# %%
+table = cc.summary(df)
+fig = concept_plots.variant_bars(table, cc.BAR_PANELS, ncols=5)
+save_figure(fig, session.paths.figures, f"concept_bars{suffix}")
+display(fig)
+
+# %% [markdown]
+# ## Relearning attack: does the concept come back faster than after plain LoRA?
+# Full fine-tuning on a few concept examples with their true answers; the curve is the summed
+# log-probability of the held-out key answers. The base model is attacked the same way (dashed):
+# the attack also teaches the short-answer format, so curves are read against it.
+
+# %%
+curves = cc.relearn_table(s)
+relearn = cc.relearn_summary(curves)
+fig = concept_plots.relearn_curves(curves)
+save_figure(fig, session.paths.figures, f"concept_relearn{suffix}")
+display(fig)
+display(relearn.round(3))
+
+# %% [markdown]
+# ## Results table and which variant wins where
+
+# %%
+paper = cc.paper_table(table, relearn)
+model_name = "SmolLM2-135M-Instruct" if cfg.model == "smollm2" else tables.latex_text(cfg.model)
+caption = (f"Removing the film {tables.latex_text(spec.name)} from {model_name} "
+           f"({profile} profile: {len(cfg.seeds)} seeds, {cfg.steps} training steps, mask "
+           f"{100 * cfg.budget:g}\\,\\% of parameters by {cfg.reference_localizer}). Held-out prompts: "
+           "adv.\\ \\%: adversarial answers naming the film; adv.\\ log-p: mean per-token log-prob of the "
+           "adversarial key answers; neighb.\\ \\%: base-correct neighbour-film answers still correct; gen.\\ CE: "
+           "general-text cross-entropy (nats/token); degen.\\ \\%: degenerate answers; relearn gap: key-answer log-prob after "
+           f"{cfg.relearn_steps} relearning steps minus the attacked base model's (negative: still suppressed). "
+           "Mean $\\pm$ 95\\,\\% CI over seeds (base: one model).")
+tables.write_latex(paper, session.paths.tables / f"masked_lora{suffix}.tex", caption=caption, label=f"tab:masked-lora{suffix}")
+display(paper)
+display(cc.cost(df).round(1))
+
+# %%
+display(Markdown(cc.verdict(table, relearn, cfg, profile)))
