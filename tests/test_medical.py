@@ -186,3 +186,15 @@ def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
     assert df["forget_qa_acc"].between(0, 1).all() and df["auc_min_k"].between(0, 1).all()
     assert df.loc[df["method"] != "base", "others_after"].notna().all()
     pd.testing.assert_frame_equal(rr.run(session, world, str(model_dir)), df)  # a rerun reads every cached result
+
+
+def test_one_seed_cells_are_untested_not_clean():
+    from unlearnlab.experiments import private_records as pr
+
+    row = {k: False for k in pr.CRITERIA}
+    ver = pd.DataFrame([{"method": "GradDiff", "ratio": 0.2, "seeds": 1, **row},
+                        {"method": "NPO", "ratio": 0.2, "seeds": 3, **row},
+                        {"method": "NPO", "ratio": 0.1, "seeds": 3, **row, next(iter(pr.CRITERIA)): True}])
+    text = pr._summary(ver)
+    assert "Over all 2 " in text and "every criterion: 1 (1 more cells with one seed: no verdict)" in text
+    assert pr._summary(ver.iloc[:1]).startswith("No verdicts")

@@ -397,9 +397,9 @@ def run(session: Session, world: MedicalWorld) -> dict:
     On a multi-core CPU the fine-tunes and the grid run in one-thread processes (small models
     do not scale across threads; independent runs do). Unlearning jobs are queued as soon as
     the base exists, behind the oracle fine-tunes, so no worker idles while the last oracle
-    trains. The public pretraining runs first, alone, also in a one-thread worker: a matrix
-    product's rounding depends on the thread count, so a model trained in the notebook's own
-    process would differ between a 1- and a 2-thread run.
+    trains. The public pretraining runs first, alone, in a worker at a fixed ``PUBLIC_THREADS``:
+    a matrix product's rounding depends on the thread count, so a model trained in the
+    notebook's own process (threads = cores) would differ between machines.
     """
     p = session.profile
     wd = str(world.directory)
@@ -409,9 +409,17 @@ def run(session: Session, world: MedicalWorld) -> dict:
         return _schedule(pool, session, wd)
 
 
+PUBLIC_THREADS = 2  # the public pretraining runs alone: both cores, a fixed count for reproducible rounding
+
+
 def _public_job(args: tuple) -> str:
     session, world_dir = args
-    return str(pretrain_public(session, MedicalWorld.load(world_dir)))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(PUBLIC_THREADS)
+    try:
+        return str(pretrain_public(session, MedicalWorld.load(world_dir)))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _schedule(pool, session: Session, wd: str) -> dict:
@@ -584,11 +592,15 @@ def _verdict(method: str, ver: pd.DataFrame) -> str:
 
 
 def _summary(ver: pd.DataFrame) -> str:
+    untested = int((ver["seeds"] < 2).sum())
+    ver = ver[ver["seeds"] >= 2]  # one seed gives no interval: such a cell is untested, not clean
     n = len(ver)
+    if n == 0:
+        return f"No verdicts: every one of the {untested} (method, forget ratio) cells has fewer than two seeds."
     counts = ", ".join(f"{text}: {int(ver[key].sum())}" for key, text in CRITERIA.items())
     clean = int((~ver[list(CRITERIA)].any(axis=1)).sum())
     return (f"Over all {n} (method, forget ratio) cells — {counts}; cells indistinguishable from the oracle on "
-            f"every criterion: {clean}.")
+            f"every criterion: {clean}" + (f" ({untested} more cells with one seed: no verdict)." if untested else "."))
 
 
 def grid_note(session: Session) -> str:
