@@ -2,10 +2,13 @@
 # # 33 · Removing one concept with activation-guided masked LoRA — and proving it under probes
 #
 # SmolLM2-135M-Instruct is asked to forget a film (default: *Inception*). We score every MLP
-# neuron by gradient saliency and by a Fisher ratio (concept prompts vs retain prompts), keep the
-# top neurons at a fixed parameter budget, and train a LoRA whose update is multiplied by that
-# neuron mask, so no weight outside it can change. Training target: a neutral answer on concept
-# prompts, the base model's own answers (KL) on neighbouring films and unrelated facts.
+# neuron by gradient saliency (mean |gradient| of the loss on concept prompts) and by a Fisher
+# ratio (concept prompts vs retain prompts), keep the top neurons at a fixed parameter budget,
+# and train a LoRA whose update is multiplied by that neuron mask, so no weight outside it can
+# change. The grid note below says which masks this profile trains (default: the Fisher mask;
+# the gradient-saliency mask only in the `gpu` grid, for time). Training target: a neutral
+# answer on concept prompts, the base model's own answers (KL) on neighbouring films and
+# unrelated facts.
 # Comparisons at the same budget and data: plain LoRA on the same modules, masked LoRA on random
 # neurons of the same number, and GradDiff and NPO (methods registry) on the plain LoRA.
 #
@@ -14,6 +17,14 @@
 # raw completions) on the forget side; neighbouring films and unrelated facts on the retain
 # side; general-text cross-entropy; degeneration (a model that answers "FORGOTTEN FORGOTTEN"
 # counts as broken); and a relearning attack (a few fine-tuning steps on concept examples).
+#
+# An answer counts as naming the film only when its prompt does not: several adversarial forms
+# put the title in the prompt (role-play, other languages, multiple choice), and repeating it is
+# no knowledge. Likewise a fact counts only when the prompt does not give it (the table below
+# the probe counts says how many held-out prompts can show each).
+#
+# A custom film from the command line (dicts as JSON):
+# `python -m unlearnlab.pipeline --only 33 -p concept=Jaws -p 'concept_fields={"director": "Steven Spielberg", ...}'`
 
 # %%
 from IPython.display import Markdown, display
@@ -50,13 +61,16 @@ print(cc.grid_note(cfg, profile))
 s = cc.setup(session, cfg, spec)
 print(f"{len(s.probes)} probes:")
 display(cc.probe_counts(s))
+knowledge = cc.base_knowledge(s)  # what the base model shows of the film on held-out prompts
+display(knowledge)
 
 # %% [markdown]
 # ## Where the concept lives: saliency of every MLP neuron (and attention head)
 
 # %%
 df = cc.run_grid(s)
-fig = score_heatmaps(cc.heatmap_grids(s), title=f"{spec.name}: concept vs retain scores, decades above 1e-4 of the maximum")
+fig = score_heatmaps(cc.heatmap_grids(s), title=f"{spec.name}: fisher (concept vs retain), gradient_norm (concept "
+                    "only); decades above 1e-4 of the maximum")
 save_figure(fig, session.paths.figures, f"concept_saliency{suffix}")
 display(fig)
 print(cc.mask_note(s))
@@ -67,10 +81,15 @@ print(cc.mask_note(s))
 # %%
 answers = cc.answers_table(s)
 display(answers.style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
+model_name = "SmolLM2-135M-Instruct" if cfg.model == "smollm2" else tables.latex_text(cfg.model)
+captions = cc.captions(cfg, profile, knowledge, tables.latex_text(spec.name), model_name)
+tables.write_latex(cc.answers_latex(answers, spec), session.paths.tables / f"masked_lora_answers{suffix}.tex",
+                   caption=captions["answers"], label=f"tab:masked-lora-answers{suffix}")
 
 # %% [markdown]
 # ## Suppression vs side effects, per variant (mean ± 95 % CI over seeds)
-# Top row: how much of the concept is left on held-out prompts (lower: stronger suppression);
+# Top row: how much of the concept is left on held-out prompts (lower: stronger suppression;
+# "names it" counts only prompts without the film's name);
 # bottom row: side effects (retention of neighbouring films and unrelated facts, KL to the base
 # model, general-text cross-entropy, degenerate answers).
 
@@ -83,8 +102,11 @@ display(fig)
 # %% [markdown]
 # ## Relearning attack: does the concept come back faster than after plain LoRA?
 # Full fine-tuning on a few concept examples with their true answers; the curve is the summed
-# log-probability of the held-out key answers. The base model is attacked the same way (dashed):
-# the attack also teaches the short-answer format, so curves are read against it.
+# log-probability of the held-out key answers, evaluated every step. The base model is attacked
+# the same way (dashed): the attack also teaches the short-answer format, so curves are read
+# against it. Per seed: the gap after the attack, the area (curve minus the base model's curve,
+# averaged over the attack's steps: lower relearns more slowly) and the steps until the base
+# model's pre-attack log-prob is reached.
 
 # %%
 curves = cc.relearn_table(s)
@@ -99,18 +121,13 @@ display(relearn.round(3))
 
 # %%
 paper = cc.paper_table(table, relearn)
-model_name = "SmolLM2-135M-Instruct" if cfg.model == "smollm2" else tables.latex_text(cfg.model)
-caption = (f"Removing the film {tables.latex_text(spec.name)} from {model_name} "
-           f"({profile} profile: {len(cfg.seeds)} seeds, {cfg.steps} training steps, mask "
-           f"{100 * cfg.budget:g}\\,\\% of parameters by {cfg.reference_localizer}). Held-out prompts: "
-           "adv.\\ \\%: adversarial answers naming the film; adv.\\ log-p: mean per-token log-prob of the "
-           "adversarial key answers; neighb.\\ \\%: base-correct neighbour-film answers still correct; gen.\\ CE: "
-           "general-text cross-entropy (nats/token); degen.\\ \\%: degenerate answers; relearn gap: key-answer log-prob after "
-           f"{cfg.relearn_steps} relearning steps minus the attacked base model's (negative: still suppressed). "
-           "Mean $\\pm$ 95\\,\\% CI over seeds (base: one model).")
-tables.write_latex(paper, session.paths.tables / f"masked_lora{suffix}.tex", caption=caption, label=f"tab:masked-lora{suffix}")
-display(paper)
+tables.write_latex(paper, session.paths.tables / f"masked_lora{suffix}.tex", caption=captions["suppression"],
+                   label=f"tab:masked-lora{suffix}")
+side = cc.side_table(table)
+tables.write_latex(side, session.paths.tables / f"masked_lora_side{suffix}.tex", caption=captions["side"],
+                   label=f"tab:masked-lora-side{suffix}")
+display(paper, side)
 display(cc.cost(df).round(1))
 
 # %%
-display(Markdown(cc.verdict(table, relearn, cfg, profile)))
+display(Markdown(cc.verdict(table, relearn, cfg, profile, knowledge)))

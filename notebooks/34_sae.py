@@ -14,12 +14,22 @@
 # attribution) against two retain corpora (generic text, or that plus generic questions in the
 # evaluation's format); the selected features are clamped to −multiplier where they fire (or
 # their decoder directions ablated). Score = 1 − min forget accuracy over the sweep's
-# configurations whose side-effect accuracy stays ≥ 0.99 of the base's. RMU and GradDiff are
-# scored by the same formula over their learning rates, and every scoring configuration is
-# attacked by relearning.
+# configurations whose side-effect accuracy stays ≥ 0.99 of the unmodified model's (measured on
+# the filtered suite). RMU and GradDiff are scored by the same formula over their learning rates.
+# Because a score of 1/36 is one question, each score also gets a 95 % bootstrap interval over
+# questions, and counts as evidence only when each seed forgets ≥ 2 questions on average (and ≥ 2
+# distinct ones), and that interval (and, with several seeds, the seed CI) excludes 0. Methods are
+# also compared at matched side effects (≥ 0.99, 0.95, 0.90 of the base), and the best configuration of each family
+# at ≥ 0.90 (SAE clamp, RMU, GradDiff) is attacked by relearning, next to the attacked base model.
 #
 # **Real tier.** SmolLM2-135M-Instruct on fact-probe questions: one relation forgotten, the
-# others as side effects; one TopK SAE at a middle layer.
+# others as side effects; one TopK SAE at a middle layer. One seed on a CPU, so its intervals are
+# bootstrap intervals over questions (the `gpu` profile runs three seeds).
+#
+# Activations are read with plain forward hooks on the decoder blocks (the SAE edit must live on
+# the model that is evaluated and fine-tuned; the bridge wraps a copy). `tests/test_sae.py::
+# test_hook_sites_equal_the_bridge_hooks` proves these sites equal TransformerBridge's
+# `blocks.L.hook_resid_post` (and `hook_mlp_out`) on a tiny random Llama.
 
 # %%
 from IPython.display import Markdown, display
@@ -47,7 +57,7 @@ print(xs.grid_note(session))
 # %%
 results = xs.run(session, attack=attack)
 print({k: round(v, 1) for k, v in xs.cost_note(results).items()})
-display(results.saes.groupby("kind")[["explained_variance", "l0", "dead_fraction", "delta_loss"]].mean().round(3))
+print(f"unmodified model's side-effect accuracy on the filtered suite (measured): {results.base_side_acc:.3f}")
 
 # %% [markdown]
 # SAE training: normalised reconstruction error and fraction of dead features (mean over seeds).
@@ -58,10 +68,10 @@ save_figure(fig, session.paths.figures, "sae_training")
 display(fig)
 
 # %% [markdown]
-# Unlearning score per variant (mean ± 95 % CI over seeds).
+# Unlearning score per variant (mean ± 95 % CI over seeds), coloured by intervention.
 
 # %%
-table = xs.score_table(results.scores)
+table = xs.score_table(results.scores, results.stats)
 fig = sae_plots.score_bars(table)
 save_figure(fig, session.paths.figures, "sae_scores")
 display(fig)
@@ -78,17 +88,16 @@ display(fig)
 
 # %% [markdown]
 # Forget vs side-effect accuracy of every sweep configuration and baseline run: the score reads
-# the lowest point right of the dashed line.
+# the lowest point right of the dashed line (0.99 × base); the dash-dotted and dotted lines are
+# the looser matched side-effect levels (0.95, 0.90).
 
 # %%
-fig = sae_plots.tradeoff(results.sweeps, results.baselines)
+fig = sae_plots.tradeoff(results.sweeps, results.baselines, results.base_side_acc)
 save_figure(fig, session.paths.figures, "sae_tradeoff")
 display(fig)
 
 # %%
 display(Markdown(xs.describe(results)))
-if attack and not results.attacks.empty:
-    display(results.attacks.drop(columns=["curve"], errors="ignore"))
 
 # %% [markdown]
 # ## Real tier (SmolLM2-135M-Instruct)
@@ -98,19 +107,74 @@ real_results = xs.real_results(session) if real else None
 if real_results is not None:
     print(real_results.note)
     print({k: round(v, 1) for k, v in real_results.timing_s.items()})
-    display(real_results.saes.round(3))
-    display(real_results.scores.drop(columns=["variant"]).round(3))
+    print(f"unmodified SmolLM2's side-effect accuracy on its suite (measured): "
+          f"{real_results.base_eval['side_acc']:.3f}")
+    display(xs.score_table(real_results.scores, real_results.stats).drop(columns=["family"]).round(3))
 
 # %% [markdown]
-# ## Table
+# ## Tables
+#
+# Unlearning score per variant and tier.
 
 # %%
 latex = xs.latex_table(results, real_results)
 caption = (f"SAE feature unlearning vs RMU and GradDiff ({xs.grid_note(session)}). Unlearning score "
            "$= 1 -$ min forget accuracy over configurations keeping side-effect accuracy $\\geq 0.99$ of the "
-           "base's, in \\%, mean $\\pm$ 95\\% CI over seeds.")
+           "unmodified model's (measured), in \\%: mean $\\pm$ 95\\% CI over seeds; for one seed (SmolLM2 "
+           "in the default profile) the 95\\% bootstrap interval over questions in brackets. *: evidence "
+           "($\\geq 2$ questions forgotten per seed and $\\geq 2$ distinct ones, the bootstrap interval over questions and, with several "
+           "seeds, the seed CI exclude 0).")
+caption += (f" Synthetic suite: {results.base['n_known_forget']} forget and {results.base['n_known_side']} "
+            f"side-effect questions; unmodified side-effect accuracy {results.base_side_acc:.3f}.")
+if real_results is not None:
+    caption += (f" SmolLM2 suite: {real_results.suite['n_known_forget']} forget and "
+                f"{real_results.suite['n_known_side']} side-effect questions; unmodified side-effect accuracy "
+                f"{real_results.base_eval['side_acc']:.3f}.")
 tables.write_latex(latex, session.paths.tables / "sae_unlearning.tex", caption=caption, label="tab:sae")
 display(latex)
+
+# %% [markdown]
+# At matched side effects: per family (rules and retain corpora pooled into one sweep) the lowest
+# forget accuracy among configurations keeping side effects ≥ r × base.
+
+# %%
+matched = xs.matched_latex(results, real_results)
+tables.write_latex(matched, session.paths.tables / "sae_matched.tex", label="tab:sae-matched", caption=(
+    "Lowest forget accuracy (\\%, lower is better) at matched side effects: among each family's "
+    "configurations (SAE: every rule, retain corpus, threshold, number of features and multiplier) whose "
+    "side-effect accuracy is $\\geq r\\times$ the unmodified model's; 100 where none qualifies. Mean "
+    "$\\pm$ 95\\% CI over seeds; one seed: the mean."))
+display(matched)
+
+# %% [markdown]
+# SAE quality on held-out activations (MSE in model units, explained variance, features active
+# per token, never-firing features, next-token loss increase when the reconstruction is spliced in).
+
+# %%
+quality = xs.quality_latex(results, real_results)
+tables.write_latex(quality, session.paths.tables / "sae_quality.tex", label="tab:sae-quality", caption=(
+    f"SAE quality per tier and kind ({session.profile.name} profile): MSE, explained variance, $L_0$, dead "
+    "fraction and $\\Delta$ next-token loss with the reconstruction spliced in, on held-out data; mean "
+    "$\\pm$ 95\\% CI over seeds, one seed: the mean."))
+display(quality)
+
+# %% [markdown]
+# Relearning attack (synthetic tier; the real tier is not attacked on a CPU): held-out forget
+# accuracy of the base and of each family's best configuration at side effects ≥
+# `sae_attack_side_ratio` × base, before the attack, at the attacker's best stopping point, and
+# of the attacked base at that same step.
+
+# %%
+if attack and not results.attacks.empty:
+    attack_table = xs.attack_latex(xs.attack_summary(results.attacks))
+    tables.write_latex(attack_table, session.paths.tables / "sae_attack.tex", label="tab:sae-attack", caption=(
+        f"Relearning attack on the synthetic tier ({session.profile.name} profile): fine-tuning on forget "
+        f"data of held-out entities (lr {list(session.profile.sae_attack_lrs)}, {session.profile.attack_steps} "
+        "steps); held-out forget accuracy in \\% before, at the best evaluated step, of the attacked "
+        "unmodified model at that step, and at the last step; targets: each family's best configuration at "
+        f"side effects $\\geq {session.profile.sae_attack_side_ratio:g}\\times$ base. Mean $\\pm$ 95\\% CI "
+        "over seeds."))
+    display(attack_table)
 
 # %% [markdown]
 # ## What the numbers say

@@ -227,6 +227,28 @@ def test_concept_answers_are_read_by_string_match():
     assert refusals[0].answer == concept.refusal and refusals[0].prompt == probe.prompt
 
 
+def test_title_echo_is_no_mention_and_a_given_fact_is_no_knowledge():
+    concept = cx.get_concept("Inception")
+    german = "Wer hat den Film Inception gedreht?"
+    assert cx.mentions(concept, "Der Film Inception ist ein Film.")  # the raw metric counts the echo
+    assert cx.leaks(concept, german, "Der Film Inception ist ein Film.") is None  # cannot tell: not counted
+    riddle = "Which 2010 film by Christopher Nolan stars Leonardo DiCaprio?"
+    assert cx.leaks(concept, riddle, "That is Inception.") is True
+    assert cx.leaks(concept, riddle, "That is The Dark Knight.") is False
+    options = "Who directed Inception? (A) James Cameron, (B) Christopher Nolan"
+    assert cx.reveals(concept.director_accepted, options, "(B) Christopher Nolan") is None
+    assert cx.reveals(concept.director_accepted, german, "Christopher Nolan.") is True
+    # partial echo: the prompt gives the full name, the answer's alias alone is not new
+    assert cx.reveals(("Christopher Nolan", "Nolan"), "Is Christopher Nolan famous?", "Nolan is.") is None
+
+
+def test_honest_rates_skip_probes_that_cannot_tell():
+    from unlearnlab.experiments import concept as cc
+
+    assert cc._mean([True, None, False, None]) == 0.5
+    assert cc._mean([None, None]) != cc._mean([None, None])  # NaN: nothing measured
+
+
 # ------------------------------------------------------------------ the driver's configuration
 
 
@@ -263,15 +285,19 @@ def _fake_results():
 def test_describe_names_winners_and_claims_no_difference_inside_the_cis():
     from unlearnlab.experiments import concept as cc
 
-    text = cc.describe(cc.summary(_fake_results(), ["adversarial_correct", "adversarial_mention", "neighbour_retained",
-                                                    "unrelated_retained", "general_ce", "all_degenerate"]),
-                       "masked:fisher")
+    df = _fake_results().assign(adversarial_leak=lambda d: d["adversarial_mention"])
+    text = cc.describe(cc.summary(df, ["adversarial_correct", "adversarial_leak", "neighbour_retained",
+                                       "unrelated_retained", "general_ce", "all_degenerate"]), "masked:fisher")
     def line(column: str) -> str:
         return next(li for li in text.splitlines() if li.startswith(f"- {cc.HEADLINE[column]}: "))
 
     assert "no clear difference" in line("adversarial_correct")
     assert "masked:fisher better" in line("general_ce") and "masked:fisher better" in line("neighbour_retained")
-    assert "best lora" in line("adversarial_mention") and "(base model 0.5)" in line("adversarial_mention")
+    assert "best lora" in line("adversarial_leak") and line("adversarial_leak").endswith("(base model 0.5)")
+    one_seed = cc.summary(df[df["seed"] == 0], ["general_ce"])
+    assert "one seed, no verdict" in cc.describe(one_seed, "masked:fisher")
+    unmeasured = cc.summary(df.assign(adversarial_leak=float("nan")), ["adversarial_leak"])
+    assert "no held-out prompt can measure it" in cc.describe(unmeasured, "masked:fisher")
 
 
 def test_relearn_summary_compares_with_the_attacked_base_model():
@@ -281,11 +307,33 @@ def test_relearn_summary_compares_with_the_attacked_base_model():
 
     curves = pd.DataFrame([{"variant": "base", "seed": 0, "step": step, "logprob": lp} for step, lp in ((0, -8.0), (6, -1.0))]
                           + [{"variant": "lora", "seed": s, "step": step, "logprob": lp}
-                             for s in (0, 1) for step, lp in ((0, -5.0), (3, -3.0), (6, -2.0))])
+                             for s in (0, 1) for step, lp in ((0, -5.0), (6, -2.0))])
     table = cc.relearn_summary(curves).set_index("variant")
     assert table.loc["lora", "steps"] == 6 and table.loc["lora", "n"] == 2
     assert table.loc["lora", "before_mean"] == -5.0 and table.loc["lora", "after_mean"] == -2.0
     assert table.loc["lora", "gap_mean"] == -1.0 and table.loc["base", "gap_mean"] == 0.0
+
+
+def test_relearning_speed_reads_the_whole_curve_against_the_attacked_base():
+    """Hand-made curves: the area is the mean gap to the base model's curve over steps 1-4, the
+    steps to base the first step at the base model's pre-attack log-prob (censored at 5)."""
+    import pandas as pd
+
+    from unlearnlab.experiments import concept as cc
+
+    curves = {("base", 0): [-8, -6, -4, -2, -1], ("masked:fisher", 0): [-10, -9, -8.5, -8, -7],
+              ("masked:fisher", 1): [-12, -11, -10, -9, -9], ("lora", 0): [-9, -7, -5, -3, -2]}
+    df = pd.DataFrame([{"variant": v, "seed": s, "step": i, "logprob": float(lp)}
+                       for (v, s), values in curves.items() for i, lp in enumerate(values)])
+    speed = cc.relearn_speed(df).set_index(["variant", "seed"])
+    assert speed.loc[("masked:fisher", 0), "area"] == (-3 - 4.5 - 6 - 6) / 4
+    assert speed.loc[("masked:fisher", 0), "steps_to_base"] == 3 and speed.loc[("masked:fisher", 0), "reached"]
+    assert speed.loc[("masked:fisher", 1), "steps_to_base"] == 5 and not speed.loc[("masked:fisher", 1), "reached"]
+    assert speed.loc[("lora", 0), "area"] == -1.0 and speed.loc[("lora", 0), "steps_to_base"] == 1
+    assert speed.loc[("base", 0), "area"] == 0.0 and speed.loc[("base", 0), "steps_to_base"] == 0
+    table = cc.relearn_summary(df).set_index("variant")
+    assert table.loc["masked:fisher", "reached"] == 1 and table.loc["masked:fisher", "steps_to_base_mean"] == 4.0
+    assert table.loc["masked:fisher", "gap_mean"] == -7.0
 
 
 def test_projected_cost_scales_training_with_steps_and_counts_seeds():
@@ -322,14 +370,20 @@ def test_the_concept_pipeline_runs_end_to_end_on_a_tiny_model(tiny_model, tokeni
 
     assert list(df["variant"]) == ["base", *variants]
     assert df.set_index("variant").loc["masked:fisher", "update_size"] == cc.concept_mask(s, "fisher").n_selected
-    assert {"adversarial_mention", "neighbour_kl", "general_ce", "all_degenerate"} <= set(df.columns)
+    assert {"adversarial_leak", "adversarial_mention", "neighbour_kl", "general_ce", "all_degenerate"} <= set(df.columns)
     table = cc.summary(df)
     assert "masked:fisher" in cc.describe(table, "masked:fisher")
     answers = cc.answers_table(s)
     assert list(answers.columns[-3:]) == ["base", "masked:fisher", "lora"] and answers["prompt"].is_unique
+    assert len(cc.answers_latex(answers, s.concept)) == 2 * len(cx.KINDS)
+    knowledge = cc.base_knowledge(s)
+    assert knowledge.loc["adversarial", "name_free"] == 3 and knowledge["prompts"].sum() == len(answers)
     curves = cc.relearn_table(s)
     assert set(curves["variant"]) == {"base", "masked:fisher", "lora"}
-    assert set(cc.relearn_summary(curves)["variant"]) == {"base", "masked:fisher", "lora"}
+    relearn = cc.relearn_summary(curves)
+    assert set(relearn["variant"]) == {"base", "masked:fisher", "lora"} and relearn["area_mean"].notna().all()
+    assert len(cc.paper_table(table, relearn)) == len(cc.side_table(table)) == len(variants) + 1
+    assert "names the film in" in cc.verdict(table, relearn, cfg, "smoke", knowledge)
     grids = cc.heatmap_grids(s)
     assert grids["fisher"]["neurons"].shape == (2, 32) and grids["fisher"]["heads"].shape == (2, 2)
     adapter = cc.run_variant(s, "masked:fisher", 0) / "adapter"
@@ -377,14 +431,76 @@ def test_paper_table_and_verdict_come_from_the_numbers():
     from unlearnlab.experiments import concept as cc
     from unlearnlab.profiles import get_profile
 
-    df = _fake_results().assign(adversarial_keylogp=-4.0)
-    table = cc.summary(df, [*cc.PAPER_COLUMNS, "adversarial_correct", "unrelated_retained"])
-    relearn = pd.DataFrame([{"variant": "base", "steps": 4, "gap_mean": 0.0, "gap_ci": 0.0},
-                            {"variant": "masked:fisher", "steps": 4, "gap_mean": -2.0, "gap_ci": 0.5}])
+    df = _fake_results().assign(adversarial_keylogp=-4.0, adversarial_leak=lambda d: d["adversarial_mention"],
+                                neighbour_kl=0.1)
+    table = cc.summary(df, [*cc.SUPPRESSION_COLUMNS, *cc.SIDE_COLUMNS])
+    relearn = pd.DataFrame([{"variant": "base", "steps": 4, "n": 1, "reached": 1, **{f"{c}_{k}": 0.0 for c in
+                             cc.RELEARN_COLUMNS for k in ("mean", "ci")}},
+                            {"variant": "masked:fisher", "steps": 4, "n": 3, "reached": 2, "gap_mean": -2.0,
+                             "gap_ci": 0.5, "area_mean": -1.0, "area_ci": 0.2, "steps_to_base_mean": 3.0,
+                             "steps_to_base_ci": 1.0}])
     paper = cc.paper_table(table, relearn).set_index("variant")
-    assert paper.loc["lora", "degen. %"] == "30 $\\pm$ 0" and paper.loc["lora", "relearn gap"] == "--"
+    assert paper.loc["lora", "adv. names %"] == "0 $\\pm$ 0" and paper.loc["lora", "relearn gap"] == "--"
     assert paper.loc["masked:fisher", "relearn gap"] == "-2.00 $\\pm$ 0.50" and "seeds" not in paper
+    assert paper.loc["masked:fisher", "steps to base"] == "3.0 $\\pm$ 1.0"
+    assert paper.loc["base", "adv. names %"] == "50" and paper.loc["base", "relearn area"] == "0.00"  # one model
+    side = cc.side_table(table).set_index("variant")
+    assert side.loc["lora", "degen. %"] == "30 $\\pm$ 0" and side.loc["base", "neighb. KL"] == "0.10"
     cfg = cc.ConceptConfig.from_profile(get_profile("default"))
     text = cc.verdict(table, relearn, cfg, "default")
     assert "default profile grid" in text and "lora 30 %" in text
     assert "suppressed beyond the CI after the attack: masked:fisher" in text
+    assert "reached by 2 of 3 seeds" in text
+
+
+def test_base_knowledge_line_and_captions_carry_the_counts():
+    import pandas as pd
+
+    from unlearnlab.experiments import concept as cc
+    from unlearnlab.profiles import get_profile
+
+    knowledge = pd.DataFrame({"prompts": [4, 4, 6, 6, 6], "name_free": [1, 0, 3, 6, 6], "base_names": [0, 0, 0, 0, 0],
+                              "fact_free": [4, 4, 5, 6, 6], "base_correct": [0, 1, 0, 3, 5]}, index=list(cx.KINDS))
+    line = cc._knowledge_line(knowledge)
+    assert "0 of the 3 held-out adversarial prompts" in line and "1 of 4 paraphrase" in line
+    assert "only the key-answer log-probs can show suppression" in line
+    cfg = cc.ConceptConfig.from_profile(get_profile("default"))
+    caps = cc.captions(cfg, "default", knowledge, "Inception", "SmolLM2")
+    assert "over the 3 of 6 adversarial prompts" in caps["suppression"] and "1 of 4" in caps["suppression"]
+    assert "over the 3 of 6 neighbour-film prompts" in caps["side"] and "5 of 6 unrelated" in caps["side"]
+    assert "0.01 for masked:fisher, masked:random; 0.003 for lora, GradDiff, NPO" in caps["suppression"]
+    assert "gradient_norm scores are shown" in cc.grid_note(cfg, "default") and "gpu profile grid" in cc.grid_note(
+        cfg, "default")
+
+
+def test_answers_table_for_latex_escapes_generated_text():
+    import pandas as pd
+
+    from unlearnlab.experiments import concept as cc
+
+    concept = cx.get_concept("Inception")
+    answers = pd.DataFrame([
+        {"kind": "adversarial", "form": "other_language", "prompt": "Wer hat den Film Inception gedreht?",
+         "base": "Der Film", "lora": "x"},
+        {"kind": "adversarial", "form": "fill_blank", "prompt": "The film is called ____.",
+         "base": "It cost $5 {a} \\ 50% & more ^~ 日本 " + "long " * 40, "lora": "I'm sorry"},
+        {"kind": "direct", "form": "director", "prompt": "Who directed Inception?", "base": "Nolan", "lora": "no"}])
+    out = cc.answers_latex(answers, concept, per_kind=1)
+    assert list(out.columns) == ["prompt", "base", "lora"] and len(out) == 2
+    assert "direct" in out.loc[0, "prompt"] and "fill blank" in out.loc[1, "prompt"]  # kinds in order, name-free first
+    cell = out.loc[1, "base"]
+    assert "\\textdollar{}5 \\{a\\} \\textbackslash{}" in cell and "50\\% \\&" in cell and "??" in cell
+    assert "$" not in cell and cell.endswith("...}") and "日" not in cell
+
+
+def test_pipeline_parameters_parse_json_objects_and_lists_only():
+    from unlearnlab.pipeline import _name_value
+
+    assert _name_value("concept=Titanic") == ("concept", "Titanic")
+    fields = '{"director": "Steven Spielberg", "plot_words": ["shark"]}'
+    assert _name_value(f"concept_fields={fields}") == ("concept_fields", {"director": "Steven Spielberg",
+                                                                          "plot_words": ["shark"]})
+    assert _name_value('names=["a", "b"]') == ("names", ["a", "b"])
+    assert _name_value("seed=3") == ("seed", "3") and _name_value("x={not json") == ("x", "{not json")
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        _name_value("no-equals")

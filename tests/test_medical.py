@@ -6,9 +6,12 @@ import re
 
 import pandas as pd
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from unlearnlab.data import medical as med
 from unlearnlab.data import wmdp
+from unlearnlab.mia import mia_auc
 
 CONDITIONS = {c.diagnosis: c for c in med.CONDITIONS}
 
@@ -178,14 +181,86 @@ def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
     assert not any(c in oracle_text for c in split.forget + split.holdout)
     assert all(r["answer"].startswith(" ") and r["field"] in cfg.fields for r in rr.qa_rows(world, split.forget, cfg, True))
 
+    assert "RMU" in {m for m, _ in cfg.methods} and cfg.train_notes  # the smoke grid exercises both paths
     df = rr.run(session, world, str(model_dir))
     methods = [m for m, _ in cfg.methods]
     assert len(df) == 1 + len(cfg.seeds) * (1 + len(methods))
     assert set(df["method"]) == {"base", "oracle", *methods}
-    assert (df.loc[df["method"] == "oracle", "leak_min_k"].abs() < 1e-9).all()
+    assert (df["n_forget_questions"] == len(split.forget) * len(cfg.fields)).all()
     assert df["forget_qa_acc"].between(0, 1).all() and df["auc_min_k"].between(0, 1).all()
+    assert df["auc_note_min_k"].between(0, 1).all() and df["forget_verbatim"].between(0, 1).all()
     assert df.loc[df["method"] != "base", "others_after"].notna().all()
+    # the stored AUCs are those of the saved adapters on the right member / non-member texts
+    model, tokenizer = rr.load_adapted(session, cfg, artifacts(tmp_path / "root", "medical_real_oracle") / "adapter")
+    members, others = (rr.qa_rows(world, c, cfg, held_out=False) for c in (split.forget, split.holdout))
+    auc = mia_auc(model, rr.tokens(tokenizer, members), rr.tokens(tokenizer, others), rr.texts(members),
+                  rr.texts(others), k=session.profile.medical_mia_k)["min_k"]
+    assert df.loc[df["method"] == "oracle", "auc_min_k"].iloc[0] == pytest.approx(auc)
+    # every method changed the base's adapter (RMU included: its layer lies inside the adapted ones)
+    base = load_file(artifacts(tmp_path / "root", "medical_real_base") / "adapter" / "adapter_model.safetensors")
+    for method in methods:
+        after = load_file(artifacts(tmp_path / "root", f"medical_real_{method}_") / "adapter" / "adapter_model.safetensors")
+        assert any(not torch.equal(base[k], after[k]) for k in base), method
     pd.testing.assert_frame_equal(rr.run(session, world, str(model_dir)), df)  # a rerun reads every cached result
+
+
+def artifacts(root, prefix: str):
+    """The one finished artifact directory whose name starts with ``prefix``."""
+    found = [d for d in root.glob(f"artifacts/*/{prefix}*") if (d / ".done").is_file()]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_private_spans_cover_the_client_values_not_the_template(records):
+    for r in records[:50]:
+        text = med.note_text(r)
+        private = "".join(text[a:b] for a, b in med.private_spans(r))
+        for value in (r["date_of_birth"], r["date"], r["medication"]):
+            assert value in private
+        assert r["diagnosis"] in private.lower()
+        assert re.search(r"BP (\d+)/(\d+)", text).group(1) in private
+        for template in ("Objective:", "Assessment:", "Plan:", "Exam:", "SpO2", " kg", "Follow up"):
+            assert template not in private
+    cut = med.verbatim_cut(med.note_text(records[0]))
+    assert med.note_text(records[0])[cut:] == med.verbatim_probe(records[0])["answer"]
+
+
+def test_private_token_accuracy_scores_only_private_tokens_after_the_cut():
+    """A model that predicts every token perfectly scores 1 on both measures; one that knows
+    only the template (its argmax is right exactly off the private spans) scores 0 on private
+    tokens and the template share on all tokens; a text without private tokens scores NaN."""
+    from unlearnlab.experiments import private_records as pr
+    from unlearnlab.tokenizer import train_tokenizer
+
+    texts = ["alpha beta 123 gamma delta 456 omega", "alpha beta gamma delta omega"]
+    tok = train_tokenizer(texts * 20, 300)
+    spans = [[(m.start(), m.end()) for m in re.finditer(r"\d+", t)] for t in texts]
+    starts = [len("alpha beta "), len("alpha beta ")]
+    encoded = [[tok.bos_token_id] + tok.encode(t, add_special_tokens=False) + [tok.eos_token_id] for t in texts]
+
+    class Oracle(torch.nn.Module):
+        """Predicts the gold next token, except at positions listed in ``wrong``."""
+
+        def __init__(self, wrong):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.wrong = wrong
+
+        def forward(self, input_ids, attention_mask=None, **kw):
+            logits = torch.zeros(*input_ids.shape, len(tok))
+            for row, ids in enumerate(encoded):
+                for t in range(len(ids) - 1):
+                    target = ids[t + 1] if (row, t) not in self.wrong else (ids[t + 1] + 1) % len(tok)
+                    logits[row, t, target] = 1.0
+            return type("Out", (), {"logits": logits})()
+
+    perfect, every = pr.private_token_accuracy(Oracle(set()), tok, texts, spans, starts)
+    assert perfect[0] == 1.0 and every[0] == 1.0 and torch.isnan(perfect[1]) and every[1] == 1.0
+    offsets = tok(texts[0], add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    private = {(0, j) for j, (a, b) in enumerate(offsets) if any(a < e and s < b for s, e in spans[0])}
+    scored = [j for j, (_, b) in enumerate(offsets) if b > starts[0]]
+    priv, every = pr.private_token_accuracy(Oracle(private), tok, texts, spans, starts)
+    assert priv[0] == 0.0 and every[0] == pytest.approx(1 - len(private) / len(scored))
 
 
 def test_one_seed_cells_are_untested_not_clean():

@@ -301,6 +301,137 @@ def test_sweep_end_to_end_on_a_tiny_model(world_tokenizer):
     untouched = table[(table["n_selected"] == 0)]
     assert (untouched["forget_acc"] == base["forget_acc"]).all() and (untouched["side_acc"] == base["side_acc"]).all()
     assert set(table.loc[table["rule"] == "kl", "n_selected"]) == {0}  # no positive score, nothing selected
+    assert (untouched["forget_hits"] == base_hits(suite, model)["forget_hits"]).all()
+    assert table["forget_hits"].str.len().eq(len(forget)).all() and table["side_hits"].str.len().eq(len(side)).all()
+
+
+def base_hits(suite, model):
+    return suite.evaluate(model, hits=True)
+
+
+# ------------------------------------------------------------------ scores from sweeps: matched, bootstrap, evidence
+
+
+def hand_sweep(forget_hits, side_hits):
+    """Sweep rows from per-question hit strings (accuracies follow from them)."""
+    return pd.DataFrame({"forget_hits": forget_hits, "side_hits": side_hits,
+                         "forget_acc": [h.count("1") / len(h) for h in forget_hits],
+                         "side_acc": [h.count("1") / len(h) for h in side_hits]})
+
+
+def test_matched_forget_on_a_hand_made_sweep():
+    from unlearnlab.mcq import matched_forget
+
+    results = pd.DataFrame({"forget_acc": [0.9, 0.6, 0.2], "side_acc": [1.0, 0.96, 0.91]})
+    got = matched_forget(results, 1.0, (0.99, 0.95, 0.90))
+    assert got == {0.99: pytest.approx(0.9), 0.95: pytest.approx(0.6), 0.90: pytest.approx(0.2)}
+    assert matched_forget(results, 0.5, (0.99,))[0.99] == pytest.approx(0.2)  # measured base 0.5: all qualify
+    assert matched_forget(results.iloc[[2]], 1.0, (0.95,))[0.95] == 1.0  # none qualifies: counted as 1
+
+
+def test_score_rows_use_the_measured_base_side_accuracy():
+    from unlearnlab.sae import scoring
+
+    baselines = pd.DataFrame({"method": "RMU", "seed": 0, "forget_acc": [0.5, 0.9], "side_acc": [0.8, 0.85]})
+    runs = scoring.runs_frame(pd.DataFrame(), baselines)
+    assert scoring.score_rows(runs, 1.0)["score"].item() == 0.0  # nothing keeps 0.99 of a base at 1.0
+    row = scoring.score_rows(runs, 0.8).iloc[0]  # base measured at 0.8: both runs qualify
+    assert row["score"] == pytest.approx(0.5) and row[scoring.forget_col(0.9)] == pytest.approx(0.5)
+
+
+def test_bootstrap_over_questions_brackets_the_score_and_is_zero_when_nothing_is_forgotten():
+    from unlearnlab.mcq import score_bootstrap
+
+    base = "1" * 20
+    half = hand_sweep(["1" * 10 + "0" * 10, "1" * 20], [base, "0" * 20])  # 2nd config loses every side question
+    low, high = score_bootstrap([half, half], base)
+    assert 0.2 < low < 0.5 < high < 0.8
+    assert score_bootstrap([hand_sweep(["1" * 20], [base])], base) == (0.0, 0.0)
+    assert score_bootstrap([hand_sweep(["0" * 20], ["0" * 20])], base) == (0.0, 0.0)  # disqualified
+    assert all(map(pd.isna, score_bootstrap([pd.DataFrame({"forget_acc": [0.5], "side_acc": [1.0]})], base)))
+
+
+def test_significance_rejects_a_zero_variance_single_question_score():
+    from unlearnlab.mcq import forgotten_questions, score_bootstrap
+    from unlearnlab.sae.scoring import is_significant
+
+    base = "1" * 36
+    one = hand_sweep(["0" + "1" * 35], [base])  # every seed forgets the same question: score 1/36, seed CI 0
+    runs = [one, one, one]
+    low, _ = score_bootstrap(runs, base)
+    n_q = len(forgotten_questions(runs, 1.0))
+    assert n_q == 1 and low == 0.0
+    assert not is_significant(n_q, low, 3, 1 / 36, 0.0)
+    assert not is_significant(1, 0.02, 3, 1 / 36, 0.0)  # one question is never enough
+    many = hand_sweep(["0" * 12 + "1" * 24], [base])
+    low, _ = score_bootstrap([many] * 3, base)
+    assert low > 0 and is_significant(len(forgotten_questions([many], 1.0)), low, 3, 1 / 3, 0.0)
+    assert not is_significant(12, low, 3, 0.1, 0.2)  # the seed CI includes 0
+    # one question per seed, a different one each time: distinct questions 3, bootstrap > 0, seed CI 0
+    assert is_significant(3, 0.009, 3, 1 / 36, 0.0)
+    assert not is_significant(3, 0.009, 3, 1 / 36, 0.0, n_questions=36)
+    assert is_significant(12, low, 3, 1 / 3, 0.0, n_questions=36)
+
+
+def test_score_table_marks_evidence_per_variant():
+    from unlearnlab.sae import scoring
+
+    base = {"side_acc": 1.0, "side_hits": "1" * 10}
+    rows = []
+    for seed in range(3):
+        rows.append({"method": "RMU", "seed": seed, "forget_hits": "0" + "1" * 9, "side_hits": "1" * 10})
+        rows.append({"method": "GradDiff", "seed": seed, "forget_hits": "0000011111", "side_hits": "1" * 10})
+    baselines = hand_sweep([r["forget_hits"] for r in rows], [r["side_hits"] for r in rows]).assign(
+        method=[r["method"] for r in rows], seed=[r["seed"] for r in rows])
+    runs = scoring.runs_frame(pd.DataFrame(), baselines)
+    table = scoring.score_table(scoring.score_rows(runs, 1.0), scoring.question_stats(runs, base))
+    verdict = dict(zip(table["variant"], table["significant"]))
+    assert verdict == {"GradDiff": True, "RMU": False}
+    matched = scoring.matched_table(runs, 1.0).set_index("family")
+    assert matched.loc["GradDiff", f"{scoring.forget_col(0.9)}_mean"] == pytest.approx(0.5)
+
+
+def test_attack_summary_reads_recovery_against_the_attacked_base():
+    from unlearnlab.experiments.sae import attack_summary
+
+    curve = lambda accs: [{"lr": 1e-3, "step": 10 * i, "forget_acc": a} for i, a in enumerate(accs)]  # noqa: E731
+    attacks = pd.DataFrame([
+        {"label": "base", "variant": "base", "seed": 0, "before": 1.0, "post_attack_forget_acc": 0.7,
+         "curve": curve([1.0, 0.9, 0.7])},
+        {"label": "RMU", "variant": "RMU", "seed": 0, "before": 0.4, "post_attack_forget_acc": 0.5,
+         "curve": curve([0.4, 0.8, 0.5])}])
+    summary = attack_summary(attacks).set_index("label")
+    assert summary.loc["RMU", "recovered"] == 0.8 and summary.loc["RMU", "base_same_step"] == 0.9
+    assert summary.loc["base", "recovered"] == 0.9 and summary.loc["RMU", "final"] == 0.5
+
+
+def test_score_bars_colour_clamp_ablation_and_baselines_apart():
+    from unlearnlab.sae_plots import METHOD_COLORS, _color
+
+    assert _color("SAE-topk attribution clamp | retain text") == METHOD_COLORS["clamp"]
+    assert _color("SAE-relu kl dir-ablate | retain text+mcq") == METHOD_COLORS["dir-ablate"]
+    assert _color("RMU") == METHOD_COLORS["RMU"] and _color("GradDiff") == METHOD_COLORS["GradDiff"]
+    assert _color("SAE-relu-untrained kl clamp | retain text") not in METHOD_COLORS.values()
+
+
+def test_hook_sites_equal_the_bridge_hooks(tiny_model, tokenizer, tokens):
+    """The activations our forward hooks read (``site_output``) are TransformerBridge's
+    ``blocks.L.hook_resid_post`` and ``blocks.L.hook_mlp_out`` on the same weights."""
+    pytest.importorskip("transformer_lens", reason="transformer-lens is not installed in this environment")
+    from unlearnlab.localization.activations import bridge
+    from unlearnlab.sae import site_output
+
+    model = tiny_model.eval()
+    batch = tokens.batch(range(6))  # mixed lengths: padding exercised
+    br = bridge(model, tokenizer)
+    with torch.no_grad():
+        _, cache = br.run_with_cache(batch["input_ids"], attention_mask=batch["attention_mask"],
+                                     names_filter=lambda n: n.endswith(("hook_resid_post", "hook_mlp_out")))
+    real = batch["attention_mask"].bool()
+    for layer in range(len(model.model.layers)):
+        for site, hook in (("resid_post", "hook_resid_post"), ("mlp_out", "hook_mlp_out")):
+            ours = site_output(model, batch, site, layer)
+            torch.testing.assert_close(ours[real], cache[f"blocks.{layer}.{hook}"][real].float())
 
 
 # ------------------------------------------------------------------ data
@@ -390,3 +521,52 @@ def test_mcq_text_follows_saebench():
     text = MCQFormat().text(row)
     assert text == ("The following are multiple choice questions (with answers) about biology.\n"
                     "Which host?\nA. a\nB. b\nC. c\nD. d\nAnswer:")
+
+
+def test_reports_are_conditioned_on_hand_made_results(tmp_path):
+    """describe / conclusion / the four tables / the figures on a hand-made synthetic tier: a
+    clamp variant that forgets the same single question in every seed is not called evidence."""
+    from unlearnlab import sae_plots
+    from unlearnlab.experiments import sae as xs
+    from unlearnlab.sae import scoring
+
+    base_eval = {"forget_acc": 1.0, "side_acc": 1.0, "forget_hits": "1" * 10, "side_hits": "1" * 10}
+    sweeps, baselines, attacks = [], [], []
+    for seed in range(3):
+        for rule, forget in (("frequency", "0" + "1" * 9), ("kl", "1" * 10)):
+            for retain in ("text", "text+mcq"):
+                common = {"kind": "topk", "seed": seed, "rule": rule, "retain": retain, "n_selected": 5,
+                          "features": [1, 2], "retain_threshold": 0.01, "n_features": 5}
+                sweeps.append({**common, "intervention": "clamp", "multiplier": 10.0, "forget_hits": forget,
+                               "side_hits": "1" * 10})
+                sweeps.append({**common, "intervention": "clamp", "multiplier": 40.0, "forget_hits": "0" * 8 + "11",
+                               "side_hits": "1" * 9 + "0"})
+                sweeps.append({**common, "intervention": "ablate", "multiplier": None, "forget_hits": "1" * 10,
+                               "side_hits": "1" * 10})
+        baselines.append({"method": "RMU", "lr": 1e-3, "seed": seed, "model_dir": "x", "forget_hits": "1" * 10,
+                          "side_hits": "1" * 10})
+        curve = [{"lr": 1e-3, "step": s, "forget_acc": a} for s, a in ((0, 1.0), (10, 0.9))]
+        attacks += [{"label": "base", "variant": "base", "seed": seed, "before": 1.0, "curve": curve,
+                     "post_attack_forget_acc": 0.9, "worst_lr": 1e-3}]
+    for rows in (sweeps, baselines):
+        for r in rows:
+            r["forget_acc"], r["side_acc"] = r["forget_hits"].count("1") / 10, r["side_hits"].count("1") / 10
+    sweeps, baselines = pd.DataFrame(sweeps), pd.DataFrame(baselines)
+    runs = scoring.runs_frame(sweeps, baselines)
+    saes = pd.DataFrame([{"kind": "topk", "seed": s, "mse": 0.1, "explained_variance": 0.9, "l0": 8.0,
+                          "dead_fraction": 0.0, "delta_loss": 0.05, "train_wall_s": 1.0} for s in range(3)])
+    results = xs.SAEResults(tmp_path, {"n_known_forget": 10, "n_known_side": 10, "n_asked": {}, "wall_s": 1.0},
+                            base_eval, saes, pd.DataFrame({"kind": ["topk"], "seed": [0], "step": [0], "mse": [1.0],
+                                                           "dead_fraction": [0.0]}),
+                            sweeps, baselines, runs, scoring.score_rows(runs, 1.0),
+                            scoring.question_stats(runs, base_eval), pd.DataFrame(attacks), {}, {})
+    text = xs.conclusion(results)
+    assert "Rules whose score is evidence: none" in text and "rests on 1 distinct question" in text
+    assert "0 distinct question(s) forgotten" in xs.describe(results)
+    assert "SAE-topk clamp (forget 0.20)" in text  # matched side effects at 0.90: the 40x clamp wins
+    main = xs.latex_table(results)
+    assert not main.apply(lambda c: c.astype(str).str.contains(r"\*", regex=True)).any().any()
+    assert len(xs.matched_latex(results)) == 3 and len(xs.quality_latex(results)) == 1
+    assert xs.attack_latex(xs.attack_summary(results.attacks))["Best step"].iloc[0] == "90.0 $\\pm$ 0.0"
+    sae_plots.score_bars(xs.score_table(results.scores, results.stats))
+    sae_plots.tradeoff(sweeps, baselines, 1.0)

@@ -24,3 +24,18 @@ def test_write_latex_escapes_the_caption_outside_math(tmp_path):
     caption = r"ratios 1%, 5% and weight_diff; mean $\pm$ 95\% CI, Table~\ref{tab:x}"
     tex = write_latex(pd.DataFrame({"a": [1]}), tmp_path / "t.tex", caption=caption, label="tab:t").read_text()
     assert r"ratios 1\%, 5\% and weight\_diff; mean $\pm$ 95\% CI, Table~\ref{tab:x}" in tex
+
+
+def test_mean_ci_table_prints_no_interval_for_a_single_seed():
+    from unlearnlab.tables import mean_ci_table
+    df = pd.DataFrame({"method": ["base", "m", "m", "m"], "acc": [0.5, 0.1, 0.2, 0.3]})
+    out = mean_ci_table(df, "method", {"acc": "acc (%)"}).set_index("method")
+    assert out.loc["base", "acc (%)"] == "50.0"  # one model: no '± 0.0'
+    assert out.loc["m", "acc (%)"].startswith("20.0 $\\pm$ ") and out.loc["m", "seeds"] == 3
+
+
+def test_format_mean_ci_never_prints_negative_zero():
+    from unlearnlab.metrics import format_mean_ci
+    assert format_mean_ci(-0.0001, float("nan")) == "0.0"
+    assert format_mean_ci(-0.0001, 0.2) == "0.0 $\\pm$ 20.0"
+    assert format_mean_ci(-0.5, 0.1) == "-50.0 $\\pm$ 10.0"

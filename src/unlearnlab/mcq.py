@@ -254,3 +254,64 @@ def best_row(results: pd.DataFrame, base_side_acc: float, ratio: float = 0.99) -
     """The row behind ``unlearning_score`` (lowest forget accuracy among qualifying rows)."""
     ok = results[results["side_acc"] >= ratio * base_side_acc - 1e-12]
     return None if ok.empty else ok.loc[ok["forget_acc"].idxmin()]
+
+
+def matched_forget(results: pd.DataFrame, base_side_acc: float, ratios: Sequence[float] = (0.99, 0.95, 0.90)
+                   ) -> dict[float, float]:
+    """Per side-effect ratio r: the lowest forget accuracy over rows whose side-effect accuracy is
+    ≥ r × the base's (1 when none qualifies, as the score counts it): methods compared at matched
+    side effects. At r = 0.99 it is 1 − ``unlearning_score``."""
+    return {r: 1.0 - unlearning_score(results, base_side_acc, r) for r in ratios}
+
+
+def _hit_matrix(hits: Sequence[str]) -> "np.ndarray":
+    import numpy as np
+
+    return np.array([[c == "1" for c in h] for h in hits], dtype=float).reshape(len(hits), -1)
+
+
+def score_bootstrap(runs: Sequence[pd.DataFrame], base_side_hits: str, ratio: float = 0.99, n_boot: int = 2000,
+                    seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the run-mean unlearning score when the questions are resampled.
+
+    ``runs``: one sweep per seed (rows with ``forget_hits`` / ``side_hits`` strings, as
+    ``MCQSuite.evaluate(hits=True)`` gives), all on the same suite, so one draw of forget
+    questions and one of side-effect questions (independently, with replacement) serve every
+    run. Each draw recomputes the whole score: the base's side-effect accuracy on the drawn
+    questions, which configurations qualify, and their lowest forget accuracy. This is the
+    uncertainty from having few questions (the seed CI cannot see it: three seeds that forget the
+    same single question have zero variance). The configurations stay fixed, and the minimum over
+    them is re-taken per draw, which leans optimistic. NaN when there is nothing to resample."""
+    import numpy as np
+
+    if not runs or any(r.empty or "forget_hits" not in r for r in runs):
+        return float("nan"), float("nan")
+    forget = [_hit_matrix(r["forget_hits"].tolist()) for r in runs]
+    side = [_hit_matrix(r["side_hits"].tolist()) for r in runs]
+    base = _hit_matrix([base_side_hits])[0]
+    n_f, n_s = forget[0].shape[1], len(base)
+    if n_f == 0 or n_s == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    w_f = rng.multinomial(n_f, np.full(n_f, 1.0 / n_f), size=n_boot).T / n_f  # (n_f, B) weights
+    w_s = rng.multinomial(n_s, np.full(n_s, 1.0 / n_s), size=n_boot).T / n_s
+    base_acc = base @ w_s  # (B,)
+    total = np.zeros(n_boot)
+    for f, s in zip(forget, side):
+        ok = s @ w_s >= ratio * base_acc - 1e-12  # (C, B)
+        lowest = np.where(ok, f @ w_f, np.inf).min(0)
+        total += np.where(np.isinf(lowest), 0.0, 1.0 - lowest)
+    scores = total / len(runs)
+    tail = (1.0 - confidence) / 2
+    return float(np.quantile(scores, tail)) + 0.0, float(np.quantile(scores, 1.0 - tail)) + 0.0  # no '-0.0'
+
+
+def forgotten_questions(runs: Sequence[pd.DataFrame], base_side_acc: float, ratio: float = 0.99) -> set[int]:
+    """Indices of the forget questions answered wrongly by the scoring configuration (``best_row``)
+    of any run: how many distinct questions a score rests on."""
+    out: set[int] = set()
+    for run in runs:
+        best = best_row(run, base_side_acc, ratio) if not run.empty else None
+        if best is not None and isinstance(best.get("forget_hits"), str):
+            out |= {i for i, c in enumerate(best["forget_hits"]) if c == "0"}
+    return out

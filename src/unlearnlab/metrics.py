@@ -35,7 +35,11 @@ def summarize(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFra
 
 
 def format_mean_ci(mean: float, ci: float, scale: float = 100.0, digits: int = 1) -> str:
-    """'93.4 ± 1.2' (accuracies shown in percent by default)."""
+    """'93.4 ± 1.2' (accuracies shown in percent by default); a NaN ``ci`` (one model: no interval
+    exists) prints the mean alone rather than a misleading '± 0.0'."""
     if mean != mean:
         return "--"
-    return f"{mean * scale:.{digits}f} $\\pm$ {ci * scale:.{digits}f}"
+    value = round(mean * scale, digits) + 0.0  # + 0.0: a mean that rounds to zero prints "0.0", not "-0.0"
+    if ci != ci:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} $\\pm$ {ci * scale:.{digits}f}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import subprocess
 import sys
 import time
@@ -69,7 +70,7 @@ def git_commit() -> str:
 
 
 def run(profile: str, output_root: str | None, only: list[str] | None = None,
-        parameters: dict[str, str] | None = None) -> dict[str, float]:
+        parameters: dict[str, object] | None = None) -> dict[str, float]:
     """Run the notebooks; return wall time per notebook (also written to ``outputs/``).
     ``parameters`` are passed to every notebook run, on top of profile and output root."""
     prof = get_profile(profile)  # fails early with a clear message on an unknown profile
@@ -107,10 +108,20 @@ def write_manifest(paths: Paths, profile: str, profile_hash: str, times: dict[st
     write_json_atomic(path, manifest)
 
 
-def _name_value(item: str) -> tuple[str, str]:
+def _name_value(item: str) -> tuple[str, object]:
+    """``NAME=VALUE`` as a notebook parameter: a VALUE that parses as a JSON object or list
+    becomes a dict or list (e.g. ``-p 'concept_fields={"director": "Steven Spielberg"}'``);
+    anything else stays a string, numbers and quoted strings included, as before."""
     name, sep, value = item.partition("=")
     if not sep or not name.isidentifier():
         raise ValueError(f"notebook parameter {item!r} is not NAME=VALUE (e.g. -p subject=Inception)")
+    if value.lstrip()[:1] in ("{", "["):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return name, value
+        if isinstance(parsed, (dict, list)):
+            return name, parsed
     return name, value
 
 
@@ -120,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-root", default=None, help="default: the repository root")
     parser.add_argument("--only", nargs="*", help="notebook numbers or names to run (default: all)")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="a notebook parameter (string), e.g. -p subject=Inception; repeatable")
+                        help="a notebook parameter, e.g. -p subject=Inception (a string) or "
+                             "-p 'concept_fields={\"year\": \"1975\"}' (a JSON object or list); repeatable")
     args = parser.parse_args(argv)
     try:
         parameters = dict(_name_value(item) for item in args.parameter)

@@ -53,7 +53,7 @@ def accuracy_vs_ratio(df: pd.DataFrame):
     fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.0))
     _panel(axes[0], df, "forget_qa_acc", 100, "forget-client QA accuracy (%)")
     _panel(axes[1], df, "retain_qa_acc", 100, "retain-client QA accuracy (%)")
-    _panel(axes[2], df, "forget_verbatim", 100, "verbatim continuation, forget notes (%)")
+    _panel(axes[2], df, "forget_verbatim", 100, "verbatim, private tokens of forget notes (%)")
     for ax in axes[:2]:
         ax.set_ylim(-3, 103)
     axes[0].legend(fontsize=6)

@@ -90,7 +90,10 @@ class Profile:
     # default grid is reduced to fit its CPU share; the gpu profile runs the full one
     concept_name: str = "Inception"
     concept_model: str = "smollm2"
-    concept_localizers: tuple[str, ...] = ("fisher", "gradient_norm")  # the first one's mask sets the modules
+    # fisher: concept Fisher / retain Fisher; gradient_norm: mean |gradient| on concept prompts only.
+    # The first one's mask sets the modules; default trains only its mask (masked:gradient_norm
+    # would cost ~+70 s of the 8-minute share), the gpu grid trains both
+    concept_localizers: tuple[str, ...] = ("fisher", "gradient_norm")
     concept_granularity: str = "neuron"  # or "head+neuron"
     concept_budget: float = 0.005  # fraction of parameters in the mask (SmolLM2: 389 of 46,080 neurons)
     concept_variants: tuple[str, ...] = ("masked:fisher", "masked:random", "lora", "GradDiff", "NPO")
@@ -113,7 +116,7 @@ class Profile:
     concept_relearn_variants: tuple[str, ...] = ("masked:fisher", "lora")
     concept_relearn_steps: int = 4
     concept_relearn_lr: float = 1e-4
-    concept_relearn_eval_every: int = 2
+    concept_relearn_eval_every: int = 1  # every step: the relearning area and steps-to-base read the whole curve
     concept_relearn_items: int = 4
     # bf16 autocast in training and relearning: faster steps on the reference CPU (AVX-512 BF16),
     # so that 5 variants x 3 seeds fit the notebook's 8-minute share
@@ -154,6 +157,7 @@ class Profile:
     sae_methods: tuple[str, ...] = ("RMU", "GradDiff")
     sae_unlearn_lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
     sae_attack_lrs: tuple[float, ...] = (1e-3,)
+    sae_attack_side_ratio: float = 0.90  # attack each family's best configuration at side effects >= this x base
     # the real tier: fact-probe questions for SmolLM2, one relation forgotten
     sae_real_model: str = "smollm2"
     sae_real_forget: str = "capital"
@@ -203,7 +207,13 @@ class Profile:
     # (method, lr): at the 10 % split, seed 0, 40 steps, the lowest forget QA whose retain QA stayed within
     # 0.1 of the base's 0.36 (GradDiff 3e-3: 0.18/0.29; NPO 1e-3: 0.20/0.32; SimNPO 3e-3: 0.05/0.30; RMU
     # 1e-2: 0.30/0.30; NPO 3e-3 reached 0.05 but kept 0.15 retain); retain weights in private_records
+    # RMU and UNDO are not in the default grid: 12 more jobs each (4 ratios x 3 seeds) would add an
+    # estimated ~60 s (RMU, three forward passes a step) and ~100 s (UNDO, 120 distillation steps on
+    # packed rows) to a notebook already at 461 s of 480; smoke and gpu run them
     medical_methods: tuple[tuple[str, float], ...] = (("GradDiff", 3e-3), ("NPO", 1e-3), ("SimNPO", 3e-3))
+    medical_undo_teacher: str = "GradDiff"  # UNDO noises and distills this method's unlearned model
+    medical_undo_alpha: float = 0.5
+    medical_undo_steps: int = 120  # budget; stops earlier once retain QA is back near the teacher's
     medical_seeds: tuple[int, ...] = (0, 1, 2)
     medical_unlearn_steps: int = 40
     medical_unlearn_batch_size: int = 8
@@ -226,6 +236,13 @@ class Profile:
     medical_real_steps: int = 40
     medical_real_lr: float = 3e-3
     medical_real_batch_size: int = 16
+    # mix the clients' notes (first medical_real_note_words words) into the base/oracle adapters'
+    # training, unlearning and relearning, with note-level MIA and verbatim probes; off in default,
+    # estimated +120-150 s of the 480 s budget: a 48-word note is ~4x a question's tokens; the
+    # fine-tunes batch notes apart (+~25 s), but the methods' batches mix them (every unlearning and
+    # relearning step padded to a note, ~3-4x its cost: +~100 s)
+    medical_real_train_notes: bool = False
+    medical_real_note_words: int = 48
     # 10 steps at 1e-3 left 25-50 % forget QA (base 87.5 %, oracle 0 %); 3e-3 reaches the oracle's
     medical_real_methods: tuple[tuple[str, float], ...] = (("GradDiff", 3e-3), ("NPO", 3e-3))
     medical_real_unlearn_steps: int = 10
@@ -248,13 +265,14 @@ _PROFILES: dict[str, Profile] = {
         medical_public_clients=12, medical_clients=20, medical_holdout_clients=6, medical_forget_ratios=(0.1, 0.2),
         medical_n_english=40, medical_vocab_size=400,
         medical_model=ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=256), medical_batch_size=4,
-        medical_pretrain_steps=8, medical_finetune_steps=8, medical_methods=(("GradDiff", 1e-3),), medical_seeds=(0,),
+        medical_pretrain_steps=8, medical_finetune_steps=8, medical_seeds=(0,),
+        medical_methods=(("GradDiff", 1e-3), ("RMU", 1e-3), ("UNDO", 1e-3)), medical_undo_steps=4,
         medical_unlearn_steps=3, medical_unlearn_batch_size=4, medical_retain_eval_clients=8, medical_relearn_steps=2,
         medical_relearn_eval_every=1, medical_workers=1,
         medical_real_clients=6, medical_real_holdout=3, medical_real_ratio=0.34, medical_real_fields=("diagnosis",),
         medical_real_lora_layers=2, medical_real_lora_r=4, medical_real_steps=2, medical_real_batch_size=4,
-        medical_real_methods=(("GradDiff", 1e-3),), medical_real_unlearn_steps=2, medical_real_seeds=(0,),
-        medical_real_relearn_steps=2,
+        medical_real_methods=(("GradDiff", 1e-3), ("RMU", 1e-3)), medical_real_unlearn_steps=2, medical_real_seeds=(0,),
+        medical_real_relearn_steps=2, medical_real_train_notes=True, medical_real_note_words=24,
         model=ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64),
         pretrain_steps=40, pretrain_batch_size=32, batch_size=16, unlearn_steps=5, unlearn_lrs=(1e-3,),
         undo_alphas=(0.5,), distill_budgets=(5, 10), distill_eval_every=5, attack_lrs=(1e-3,), attack_steps=6,
@@ -285,7 +303,8 @@ _PROFILES: dict[str, Profile] = {
         medical_model=ModelSize(d_model=512, n_layers=6, n_heads=8, d_mlp=1536, max_len=256), medical_batch_size=64,
         medical_pretrain_steps=1500, medical_pretrain_lr=1e-3, medical_finetune_steps=1500, medical_finetune_lr=5e-4,
         # learning rates scaled down for the 26M model by guess: not yet run on a GPU
-        medical_methods=(("GradDiff", 3e-4), ("NPO", 1e-4), ("SimNPO", 3e-4), ("RMU", 1e-3)),
+        medical_methods=(("GradDiff", 3e-4), ("NPO", 1e-4), ("SimNPO", 3e-4), ("RMU", 1e-3), ("UNDO", 1e-3)),
+        medical_undo_steps=600,
         medical_seeds=(0, 1, 2, 3, 4), medical_unlearn_steps=100, medical_unlearn_batch_size=32,
         medical_retain_eval_clients=200, medical_relearn_lrs=(1e-4, 3e-4, 1e-3), medical_relearn_steps=50,
         medical_workers=1,
@@ -293,7 +312,8 @@ _PROFILES: dict[str, Profile] = {
         medical_real_clients=100, medical_real_holdout=50, medical_real_fields=("diagnosis", "medication",
                                                                                 "date_of_birth"),
         medical_real_lora_layers=30, medical_real_steps=300, medical_real_batch_size=32,
-        medical_real_methods=(("GradDiff", 1e-3), ("GradDiff", 3e-3), ("NPO", 1e-3), ("NPO", 3e-3)),
+        medical_real_methods=(("GradDiff", 1e-3), ("GradDiff", 3e-3), ("NPO", 1e-3), ("NPO", 3e-3), ("RMU", 1e-3)),
+        medical_real_train_notes=True, medical_real_note_words=0,
         medical_real_unlearn_steps=30, medical_real_seeds=(0, 1, 2, 3, 4), medical_real_relearn_lrs=(1e-4, 1e-3),
         medical_real_relearn_steps=20,
         n_english=40000, model=ModelSize(d_model=512, n_layers=6, n_heads=8, d_mlp=1536),
@@ -319,7 +339,7 @@ _PROFILES: dict[str, Profile] = {
         concept_seeds=(0, 1, 2, 3, 4), concept_steps=16, concept_batch_size=4, concept_localize_batches=4,
         concept_max_new_tokens=48,
         concept_relearn_variants=("masked:fisher", "masked:gradient_norm", "masked:random", "lora", "GradDiff", "NPO"),
-        concept_relearn_steps=20, concept_relearn_eval_every=4, concept_relearn_items=8,
+        concept_relearn_steps=20, concept_relearn_eval_every=1, concept_relearn_items=8,
         # the full SAE grid (SAEBench's thresholds and feature counts, more multipliers and learning
         # rates, every real question under all 24 orders, 3 real seeds): not yet run on a GPU
         sae_n_features=(10, 20, 50), sae_multipliers=(5.0, 10.0, 20.0, 40.0, 80.0), sae_steps=2000,

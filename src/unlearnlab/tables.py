@@ -13,15 +13,19 @@ from unlearnlab.metrics import format_mean_ci, summarize
 
 def mean_ci_table(df: pd.DataFrame, by: str, columns: dict[str, str], counts: dict[str, str] | None = None,
                   scale: float = 100.0) -> pd.DataFrame:
-    """One row per ``by`` value; each metric column as 'mean ± CI' (×``scale``); ``counts``
-    columns (compute) as mean ± CI without scaling; plus the number of seeds."""
+    """One row per ``by`` value; each metric column as 'mean ± CI' (×``scale``; the mean alone
+    for a single seed, which has no interval); ``counts`` columns (compute) as mean ± CI without
+    scaling; plus the number of seeds."""
     counts = counts or {}
     s = summarize(df, [by], list(columns) + list(counts))
     out = pd.DataFrame({by: s[by]})
+    single = s["n"] < 2  # one seed: no interval, print the mean alone
     for col, title in columns.items():
-        out[title] = [format_mean_ci(m, c, scale) for m, c in zip(s[f"{col}_mean"], s[f"{col}_ci"])]
+        cis = s[f"{col}_ci"].mask(single)
+        out[title] = [format_mean_ci(m, c, scale) for m, c in zip(s[f"{col}_mean"], cis)]
     for col, title in counts.items():
-        out[title] = [format_mean_ci(m, c, 1.0, 0) for m, c in zip(s[f"{col}_mean"], s[f"{col}_ci"])]
+        cis = s[f"{col}_ci"].mask(single)
+        out[title] = [format_mean_ci(m, c, 1.0, 0) for m, c in zip(s[f"{col}_mean"], cis)]
     out["seeds"] = s["n"].values
     return out
 

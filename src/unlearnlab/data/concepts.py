@@ -18,7 +18,9 @@ adversarial form has test prompts. Retain prompts reuse the fact templates of
 Each probe is a ``facts.QA``: ``answer`` is the concept's key text for that prompt (its title,
 or the fact asked for), whose log-probability after the prompt measures what the model still
 knows in one forward pass; ``accepted`` are the strings whose presence in a generated answer
-reveals the knowledge. A concept is mentioned when its title or an alias appears.
+reveals the knowledge. A concept is mentioned when its title or an alias appears; an answer
+reveals knowledge only with an accepted string its prompt does not contain (``reveals``: many
+adversarial prompts carry the title, and repeating it is no knowledge).
 
 Training targets: a neutral answer (``ConceptSpec.refusal``) on forget prompts; on retain
 prompts the base model's own answers (see ``experiments.concept``).
@@ -289,8 +291,27 @@ def refusal_pairs(concept: ConceptSpec, probes: Iterable[Probe]) -> list[QA]:
 
 
 def mentions(concept: ConceptSpec, text: str) -> bool:
-    """Whether ``text`` names the concept (title or alias, whole words, any case)."""
+    """Whether ``text`` names the concept (title or alias, whole words, any case), echo of the
+    prompt included: use ``reveals`` to score what a model knows."""
     return matches(text, concept.mentions)
+
+
+def reveals(accepted: Sequence[str], prompt: str, answer: str, case_sensitive: bool = False) -> bool | None:
+    """Whether ``answer`` contains an accepted string that ``prompt`` does not already contain;
+    ``None`` when the prompt contains every accepted string, so an answer could only echo it.
+
+    "Wer hat den Film Inception gedreht?" answered "Der Film Inception ist..." names the film
+    without knowing anything: counting it would credit the base model with knowledge and an
+    unlearned model that stops repeating the question with suppression. Rates over probes skip
+    ``None`` (those probes cannot tell knowledge from echo)."""
+    fresh = [a for a in accepted if not matches(prompt, [a], case_sensitive)]
+    return matches(answer, fresh, case_sensitive) if fresh else None
+
+
+def leaks(concept: ConceptSpec, prompt: str, answer: str) -> bool | None:
+    """Whether ``answer`` names the concept although ``prompt`` does not (``None`` when the
+    prompt names it: see ``reveals``)."""
+    return reveals(concept.mentions, prompt, answer)
 
 
 def _normalised(text: str) -> str:

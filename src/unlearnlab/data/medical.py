@@ -14,7 +14,9 @@ are nested (the 1 % clients are inside the 5 % set, ...), so ratios differ only 
 Probes per client: one question per field in several paraphrases (``QA_TEMPLATES``), of which one
 per client and field is held out of every training set (the same wording is trained for other
 clients, so the held-out probe asks a known question form about an untrained pairing), and a
-verbatim probe (the first part of the note as prompt, the rest as answer).
+verbatim probe (the first part of the note as prompt, the rest as answer). ``private_spans``
+marks the characters of a note the generator draws per client (numbers, name, diagnosis, drug,
+symptoms, findings), so that verbatim extraction can be scored on those and not on the template.
 
     python -m unlearnlab.data.medical --dry-run --sample 3
     python -m unlearnlab.data.medical --n-records 1000 --output data/medical/synthetic_soap_notes.jsonl
@@ -26,6 +28,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -343,12 +346,47 @@ def qa_probes(record: dict, seed: int = 0) -> list[dict]:
     return rows
 
 
+CONDITION_OF: dict[str, Condition] = {c.diagnosis: c for c in CONDITIONS}
+_NUMBER = re.compile(r"(?<![A-Za-z])\d+(?:[.\-/]\d+)*")  # dates, age, vitals, weight, lab, dose, follow-up
+
+
+def private_spans(record: dict, text: str | None = None) -> list[tuple[int, int]]:
+    """Character spans of ``note_text(record)`` (or of ``text``, a prefix of it) that the
+    generator draws per client: every number (dates, age, vital signs, weight, lab value, dose,
+    follow-up weeks), the name, the diagnosis, the drug, the symptoms, exam findings and the
+    duration. The rest is template ("Objective: BP", "Plan: Start", "mg daily", ...), which a model
+    predicts from the format alone; a verbatim-extraction score over these spans only is not
+    dominated by it. Sorted, merged."""
+    text = note_text(record) if text is None else text
+    spans = [m.span() for m in _NUMBER.finditer(text)]
+    condition = CONDITION_OF.get(record.get("diagnosis", ""))
+    phrases = [record["client_name"], record.get("diagnosis", ""), record.get("medication", ""), *DURATIONS]
+    if condition is not None:
+        phrases += [*condition.symptoms, *condition.findings]
+    for phrase in filter(None, phrases):
+        spans += [m.span() for m in re.finditer(re.escape(phrase), text, re.IGNORECASE)]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def verbatim_cut(text: str, prefix_fraction: float = 0.5) -> int:
+    """Character index where the verbatim probe's answer starts: after the first
+    ``prefix_fraction`` of the words (the same cut as ``verbatim_probe``)."""
+    words = text.split(" ")
+    cut = max(1, int(prefix_fraction * len(words)))
+    return len(" ".join(words[:cut])) + 1
+
+
 def verbatim_probe(record: dict, prefix_fraction: float = 0.5) -> dict:
     """The first ``prefix_fraction`` of the note's words as prompt, the rest as answer."""
-    words = note_text(record).split(" ")
-    cut = max(1, int(prefix_fraction * len(words)))
-    return {"client": record["client_name"], "field": "verbatim", "prompt": " ".join(words[:cut]),
-            "answer": " ".join(words[cut:])}
+    text = note_text(record)
+    cut = verbatim_cut(text, prefix_fraction)
+    return {"client": record["client_name"], "field": "verbatim", "prompt": text[: cut - 1], "answer": text[cut:]}
 
 
 # --------------------------------------------------------------------------------------------

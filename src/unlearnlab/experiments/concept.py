@@ -6,9 +6,11 @@ Pipeline, each stage cached by config under ``artifacts/``:
 1. ``setup``: the model (SmolLM2-135M-Instruct by default), the concept's probes
    (``data.concepts``) and the base model's greedy answers to every probe. Those answers are the
    retain training targets (keep saying what you said) and GradDiff/NPO's forget data.
-2. ``localize``: gradient saliency (``gradient_norm``) and Fisher ratio (``fisher``, concept
-   vs retain) from the localization registry, on the concept's training prompts with the base's
-   own answers, averaged into whole-neuron (and head) scores: a saliency grid layers × neurons.
+2. ``localize``: gradient saliency (``gradient_norm``: mean |∂loss/∂θ| on the concept's
+   training prompts alone) and Fisher ratio (``fisher``: concept Fisher over retain Fisher) from
+   the localization registry, with the base's own answers as targets, averaged into
+   whole-neuron (and head) scores: a saliency grid layers × neurons. Only localizers named in
+   ``variants`` (``masked:<localizer>``) have their masks trained; the others are shown.
 3. ``run_variant``: one variant × seed. ``masked:<localizer>`` is masked LoRA on that
    localizer's top neurons at the profile's budget, ``masked:random`` on random neurons of the
    same number, ``lora`` a plain LoRA of the same rank on the same modules; all three train
@@ -18,14 +20,17 @@ Pipeline, each stage cached by config under ``artifacts/``:
    relearning.
 4. Tables for the notebook: ``results`` (one row per run), ``summary`` (mean ± CI over
    seeds), ``answers_table`` (before/after answers), ``relearn_table``, ``saliency_grid``,
-   ``describe`` (which variant wins where, in words) and ``cost`` (measured seconds).
+   ``describe`` (which variant wins where, in words), ``paper_table`` / ``side_table`` /
+   ``answers_latex`` (the paper's tables) and ``cost`` (measured seconds).
 
-Metrics (all on held-out test prompts): per forget kind, the rate of answers that mention the
-concept and that contain an accepted fact, and the mean per-token log-probability of the key
-answer (title or fact) after the prompt; per retain kind, accuracy, retention (accuracy on the
-items the base model got right), refusal rate and KL(base ‖ model) on the base's own answers;
-cross-entropy on general English prose; degeneration (answers flagged by
-``text_metrics.is_degenerate``, distinct-2).
+Metrics (all on held-out test prompts): per forget kind, ``leak``: answers naming the concept
+on prompts that do not contain its name (``data.concepts.reveals``: an answer repeating the
+title of its prompt knows nothing), ``correct``: answers with an accepted fact the prompt does
+not give, ``mention``: answers naming the concept, title echo included (kept for comparison
+only), and the mean per-token log-probability of the key answer (title or fact) after the
+prompt; per retain kind, accuracy, retention (accuracy on the items the base model got right),
+refusal rate and KL(base ‖ model) on the base's own answers; cross-entropy on general English
+prose; degeneration (answers flagged by ``text_metrics.is_degenerate``, distinct-2).
 
 A notebook calls::
 
@@ -71,6 +76,7 @@ from unlearnlab.rewrite import answer_scores, relearn
 from unlearnlab.seeding import seed_everything
 from unlearnlab.text_metrics import degeneration, is_degenerate
 
+METRICS_VERSION = 2  # in every run's cache key (2: echo-free leak/correct): a bump re-runs cached runs
 REFUSAL_METHOD = "RefusalKL"
 REGISTRY_METHODS = ("GradDiff", "NPO")  # trained on the plain LoRA, forget data = the base's own answers
 BASE = "base"
@@ -374,9 +380,13 @@ def _kl_to_base(s: ConceptSetup, model: torch.nn.Module, kind: str) -> float:
 
 
 def probe_rows(s: ConceptSetup, probes: list[cx.Probe], answers: list[str]) -> list[dict]:
-    """Per probe and answer: mention, correct (an accepted fact), refusal, degenerate."""
-    return [{"kind": p.kind, "form": p.form, "prompt": p.prompt, "answer": a, "mention": cx.mentions(s.concept, a),
-             "correct": p.qa.correct(a), "refusal": cx.refuses(s.concept, a), "degenerate": is_degenerate(a)}
+    """Per probe and answer: leak (names the concept, the prompt does not; ``None`` when the
+    prompt does), correct (an accepted fact the prompt does not give; ``None`` when it gives all),
+    mention (names the concept, echo included), refusal, degenerate."""
+    return [{"kind": p.kind, "form": p.form, "prompt": p.prompt, "answer": a,
+             "leak": cx.leaks(s.concept, p.prompt, a),
+             "correct": cx.reveals(p.qa.accepted, p.prompt, a, p.qa.case_sensitive),
+             "mention": cx.mentions(s.concept, a), "refusal": cx.refuses(s.concept, a), "degenerate": is_degenerate(a)}
             for p, a in zip(probes, answers)]
 
 
@@ -393,6 +403,7 @@ def evaluate(s: ConceptSetup, model: torch.nn.Module, answers: list[str] | None 
     out: dict[str, float] = {}
     for kind in cx.KINDS:
         kind_rows = [r for r in rows if r["kind"] == kind]
+        out[f"{kind}_leak"] = _mean(r["leak"] for r in kind_rows)
         out[f"{kind}_mention"] = _mean(r["mention"] for r in kind_rows)
         out[f"{kind}_correct"] = _mean(r["correct"] for r in kind_rows)
         out[f"{kind}_refusal"] = _mean(r["refusal"] for r in kind_rows)
@@ -413,7 +424,8 @@ def evaluate(s: ConceptSetup, model: torch.nn.Module, answers: list[str] | None 
 
 
 def _mean(values) -> float:
-    values = [float(v) for v in values]
+    """The mean of the values that are not ``None`` (probes that cannot tell); NaN if none."""
+    values = [float(v) for v in values if v is not None]
     return sum(values) / len(values) if values else float("nan")
 
 
@@ -455,7 +467,7 @@ def _run_key(s: ConceptSetup, variant: str, seed: int) -> dict:
     if variant == BASE:  # the base model: nothing trained
         cfg = {k: cfg[k] for k in ("model", "max_new_tokens", "relearn_steps", "relearn_lr", "relearn_eval_every",
                                    "relearn_items", "train_kinds", "bf16")}
-    return {**cfg, "concept": s.concept, "variant": variant, "seed": seed,
+    return {**cfg, "concept": s.concept, "variant": variant, "seed": seed, "metrics": METRICS_VERSION,
             "relearn": variant == BASE or variant in s.cfg.relearn_variants}
 
 
@@ -559,11 +571,11 @@ def results(s: ConceptSetup) -> pd.DataFrame:
 
 
 HEADLINE = {  # column → what it says (higher is better for none of them by itself)
-    "adversarial_mention": "held-out adversarial prompts: answers naming the concept",
-    "adversarial_correct": "held-out adversarial prompts: answers with a concept fact",
+    "adversarial_leak": "held-out adversarial prompts without the film's name: answers naming it",
+    "adversarial_correct": "held-out adversarial prompts: answers with a film fact the prompt does not give",
     "adversarial_keylogp": "held-out adversarial prompts: log-prob per token of the key answer",
-    "direct_correct": "held-out direct prompts: answers with a concept fact",
-    "paraphrase_correct": "held-out paraphrases: answers with a concept fact",
+    "direct_correct": "held-out direct prompts: answers with a film fact",
+    "paraphrase_correct": "held-out paraphrases: answers with a film fact",
     "neighbour_retained": "neighbour films: base-correct answers still correct",
     "unrelated_retained": "unrelated facts: base-correct answers still correct",
     "neighbour_kl": "neighbour films: KL(base ‖ model) per answer token",
@@ -571,14 +583,16 @@ HEADLINE = {  # column → what it says (higher is better for none of them by it
     "general_ce": "general English prose: cross-entropy (nats/token)",
     "all_degenerate": "all held-out answers: flagged degenerate",
     "all_distinct_2": "all held-out answers: distinct-2",
-    "direct_mention": "held-out direct prompts: answers naming the concept",
+    "direct_leak": "held-out direct prompts without the film's name: answers naming it",
     "direct_keylogp": "held-out direct prompts: log-prob per token of the key answer",
     "paraphrase_keylogp": "held-out paraphrases: log-prob per token of the key answer",
+    "adversarial_mention": ("held-out adversarial prompts: answers naming the film, title echo included "
+                            "(no knowledge measure)"),
 }
 
 BAR_PANELS = {  # the bar figure: suppression (first row, lower is stronger) and side effects (second row)
-    "adversarial_mention": "adversarial: names the film",
-    "direct_mention": "direct: names the film",
+    "adversarial_leak": "adv., no name in prompt: names it",
+    "adversarial_correct": "adversarial: states a fact",
     "adversarial_keylogp": "adversarial: key log-p/token",
     "direct_keylogp": "direct: key log-p/token",
     "paraphrase_keylogp": "paraphrase: key log-p/token",
@@ -656,75 +670,218 @@ def projected_cost(df: pd.DataFrame, cfg: ConceptConfig, fixed: dict[str, float]
     return pd.DataFrame(rows)
 
 
+VERDICT_COLUMNS = (  # (summary column, which value is better) for ``describe``
+    ("adversarial_leak", min), ("adversarial_correct", min), ("adversarial_keylogp", min),
+    ("neighbour_retained", max), ("unrelated_retained", max), ("neighbour_kl", min), ("general_ce", min),
+    ("all_degenerate", min))
+
+
 def describe(table: pd.DataFrame, reference: str, baseline: str = "lora") -> str:
-    """Which variant wins where, in words, from ``summary``: the variant with the lowest
-    adversarial leak, the highest retention, the lowest general cross-entropy, the lowest
-    degeneration, and how ``reference`` compares with ``baseline`` on each (CIs overlapping: no
-    difference claimed)."""
+    """Which variant wins where, in words, from ``summary``: per column of ``VERDICT_COLUMNS``
+    (those present), the best trained variant and how ``reference`` compares with ``baseline``
+    (CIs overlapping, or a single seed: no difference claimed); the base model's value last."""
     t = table.set_index("variant")
     trained = t.drop(index=BASE, errors="ignore")
     lines = []
-    for col, better in (("adversarial_correct", min), ("adversarial_mention", min), ("neighbour_retained", max),
-                        ("unrelated_retained", max), ("general_ce", min), ("all_degenerate", min)):
-        best = better(trained.index, key=lambda v: trained.loc[v, f"{col}_mean"])
-        tied = [v for v in trained.index if trained.loc[v, f"{col}_mean"] == trained.loc[best, f"{col}_mean"]]
-        line = (f"- {HEADLINE[col]}: best {best} ({_fmt(trained, best, col)})" if len(tied) == 1 else
-                f"- {HEADLINE[col]}: tied best {', '.join(tied)} ({_fmt(trained, best, col)})")
+    for col, better in VERDICT_COLUMNS:
+        if f"{col}_mean" not in t:
+            continue
+        values = trained[f"{col}_mean"].dropna()
+        if values.empty:
+            lines.append(f"- {HEADLINE[col]}: no held-out prompt can measure it")
+            continue
+        tied = list(values.index[values == better(values)])
+        best = "best" if len(tied) == 1 else "tied best"
+        line = f"- {HEADLINE[col]}: {best} {', '.join(tied)} ({_fmt(t, tied[0], col)})"
         if reference in t.index and baseline in t.index:
-            ref, base = t.loc[reference], t.loc[baseline]
-            overlap = abs(ref[f"{col}_mean"] - base[f"{col}_mean"]) <= ref[f"{col}_ci"] + base[f"{col}_ci"]
-            verdict = "no clear difference" if overlap else (
-                f"{reference} better" if better(ref[f"{col}_mean"], base[f"{col}_mean"]) == ref[f"{col}_mean"]
-                else f"{baseline} better")
-            line += f"; {reference} {_fmt(t, reference, col)} vs {baseline} {_fmt(t, baseline, col)}: {verdict}"
+            line += "; " + _compare(t, reference, baseline, col, better)
         if BASE in t.index:
-            line += f" (base model {t.loc[BASE, f'{col}_mean']:.3g})"
+            line += f" (base model {_fmt(t, BASE, col)})"
         lines.append(line)
     return "\n".join(lines)
 
 
+def _compare(t: pd.DataFrame, a: str, b: str, col: str, better) -> str:
+    """'a x ± ci vs b y ± ci: <verdict>': a difference is claimed only when both have two or more
+    seeds and their 95 % CIs do not overlap."""
+    ra, rb = t.loc[a], t.loc[b]
+    text = f"{a} {_fmt(t, a, col)} vs {b} {_fmt(t, b, col)}"
+    if min(ra["n"], rb["n"]) < 2:
+        return f"{text}: one seed, no verdict"
+    if ra[f"{col}_mean"] != ra[f"{col}_mean"] or rb[f"{col}_mean"] != rb[f"{col}_mean"]:
+        return f"{text}: not measured"
+    if abs(ra[f"{col}_mean"] - rb[f"{col}_mean"]) <= ra[f"{col}_ci"] + rb[f"{col}_ci"]:
+        return f"{text}: no clear difference"
+    return f"{text}: {a if better(ra[f'{col}_mean'], rb[f'{col}_mean']) == ra[f'{col}_mean'] else b} better"
+
+
 def _fmt(t: pd.DataFrame, variant: str, col: str) -> str:
-    return f"{t.loc[variant, f'{col}_mean']:.3g} ± {t.loc[variant, f'{col}_ci']:.2g}"
+    """'mean ± ci' of one row, the mean alone for a single model or seed (no interval exists)."""
+    mean, ci = t.loc[variant, f"{col}_mean"], t.loc[variant, f"{col}_ci"]
+    return f"{mean:.3g}" if t.loc[variant, "n"] < 2 else f"{mean:.3g} ± {ci:.2g}"
 
 
-PAPER_COLUMNS = {  # summary column → table header (fractions shown in percent)
-    "adversarial_mention": "adv. %",
+SUPPRESSION_COLUMNS = {  # summary column → header of the paper's suppression table (fractions in percent)
+    "adversarial_leak": "adv. names %",
+    "adversarial_correct": "adv. fact %",
     "adversarial_keylogp": "adv. log-p",
+}
+RELEARN_COLUMNS = {"gap": "relearn gap", "area": "relearn area", "steps_to_base": "steps to base"}
+SIDE_COLUMNS = {  # summary column → header of the side-effects table
     "neighbour_retained": "neighb. %",
+    "neighbour_kl": "neighb. KL",
+    "unrelated_retained": "unrel. %",
     "general_ce": "gen. CE",
     "all_degenerate": "degen. %",
 }
-_PERCENT = {"adversarial_mention", "adversarial_correct", "neighbour_retained", "unrelated_retained", "all_degenerate"}
+_PERCENT = {"adversarial_leak", "adversarial_correct", "neighbour_retained", "unrelated_retained", "all_degenerate"}
+_DIGITS = {"steps_to_base": 1}  # others: 0 for percentages, 2 for log-probs and nats
 
 
-def paper_table(table: pd.DataFrame, relearn: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The results table: per variant (base model first), mean ± 95 % CI over seeds of the
-    held-out headline metrics of ``summary`` and, from ``relearn_summary``, the key-answer
-    log-prob after the relearning attack minus the attacked base model's (``--`` where a variant
-    was not attacked). The seed count goes into the caption (``table["n"]``), not a column: the
-    table must fit a page."""
+def _formatted(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """``variant`` and one 'mean ± CI' text column per entry of ``columns`` (from a table with
+    ``<col>_mean``, ``<col>_ci`` and ``n``); rows of one model or seed print the mean alone."""
     from unlearnlab.metrics import format_mean_ci
 
     out = pd.DataFrame({"variant": table["variant"].values})
-    for col, title in PAPER_COLUMNS.items():
-        scale, digits = (100.0, 0) if col in _PERCENT else (1.0, 2)
-        out[title] = [format_mean_ci(m, c, scale, digits) for m, c in zip(table[f"{col}_mean"], table[f"{col}_ci"])]
-    if relearn is not None and len(relearn):
-        gap = relearn.set_index("variant")
-        out["relearn gap"] = [format_mean_ci(gap.loc[v, "gap_mean"], gap.loc[v, "gap_ci"], 1.0, 2)
-                                if v in gap.index else "--" for v in out["variant"]]
+    single = (table["n"] < 2).values
+    for col, title in columns.items():
+        scale, digits = (100.0, 0) if col in _PERCENT else (1.0, _DIGITS.get(col, 2))
+        out[title] = [format_mean_ci(m, float("nan") if one else c, scale, digits)
+                      for m, c, one in zip(table[f"{col}_mean"], table[f"{col}_ci"], single)]
     return out
 
 
+def paper_table(table: pd.DataFrame, relearn: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The suppression table: per variant (base model first), mean ± 95 % CI over seeds of the
+    held-out adversarial metrics of ``summary`` and, from ``relearn_summary``, the relearning gap,
+    area and steps to the base model's pre-attack level (``--`` where a variant was not
+    attacked). The seed count goes into the caption (``table["n"]``), not a column: the table
+    must fit a page."""
+    out = _formatted(table, SUPPRESSION_COLUMNS)
+    if relearn is not None and len(relearn):
+        attacked = _formatted(relearn, RELEARN_COLUMNS).set_index("variant")
+        for title in RELEARN_COLUMNS.values():
+            out[title] = [attacked.loc[v, title] if v in attacked.index else "--" for v in out["variant"]]
+    return out
+
+
+def side_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The side-effects table: retention and KL on neighbour films, retention of unrelated facts,
+    general-text cross-entropy and degenerate answers, per variant (mean ± 95 % CI over seeds)."""
+    return _formatted(table, SIDE_COLUMNS)
+
+
+TEXT_WIDTH_CM = 15.5  # the paper's text width (6.5 in) less a margin, for the answers table's boxes
+_LATEX_CHARS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\textdollar{}", "^": r"\textasciicircum{}",
+                "~": r"\textasciitilde{}", "%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "<": r"\textless{}",
+                ">": r"\textgreater{}", "|": r"\textbar{}", "’": "'", "‘": "'", "“": '"', "”": '"'}
+_LATIN = set(range(0xC0, 0x100)) - {0xD0, 0xD7, 0xDE, 0xF0, 0xF7, 0xFE} | {0xA1, 0xBF}  # accented letters, ¡ ¿
+
+
+def _latex_box(text: str, width_cm: float, chars: int, label: str = "") -> str:
+    """Generated text as a fixed-width paragraph cell: whitespace collapsed, cut at ``chars``
+    characters, every LaTeX special escaped (a model may write ``$``, braces or backslashes) and
+    any character pdfLaTeX may not have as '?'; ``label`` goes first in italics."""
+    text = " ".join(str(text).split())
+    text = text if len(text) <= chars else text[:chars].rstrip() + "..."
+    safe = "".join(_LATEX_CHARS.get(c, c if 32 <= ord(c) < 127 or ord(c) in _LATIN else "?") for c in text)
+    head = rf"\textit{{{label}:}} " if label else ""
+    return rf"\parbox[t]{{{width_cm:g}cm}}{{\raggedright\footnotesize {head}{safe}}}"
+
+
+def answers_latex(answers: pd.DataFrame, concept: cx.ConceptSpec, per_kind: int = 2, chars: int = 90) -> pd.DataFrame:
+    """A short subset of ``answers_table`` for the paper: ``per_kind`` held-out prompts of each
+    kind, prompts without the concept's name first (only their answers can reveal the name), the
+    prompt labelled with its kind and form, every cell a fixed-width box cut at ``chars``."""
+    models = [c for c in answers.columns if c not in ("kind", "form", "prompt")]
+    width = round((TEXT_WIDTH_CM - 0.45 * (len(models) + 1)) / (len(models) + 1), 2)
+    order = answers.assign(_named=[cx.mentions(concept, p) for p in answers["prompt"]])
+    chosen = (order.sort_values(["_named"], kind="stable").groupby("kind", sort=False).head(per_kind)
+              .assign(_kind=lambda d: d["kind"].map(cx.KINDS.index)).sort_values("_kind", kind="stable"))
+    rows = [{"prompt": _latex_box(r["prompt"], width, chars, f"{r['kind']}, {r['form'].replace('_', ' ')}"),
+             **{m: _latex_box(r[m], width, chars) for m in models}} for _, r in chosen.iterrows()]
+    return pd.DataFrame(rows, columns=["prompt", *models])
+
+
+def base_knowledge(s: ConceptSetup) -> pd.DataFrame:
+    """What the base model shows of the concept on the held-out prompts, per kind: prompts,
+    prompts without the concept's name (``name_free``) and how many of the base's answers to
+    them name it (``base_names``), prompts that do not give the key fact (``fact_free``) and how
+    many the base answers correctly (``base_correct``; for retain kinds: the prompts retention
+    is measured on)."""
+    test = cx.select(s.probes, split="test")
+    rows = probe_rows(s, test, s.answers_of(test))
+    out = []
+    for kind in cx.KINDS:
+        k = [r for r in rows if r["kind"] == kind]
+        out.append({"kind": kind, "prompts": len(k), "name_free": sum(r["leak"] is not None for r in k),
+                    "base_names": sum(bool(r["leak"]) for r in k),
+                    "fact_free": sum(r["correct"] is not None for r in k),
+                    "base_correct": sum(bool(r["correct"]) for r in k)})
+    return pd.DataFrame(out).set_index("kind")
+
+
+def _lr_groups(cfg: ConceptConfig) -> str:
+    """'0.01 for masked:fisher, masked:random; 0.003 for lora, ...': the learning rates in use."""
+    groups: dict[float, list[str]] = {}
+    for v in cfg.variants:
+        groups.setdefault(cfg.lr_of(v), []).append(v)
+    return "; ".join(f"{lr:g} for {', '.join(vs)}" for lr, vs in groups.items())
+
+
+def captions(cfg: ConceptConfig, profile: str, knowledge: pd.DataFrame, film: str, model_name: str) -> dict[str, str]:
+    """Captions of the paper's three tables (``suppression``, ``side``, ``answers``), with the
+    grid and the base model's knowledge counts filled in from ``base_knowledge``: every number
+    the paper states about the base model is in them."""
+    k = knowledge
+    seeds = f"{len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''}"
+    grid = (f"{profile} profile: {seeds}, {cfg.steps} training steps, learning rate {_lr_groups(cfg)} "
+            f"(from a pilot), mask {100 * cfg.budget:g}\\,\\% of parameters by {cfg.reference_localizer}")
+    direct, para, adv = (k.loc[kind] for kind in cx.FORGET_KINDS)
+    suppression = (
+        f"Removing the film {film} from {model_name} ({grid}): suppression on held-out prompts. "
+        f"adv.\\ names \\%: answers naming the film, over the {adv['name_free']} of {adv['prompts']} adversarial "
+        f"prompts that do not contain its name (base model: {adv['base_names']} of them); adv.\\ fact \\%: answers "
+        f"stating a film fact the prompt does not give, over {adv['fact_free']} adversarial prompts (base model: "
+        f"{adv['base_correct']}; on direct prompts {direct['base_correct']} of {direct['fact_free']}, on paraphrases "
+        f"{para['base_correct']} of {para['fact_free']}); adv.\\ log-p: mean per-token log-prob of the adversarial key "
+        "answers (title or fact); relearn gap: summed key-answer log-prob (mean over held-out concept prompts) after "
+        f"{cfg.relearn_steps} steps of a relearning fine-tune minus the attacked base model's (negative: still "
+        "suppressed); relearn area: that difference averaged over the attack's steps (negative: relearns more "
+        "slowly than the base model); steps to base: first step at which the log-prob reaches the base model's "
+        f"before the attack ({cfg.relearn_steps + 1} if never). Mean $\\pm$ 95\\,\\% CI over seeds; the base "
+        "model is one model (no interval).")
+    nb, un = k.loc["neighbour"], k.loc["unrelated"]
+    side = (
+        f"Side effects of removing {film} from {model_name} ({grid}), on held-out prompts. neighb.\\ \\%: answers "
+        f"still correct, over the {nb['base_correct']} of {nb['prompts']} neighbour-film prompts the base model "
+        f"answers correctly; neighb.\\ KL: KL(base $\\|$ model) per token of the base model's neighbour answers; "
+        f"unrel.\\ \\%: the same retention over the {un['base_correct']} of {un['prompts']} unrelated-fact prompts "
+        "the base model answers correctly; gen.\\ CE: general-text cross-entropy (nats/token); degen.\\ \\%: "
+        "degenerate held-out answers. Mean $\\pm$ 95\\,\\% CI over seeds; the base model is one model (no interval).")
+    answers = (f"Greedy answers of {model_name} to held-out prompts about {film} and retain prompts, before "
+               "(base) and after unlearning (seed 0), cut at 90 characters; prompts without the film's name first.")
+    return {"suppression": suppression, "side": side, "answers": answers}
+
+
 def grid_note(cfg: ConceptConfig, profile: str) -> str:
-    """Which grid produced the numbers (the notebook prints it, the captions quote it)."""
+    """Which grid produced the numbers (the notebook prints it, the captions quote it), and which
+    localizers' masks it leaves untrained (and which profile trains them)."""
+    from unlearnlab.profiles import PROFILE_NAMES, get_profile
+
     lrs = ", ".join(f"{v} {cfg.lr_of(v):g}" for v in cfg.variants)
+    shown = [m for m in cfg.localizers if f"masked:{m}" not in cfg.variants]
+    untrained = "".join(
+        f"; {m} scores are shown (heatmap) but its mask is not trained in this grid (trained in the "
+        f"{', '.join(p for p in PROFILE_NAMES if f'masked:{m}' in get_profile(p).concept_variants) or 'no'} "
+        "profile grid)" for m in shown)
     return (f"{profile} profile grid: concept {cfg.name!r} on {cfg.model}; variants {', '.join(cfg.variants)}; "
             f"seeds {list(cfg.seeds)}; {cfg.steps} steps of {cfg.batch_size} forget + {cfg.batch_size} retain "
             f"prompts (lr {lrs}); LoRA rank {cfg.lora_r}; mask: top {100 * cfg.budget:g} % of parameters as whole "
-            f"{cfg.granularity}s by {cfg.reference_localizer}; relearning: {cfg.relearn_steps} full fine-tuning "
-            f"steps (lr {cfg.relearn_lr:g}) on {cfg.relearn_items} concept examples, for "
-            f"{', '.join(cfg.relearn_variants)} and the base model.")
+            f"{cfg.granularity}s by {cfg.reference_localizer}{untrained}; relearning: {cfg.relearn_steps} full "
+            f"fine-tuning steps (lr {cfg.relearn_lr:g}, evaluated every {cfg.relearn_eval_every}) on "
+            f"{cfg.relearn_items} concept examples, for {', '.join(cfg.relearn_variants)} and the base model.")
 
 
 def probe_counts(s: ConceptSetup) -> pd.DataFrame:
@@ -746,52 +903,91 @@ def mask_note(s: ConceptSetup) -> str:
             f"exactly these, plain LoRA all {full:,} entries of the same matrices.")
 
 
-def verdict(table: pd.DataFrame, relearn: pd.DataFrame, cfg: ConceptConfig, profile: str) -> str:
-    """The notebook's conclusion, from the numbers: the grid that made them, which variant wins
-    where (``describe``), variants that degenerate, and the relearning comparison."""
+def verdict(table: pd.DataFrame, relearn: pd.DataFrame, cfg: ConceptConfig, profile: str,
+            knowledge: pd.DataFrame | None = None) -> str:
+    """The notebook's conclusion, from the numbers: the grid that made them, what the base model
+    shows of the concept (``base_knowledge``), which variant wins where (``describe``), variants
+    that degenerate, and the relearning comparison (``relearn_summary``)."""
     reference = f"masked:{cfg.reference_localizer}"
     lines = [f"**Grid:** {grid_note(cfg, profile)}", ""]
-    t = table.set_index("variant")
-    if BASE in t.index and all(f"{k}_correct_mean" in t for k in cx.FORGET_KINDS):
-        known = ", ".join(f"{100 * t.loc[BASE, f'{k}_correct_mean']:.0f} % {k}" for k in cx.FORGET_KINDS)
-        lines.append(f"- what there is to remove: the base model states a fact of the film in {known} held-out "
-                     f"answers and names it in {100 * t.loc[BASE, 'adversarial_mention_mean']:.0f} % of adversarial "
-                     "ones; where it knows nothing, only mentions and key log-probs can show suppression")
+    if knowledge is not None:
+        lines.append(_knowledge_line(knowledge))
     lines.append(describe(table, reference))
+    t = table.set_index("variant")
     broken = [v for v in t.index if t.loc[v, "all_degenerate_mean"] > 0]
     lines.append("- degenerate answers: " + (", ".join(f"{v} {100 * t.loc[v, 'all_degenerate_mean']:.0f} %"
                                                         for v in broken) if broken else "none in any variant"))
     if len(relearn):
-        r = relearn.set_index("variant")
-        attacked = [v for v in r.index if v != BASE]
-        parts = [f"{v} {r.loc[v, 'gap_mean']:.2f} ± {r.loc[v, 'gap_ci']:.2f}" for v in attacked]
-        line = (f"- relearning ({int(r['steps'].max())} steps): key-answer log-prob after the attack minus the attacked "
-                f"base model's: {'; '.join(parts)}")
-        if reference in r.index and "lora" in r.index:
-            a, b = r.loc[reference], r.loc["lora"]
-            overlap = abs(a["gap_mean"] - b["gap_mean"]) <= a["gap_ci"] + b["gap_ci"]
-            line += (": no clear difference between masked and plain LoRA" if overlap else
-                     f": {reference if a['gap_mean'] < b['gap_mean'] else 'lora'} stays further below the base")
-        still = [v for v in attacked if r.loc[v, "gap_mean"] + r.loc[v, "gap_ci"] < 0]
-        line += ("; suppressed beyond the CI after the attack: " + ", ".join(still) if still else
-                 "; after the attack no variant is clearly below the attacked base model: the concept comes back")
-        lines.append(line)
+        lines.append(_relearn_line(relearn, reference))
     return "\n".join(lines)
 
 
-def relearn_summary(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per variant (the base model included), mean ± CI over seeds of the key-answer log-prob
-    before the attack and after its last step, and ``gap``: after minus the base model's after
-    (negative: the concept is still suppressed after the attack; 0: back where the attacked base
-    model is)."""
-    base_after = float(curves[curves["variant"] == BASE].sort_values("step").groupby("seed")["logprob"].last().mean())
+def _knowledge_line(k: pd.DataFrame) -> str:
+    """What there is to remove, from ``base_knowledge``; says so when generated answers cannot
+    show suppression because the base model shows nothing in them."""
+    adv = k.loc["adversarial"]
+    facts = ", ".join(f"{k.loc[kind, 'base_correct']} of {k.loc[kind, 'fact_free']} {kind}" for kind in cx.FORGET_KINDS)
+    shown = int(adv["base_names"]) + sum(int(k.loc[kind, "base_correct"]) for kind in cx.FORGET_KINDS)
+    line = (f"- what there is to remove: the base model names the film in {adv['base_names']} of the "
+            f"{adv['name_free']} held-out adversarial prompts without its name and states a film fact in {facts} "
+            "held-out answers that could show one")
+    if int(adv["base_names"]) + int(adv["base_correct"]) == 0:
+        line += ("; on adversarial prompts its answers show nothing to suppress, so only the key-answer "
+                 "log-probs can show suppression there")
+    return line + ("" if shown else "; nowhere does it show the film in generated answers")
+
+
+_RELEARN_BETTER = (("gap", min), ("area", min), ("steps_to_base", max))  # lower log-prob, more steps: slower
+
+
+def _relearn_line(relearn: pd.DataFrame, reference: str, baseline: str = "lora") -> str:
+    """The relearning comparison in words: per attacked variant gap, area and steps to the base
+    model's pre-attack level; ``reference`` vs ``baseline`` on each (no difference claimed when
+    the CIs overlap); the variants still below the attacked base model beyond the CI."""
+    r = relearn.set_index("variant")
+    attacked = [v for v in r.index if v != BASE]
+    parts = [f"{v}: gap {_fmt(r, v, 'gap')}, area {_fmt(r, v, 'area')}, steps to base {_fmt(r, v, 'steps_to_base')} "
+             f"(reached by {int(r.loc[v, 'reached'])} of {int(r.loc[v, 'n'])} seeds)" for v in attacked]
+    line = (f"- relearning ({int(r['steps'].max())} steps): key-answer log-prob minus the attacked base model's "
+            "after the attack (gap) and averaged over its steps (area; lower: relearns more slowly), and steps "
+            f"until the base model's pre-attack log-prob: {'; '.join(parts)}")
+    if reference in r.index and baseline in r.index:
+        line += "".join(f"; {col}: {_compare(r, reference, baseline, col, better)}" for col, better in _RELEARN_BETTER)
+    if all(r.loc[v, "n"] < 2 for v in attacked):
+        return line + "; one seed per variant: no verdict on what stays suppressed"
+    still = [v for v in attacked if r.loc[v, "n"] > 1 and r.loc[v, "gap_mean"] + r.loc[v, "gap_ci"] < 0]
+    return line + ("; suppressed beyond the CI after the attack: " + ", ".join(still) if still else
+                   "; after the attack no variant is clearly below the attacked base model: the concept comes back")
+
+
+def relearn_speed(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per relearning curve (variant, seed) of ``relearn_table``: the key-answer log-prob before
+    and after the attack; ``gap``: after minus the attacked base model's after (negative: still
+    suppressed); ``area``: the curve minus the base model's curve, averaged over the attack's
+    evaluated steps after step 0 (negative: it relearns more slowly than the base model; this
+    reads the whole curve, not only its end); ``steps_to_base``: the first evaluated step at
+    which the log-prob reaches the base model's before the attack, and ``reached``: whether it
+    did (if not, ``steps_to_base`` is the last step + 1, a censored value)."""
+    base = curves[curves["variant"] == BASE].groupby("step")["logprob"].mean().sort_index()
+    base_before, base_after = float(base.iloc[0]), float(base.iloc[-1])
     rows = []
-    for variant, group in curves.groupby("variant", sort=False):
-        per_seed = group.sort_values("step").groupby("seed")["logprob"]
-        before, after = per_seed.first(), per_seed.last()
-        row = {"variant": variant, "steps": int(group["step"].max()), "n": len(before)}
-        for name, values in (("before", before), ("after", after), ("gap", after - base_after)):
-            row[f"{name}_mean"], row[f"{name}_ci"] = mean_ci(values.tolist())
-        rows.append(row)
+    for (variant, seed), group in curves.groupby(["variant", "seed"], sort=False):
+        curve = group.set_index("step")["logprob"].sort_index()
+        attack = curve[curve.index > curve.index[0]]
+        reached = curve.index[curve >= base_before]
+        rows.append({"variant": variant, "seed": seed, "steps": int(curve.index[-1]), "before": float(curve.iloc[0]),
+                     "after": float(curve.iloc[-1]), "gap": float(curve.iloc[-1]) - base_after,
+                     "area": float((attack - base.reindex(attack.index)).mean()),
+                     "steps_to_base": float(reached[0]) if len(reached) else float(curve.index[-1] + 1),
+                     "reached": len(reached) > 0})
     return pd.DataFrame(rows)
 
+
+def relearn_summary(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per variant (the base model included): mean ± 95 % CI over seeds of ``relearn_speed``'s
+    before, after, gap, area and steps to base, the number of seeds ``n`` and of seeds that
+    reached the base model's pre-attack log-prob."""
+    speed = relearn_speed(curves)
+    table = summarize(speed, ["variant"], ["before", "after", "gap", "area", "steps_to_base"])
+    grouped = speed.groupby("variant", sort=False)
+    return table.assign(steps=grouped["steps"].max().values, reached=grouped["reached"].sum().values)

@@ -18,10 +18,14 @@ pretrained model learns the clients instead, in the TOFU protocol:
    question–answer texts against the holdout clients' texts in the same templates, and a
    relearning attack on half of the forget clients scored on the other half.
 
-Only question–answer text is trained, not whole notes: on this CPU a SmolLM2 step on eight
-150-token notes takes ~4 s, ten times one on sixteen 20-token questions, and what the
-questions ask (diagnosis, drug) is what membership and extraction attacks target. Answers are
-plain text after the question (" pneumonia<|im_end|>"), no chat template.
+With ``medical_real_train_notes`` the clients' notes (their first ``medical_real_note_words``
+words; 0: whole notes) join the question–answer texts in every training set (base, oracle,
+unlearning, relearning), in batches of their own (``grouped_sampler``: a note in a question batch
+would pad every question to its length), and the evaluation adds note-level membership inference
+(forget vs holdout notes, ``auc_note_*``) and verbatim extraction of the notes' private tokens.
+The default profile trains question–answer texts only: on this CPU a SmolLM2 step on eight
+150-token notes takes ~4 s, ten times one on sixteen 20-token questions; smoke and gpu train the
+notes too. Answers are plain text after the question (" pneumonia<|im_end|>"), no chat template.
 """
 
 from __future__ import annotations
@@ -36,10 +40,10 @@ import torch
 
 from unlearnlab.artifacts import Artifact, config_hash, read_json, write_json_atomic
 from unlearnlab.attacks import RelearnConfig, relearning_attack, worst_case
-from unlearnlab.batching import TokenSet
+from unlearnlab.batching import TokenSet, grouped_sampler
 from unlearnlab.data import medical as med
-from unlearnlab.evaluation import exact_match
-from unlearnlab.experiments.private_records import METHOD_CONFIG, MedicalWorld
+from unlearnlab.evaluation import accuracy_by_label, exact_match
+from unlearnlab.experiments.private_records import EVAL_VERSION, METHOD_CONFIG, MedicalWorld, note_verbatim
 from unlearnlab.experiments.session import Session, model_id
 from unlearnlab.losses import logits_of, nll
 from unlearnlab.mia import mia_auc, privacy_leak
@@ -73,6 +77,8 @@ class RealConfig:
     relearn_steps: int
     min_forget: int
     bf16: bool = False  # bf16 autocast in training (SmolLM2 on this CPU: 0.77 vs 1.36 s a LoRA step, measured)
+    train_notes: bool = False  # the clients' notes join every training set
+    note_words: int = 0  # notes truncated to their first words (0: whole notes)
 
     @classmethod
     def from_profile(cls, session: Session, model: str | None = None) -> "RealConfig":
@@ -81,7 +87,12 @@ class RealConfig:
                    p.medical_real_fields, p.medical_real_lora_layers, p.medical_real_lora_r, p.medical_real_steps,
                    p.medical_real_lr, p.medical_real_batch_size, p.medical_real_methods, p.medical_real_unlearn_steps,
                    p.medical_real_seeds, p.medical_real_relearn_lrs, p.medical_real_relearn_steps, p.medical_min_forget,
-                   p.medical_real_bf16)
+                   p.medical_real_bf16, p.medical_real_train_notes, p.medical_real_note_words)
+
+    def data_key(self) -> dict:
+        """What the trained texts add to artifact keys (nothing for question-answer texts only,
+        so those artifacts stay valid)."""
+        return {"note_words": self.note_words} if self.train_notes else {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,6 +135,32 @@ def qa_rows(world: MedicalWorld, clients: list[str], cfg: RealConfig, held_out: 
             if q["field"] in cfg.fields and q["held_out"] == held_out]
 
 
+def note_text(world: MedicalWorld, client: str, cfg: RealConfig) -> str:
+    """A client's note as the real tier trains it: its first ``cfg.note_words`` words (0: all)."""
+    words = med.note_text(world.records[client]).split(" ")
+    return " ".join(words[: cfg.note_words] if cfg.note_words else words)
+
+
+def note_rows(world: MedicalWorld, clients: list[str], cfg: RealConfig, split: str = "") -> list[dict]:
+    return [{"text": note_text(world, c, cfg), "client": c, "field": "note", "split": split} for c in clients]
+
+
+def training_sets(tokenizer, world: MedicalWorld, clients: list[str], cfg: RealConfig, split: str) -> list[TokenSet]:
+    """What a model trains on for ``clients``: their questions in the trained paraphrases and,
+    with ``cfg.train_notes``, their notes (a second set, batched apart)."""
+    sets = [tokens(tokenizer, qa_rows(world, clients, cfg, held_out=False, split=split))]
+    if cfg.train_notes:
+        sets.append(tokens(tokenizer, note_rows(world, clients, cfg, split)))
+    return sets
+
+
+def joined(sets: list[TokenSet]) -> TokenSet:
+    out = sets[0]
+    for other in sets[1:]:
+        out = out.concat(other)
+    return out
+
+
 def tokens(tokenizer, rows: list[dict], label_key: str = "split") -> TokenSet:
     return TokenSet.from_rows(rows, tokenizer, label_key=label_key)
 
@@ -139,16 +176,38 @@ def texts(rows: list[dict]) -> list[str]:
 _BASE: dict[tuple, tuple] = {}  # the real model per process (loaded once, copied per use)
 
 
-def base_model(session: Session, cfg: RealConfig):
-    """A fresh copy of the real model and its tokenizer (the load is cached per process)."""
-    from unlearnlab.models import fresh_copy
+def _loaded(session: Session, cfg: RealConfig):
+    """The real model and its tokenizer, loaded once per process (never train this copy)."""
     from unlearnlab.real_model import load_real_model
 
     key = (cfg.model, str(session.paths.artifacts / "real_models"), session.device)
     if key not in _BASE:
         _BASE[key] = load_real_model(cfg.model, cache_root=Path(key[1]), device=session.device)
-    model, tokenizer = _BASE[key]
+    return _BASE[key]
+
+
+def base_model(session: Session, cfg: RealConfig):
+    """A fresh copy of the real model and its tokenizer (the load is cached per process)."""
+    from unlearnlab.models import fresh_copy
+
+    model, tokenizer = _loaded(session, cfg)
     return fresh_copy(model), tokenizer
+
+
+def rmu_layer(n_layers: int, lora_layers: int) -> int:
+    """RMU's steering layer inside the adapted ones (the middle of the last ``lora_layers``):
+    RMU's default, the model's middle layer, lies below a last-layers adapter, where nothing is
+    trainable."""
+    return max(0, n_layers - 1 - lora_layers // 2)
+
+
+def method_config(session: Session, cfg: RealConfig, method: str, lr: float) -> dict:
+    """A method's settings on the adapter: the synthetic tier's, plus RMU's layer."""
+    out = {"steps": cfg.unlearn_steps, "lr": lr, "batch_size": cfg.batch_size, "answer_only": True,
+           **METHOD_CONFIG.get(method, {})}
+    if method == "RMU":
+        out["layer"] = rmu_layer(_loaded(session, cfg)[0].config.num_hidden_layers, cfg.lora_layers)
+    return out
 
 
 def with_new_adapter(model, cfg: RealConfig, seed: int):
@@ -175,9 +234,12 @@ def hardware(session: Session, cfg: RealConfig) -> dict:
     return {**session.hardware, "bf16": cfg.bf16}
 
 
-def _fit(model, data: TokenSet, cfg: RealConfig, session: Session, seed: int, desc: str) -> dict:
-    """Language-model loss on the answers, constant learning rate."""
-    batches = data.sampler(min(cfg.batch_size, len(data)), seed_everything(seed), session.device)
+def _fit(model, sets: list[TokenSet], cfg: RealConfig, session: Session, seed: int, desc: str) -> dict:
+    """Language-model loss on the answers (a note: all of it), constant learning rate; several
+    sets are batched apart."""
+    gen = seed_everything(seed)
+    batches = (sets[0].sampler(min(cfg.batch_size, len(sets[0])), gen, session.device) if len(sets) == 1
+               else grouped_sampler(sets, cfg.batch_size, gen, session.device))
 
     def step_loss(fwd, step):
         b = next(batches)
@@ -195,13 +257,14 @@ def finetune(session: Session, world: MedicalWorld, cfg: RealConfig, split: Real
     clients = split.members if kind == "base" else split.retain
     key = {"kind": kind, "world": world.directory.name, "clients": config_hash(clients), "n_clients": len(clients),
            **{k: v for k, v in asdict(cfg).items() if k in ("model", "fields", "lora_layers", "lora_r", "steps", "lr",
-                                                              "batch_size", "bf16")}, "seed": seed}
+                                                              "batch_size", "bf16")}, "seed": seed,
+           **cfg.data_key()}
 
     def make(tmp: Path) -> None:
         model, tokenizer = base_model(session, cfg)
         model = with_new_adapter(model, cfg, seed)
-        cost = _fit(model.train(), tokens(tokenizer, qa_rows(world, clients, cfg, held_out=False, split="train")), cfg,
-                    session, seed, f"real {kind}")
+        cost = _fit(model.train(), training_sets(tokenizer, world, clients, cfg, "train"), cfg, session, seed,
+                    f"real {kind}")
         model.save_pretrained(str(tmp / "adapter"))
         write_json_atomic(tmp / "metrics.json", cost)
 
@@ -211,16 +274,16 @@ def finetune(session: Session, world: MedicalWorld, cfg: RealConfig, split: Real
 def unlearn(session: Session, world: MedicalWorld, cfg: RealConfig, split: RealSplit, base_dir: Path, method: str,
             lr: float, seed: int) -> Path:
     """A registered method trains the base's adapter further: forget = the forget clients'
-    trained questions, retain = the retain clients' (answers only)."""
-    method_cfg = {"steps": cfg.unlearn_steps, "lr": lr, "batch_size": cfg.batch_size, "answer_only": True,
-                  **METHOD_CONFIG.get(method, {})}
+    trained questions (and notes, with ``train_notes``), retain = the retain clients' (answers
+    only)."""
+    method_cfg = method_config(session, cfg, method, lr)
     key = {"method": method, "base": Path(base_dir).name, "config": method_cfg, "seed": seed,
-           "forget": config_hash(split.forget), "bf16": cfg.bf16}
+           "forget": config_hash(split.forget), "bf16": cfg.bf16, **cfg.data_key()}
 
     def make(tmp: Path) -> None:
         model, tokenizer = load_adapted(session, cfg, Path(base_dir) / "adapter", trainable=True)
-        data = UnlearnData(forget=tokens(tokenizer, qa_rows(world, split.forget, cfg, False, "forget")),
-                           retain=tokens(tokenizer, qa_rows(world, split.retain, cfg, False, "retain")),
+        data = UnlearnData(forget=joined(training_sets(tokenizer, world, split.forget, cfg, "forget")),
+                           retain=joined(training_sets(tokenizer, world, split.retain, cfg, "retain")),
                            generator=seed_everything(seed), device=session.device)
         log = get_method(method, **method_cfg).run(model.train(), data, **hardware(session, cfg))
         model.save_pretrained(str(tmp / "adapter"))
@@ -241,23 +304,39 @@ def _acc(model, data: TokenSet) -> float:
 
 @torch.no_grad()
 def evaluate(model, tokenizer, world: MedicalWorld, cfg: RealConfig, split: RealSplit, k: float = 0.2) -> dict:
-    """Held-out-paraphrase QA accuracy on forget / retain / holdout clients, trained-paraphrase
-    accuracy on the forget clients, and membership inference (forget vs holdout texts)."""
+    """Held-out-paraphrase QA accuracy on forget / retain / holdout clients (and per field on the
+    forget clients), trained-paraphrase accuracy on the forget clients, and membership inference
+    (forget vs holdout question-answer texts); with ``train_notes`` also note-level membership
+    inference (``auc_note_*``) and verbatim extraction of the notes as trained."""
     out = {"n_forget": len(split.forget), "n_retain": len(split.retain), "n_holdout": len(split.holdout)}
     for name, clients in (("forget", split.forget), ("retain", split.retain), ("holdout", split.holdout)):
         out[f"{name}_qa_acc"] = _acc(model, tokens(tokenizer, qa_rows(world, clients, cfg, True)))
+    forget_questions = tokens(tokenizer, qa_rows(world, split.forget, cfg, True), "field")
+    out["n_forget_questions"] = len(forget_questions)
+    out.update({f"forget_{f}_acc": v for f, v in accuracy_by_label(model, forget_questions, 64).items()})
     members, others = qa_rows(world, split.forget, cfg, False), qa_rows(world, split.holdout, cfg, False)
     out["forget_qa_seen_acc"] = _acc(model, tokens(tokenizer, members))
     aucs = mia_auc(model, tokens(tokenizer, members), tokens(tokenizer, others), texts(members), texts(others),
                    k=k)
     out.update({f"auc_{name}": value for name, value in aucs.items()})
+    if cfg.train_notes:
+        notes = {name: note_rows(world, clients, cfg) for name, clients in (("forget", split.forget),
+                                                                             ("holdout", split.holdout))}
+        aucs = mia_auc(model, tokens(tokenizer, notes["forget"]), tokens(tokenizer, notes["holdout"]),
+                       [r["text"] for r in notes["forget"]], [r["text"] for r in notes["holdout"]], k=k)
+        out.update({f"auc_note_{name}": value for name, value in aucs.items()})
+        for name, rows in notes.items():
+            verbatim = note_verbatim(model, tokenizer, [world.records[r["client"]] for r in rows],
+                                     [r["text"] for r in rows])
+            out.update({f"{name}_{key}": value for key, value in verbatim.items()})
     return out
 
 
 def record(session: Session, world: MedicalWorld, cfg: RealConfig, split: RealSplit, model_dir: Path,
            method: str, seed: int) -> dict:
     """Evaluate a saved adapter (a results-store row keyed by the model)."""
-    key = {"setting": SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir)}
+    key = {"setting": SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
+           "eval": EVAL_VERSION}
     if session.store.has(MODELS_TABLE, key):
         return session.store.get(MODELS_TABLE, key)
     model, tokenizer = load_adapted(session, cfg, Path(model_dir) / "adapter")
@@ -269,8 +348,9 @@ def record(session: Session, world: MedicalWorld, cfg: RealConfig, split: RealSp
 
 def relearn(session: Session, world: MedicalWorld, cfg: RealConfig, split: RealSplit, model_dir: Path,
             method: str, seed: int) -> dict:
-    """Fine-tune the adapter on half of the forget clients' trained questions; held-out QA
-    accuracy on the *other* forget clients before and after (worst case over learning rates)."""
+    """Fine-tune the adapter on half of the forget clients' trained questions (and notes, with
+    ``train_notes``); held-out QA accuracy on the *other* forget clients before and after (worst
+    case over learning rates)."""
     rcfg = RelearnConfig(lrs=cfg.relearn_lrs, steps=cfg.relearn_steps, eval_every=cfg.relearn_steps,
                          batch_size=cfg.batch_size, n_items=0)
     key = {"setting": SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
@@ -283,7 +363,7 @@ def relearn(session: Session, world: MedicalWorld, cfg: RealConfig, split: RealS
     values: dict = {"n_relearned": len(attacked), "n_others": len(others)}
     if others:
         model, tokenizer = load_adapted(session, cfg, Path(model_dir) / "adapter", trainable=True)
-        curve = relearning_attack(model, tokens(tokenizer, qa_rows(world, attacked, cfg, False, "forget")),
+        curve = relearning_attack(model, joined(training_sets(tokenizer, world, attacked, cfg, "forget")),
                                   tokens(tokenizer, qa_rows(world, others, cfg, True)), ["forget"], rcfg, seed,
                                   **hardware(session, cfg))
         after = worst_case(curve)
@@ -334,11 +414,16 @@ def _attack(row: dict) -> dict:
 
 def note(session: Session, model: str | None = None) -> str:
     cfg = RealConfig.from_profile(session, model)
+    trained = ("question-answer texts and notes" + (f" (first {cfg.note_words} words)" if cfg.note_words else "")
+               if cfg.train_notes else "question-answer texts only (no notes)")
     return (f"real tier ({session.profile.name} profile): {cfg.model}, LoRA r={cfg.lora_r} on the last {cfg.lora_layers} "
             f"layers, {cfg.clients} members ({100 * cfg.ratio:g} % forget) + {cfg.holdout} non-members, fields "
-            f"{', '.join(cfg.fields)}, {cfg.steps} fine-tuning steps, methods "
+            f"{', '.join(cfg.fields)}, trained on {trained}, {cfg.steps} fine-tuning steps, methods "
             f"{', '.join(f'{m} (lr {lr:g})' for m, lr in cfg.methods)}, {cfg.unlearn_steps} steps, "
-            f"seeds {list(cfg.seeds)}")
+            f"seeds {list(cfg.seeds)}; "
+            + ("RMU steers the middle adapted layer" if any(m == "RMU" for m, _ in cfg.methods)
+               else "RMU not in this grid (CPU budget; smoke and gpu run it)")
+            + "; UNDO is synthetic-tier only")
 
 
 def slug(name: str) -> str:

@@ -31,13 +31,13 @@ import torch
 
 from unlearnlab.artifacts import Artifact, config_hash, read_json, write_json_atomic
 from unlearnlab.attacks import RelearnConfig, relearning_attack, worst_case
-from unlearnlab.batching import TokenSet, pack
+from unlearnlab.batching import TokenSet, pack, pad_token_id
 from unlearnlab.data import english
 from unlearnlab.data import medical as med
-from unlearnlab.evaluation import accuracy_by_label, answer_token_accuracy, cross_entropy, exact_match
+from unlearnlab.evaluation import accuracy_by_label, cross_entropy, exact_match
 from unlearnlab.experiments.session import Session, model_id, quiet_libraries
 from unlearnlab.losses import logits_of, nll
-from unlearnlab.metrics import mean_ci
+from unlearnlab.metrics import format_mean_ci, mean_ci
 from unlearnlab.mia import ATTACKS, mia_auc, privacy_leak
 from unlearnlab.methods import UnlearnData, get_method
 from unlearnlab.models import build_llama, count_parameters, load_model, load_tokenizer, save_model
@@ -156,9 +156,6 @@ class MedicalWorld:
         texts = [med.note_text(self.records[c]) for c in clients]
         return self.tokens([{"text": t} for t in texts], "field"), texts
 
-    def verbatim(self, clients: Sequence[str]) -> TokenSet:
-        return self.tokens([med.verbatim_probe(self.records[c]) for c in clients], "field")
-
     def english(self) -> TokenSet:
         return self.tokens([{"text": s} for s in self.english_eval], "field")
 
@@ -236,7 +233,11 @@ def finetune(session: Session, world: MedicalWorld, public_dir: Path, ratio: flo
 def unlearn(session: Session, world: MedicalWorld, base_dir: Path, method: str, lr: float, ratio: float,
             seed: int) -> Path:
     """One registered method on one forget split: forget = the forget clients' notes and trained
-    questions, retain = the other clients' and English; scored on answers (whole notes)."""
+    questions, retain = the other clients' and English; scored on answers (whole notes).
+    ``UNDO`` distills a noised copy of the ``medical_undo_teacher`` model of the same split and
+    seed (built first if needed)."""
+    if method == "UNDO":
+        return _undo(session, world, base_dir, lr, ratio, seed)
     p = session.profile
     method_cfg = {"steps": p.medical_unlearn_steps, "lr": lr, "batch_size": p.medical_unlearn_batch_size,
                   "answer_only": True, **METHOD_CONFIG.get(method, {})}
@@ -254,29 +255,123 @@ def unlearn(session: Session, world: MedicalWorld, base_dir: Path, method: str, 
     return Artifact(session.paths.artifacts, "unlearn", name, cfg).build(make)
 
 
+def undo_teacher_lr(session: Session) -> float:
+    """The learning rate of UNDO's teacher method in this profile's grid (its first entry)."""
+    p = session.profile
+    lrs = [lr for m, lr in p.medical_methods if m == p.medical_undo_teacher]
+    if not lrs:
+        raise ValueError(f"UNDO's teacher {p.medical_undo_teacher!r} is not in medical_methods "
+                         f"{[m for m, _ in p.medical_methods]}: add it or change medical_undo_teacher")
+    return lrs[0]
+
+
+def _undo(session: Session, world: MedicalWorld, base_dir: Path, lr: float, ratio: float, seed: int) -> Path:
+    """UNDO (registry): noise a copy of the unlearned teacher (``medical_undo_alpha``), then distill
+    it on the teacher's outputs over the retain data (packed rows, every token), stopping when
+    retain-client QA (trained wordings) is back within the method's threshold of the teacher's, or
+    after ``medical_undo_steps``. A shortened UNDO: the paper distills for far longer."""
+    p = session.profile
+    teacher_dir = unlearn(session, world, base_dir, p.medical_undo_teacher, undo_teacher_lr(session), ratio, seed)
+    steps = p.medical_undo_steps
+    method_cfg = {"steps": steps, "lr": lr, "batch_size": p.medical_batch_size, "eval_every": max(1, steps // 6),
+                  "alpha": p.medical_undo_alpha, "seed": seed}
+    cfg = {"method": "UNDO", "ratio": ratio, "seed": seed, "teacher": Path(teacher_dir).name, "config": method_cfg}
+    name = f"medical_UNDO_r{med.ratio_tag(ratio)}_lr{lr:g}_s{seed}"
+
+    def make(tmp: Path) -> None:
+        model = load_model(teacher_dir, session.device)
+        retain_eval = world.questions(world.retain_eval_clients(ratio, p.medical_retain_eval_clients), held_out=False)
+        data = UnlearnData(forget=world.records_set(world.splits.forget[ratio], "forget"),
+                           retain=pack(world.retain_set(ratio), p.medical_model.max_len, seed),
+                           generator=seed_everything(seed), device=session.device, retain_eval=retain_eval)
+        log = get_method("UNDO", **method_cfg).run(model, data, **session.hardware)
+        save_model(model, world.tokenizer, tmp)
+        teacher_steps = read_json(Path(teacher_dir) / "metrics.json").get("steps", 0)
+        write_json_atomic(tmp / "metrics.json", {"steps": log.steps + teacher_steps, "distill_steps": log.steps,
+                                                 "tokens": log.tokens, "wall_s": log.wall_s})
+
+    return Artifact(session.paths.artifacts, "unlearn", name, cfg).build(make)
+
+
 # --------------------------------------------------------------------------------------------
 # Evaluation and the relearning attack
 # --------------------------------------------------------------------------------------------
 
 
 def _mean(values: torch.Tensor) -> float:
-    return float(values.float().mean()) if len(values) else float("nan")
+    values = values.float()
+    values = values[~values.isnan()]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+EVAL_VERSION = 2  # part of every evaluation row's key: 2 = verbatim scored on private tokens
+
+
+@torch.no_grad()
+def private_token_accuracy(model, tokenizer, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                           starts: Sequence[int], batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Verbatim extraction, teacher-forced, one forward pass per batch: per text, the fraction of
+    its tokens ending after character ``start`` that are the model's argmax given the gold prefix,
+    (1) among the tokens overlapping ``spans`` (the client-specific values) and (2) among all of
+    them (template included). Texts are tokenized as training saw them (``<bos> text <eos>``); a
+    text without a private token after ``start`` scores NaN in (1).
+
+    Why both: a note's second half is mostly template ("Exam:", "mg daily", "Follow up in"), which
+    any model of the format predicts, so (2) barely separates a model that saw the client from one
+    that did not; (1) asks for what only the client's note says."""
+    prompts, answers, private, every = [], [], [], []
+    for text, sp, start in zip(texts, spans, starts):
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        after = [b > start for _, b in enc["offset_mapping"]]
+        private.append([f and any(a < e and s < b for s, e in sp) for f, (a, b) in zip(after, enc["offset_mapping"])])
+        every.append(after)
+        prompts.append([tokenizer.bos_token_id])
+        answers.append(list(enc["input_ids"]) + [tokenizer.eos_token_id])
+    data = TokenSet(prompts, answers, [], pad_token_id(tokenizer))
+    device = next(model.parameters()).device
+    parts: dict[int, list[torch.Tensor]] = {0: [], 1: []}
+    for first in range(0, len(data), batch_size):
+        rows = range(first, min(first + batch_size, len(data)))
+        batch = data.batch(rows, device)
+        hit = (logits_of(model, batch)[:, :-1].argmax(-1) == batch["input_ids"][:, 1:]).float()
+        for k, flags in enumerate((private, every)):
+            mask = torch.zeros_like(hit)
+            for r, i in enumerate(rows):  # hit[:, j] scores answer token j (the prompt is one BOS)
+                mask[r, : len(flags[i])] = torch.tensor(flags[i], dtype=hit.dtype)
+            n = mask.sum(-1)
+            parts[k].append(torch.where(n > 0, (hit * mask).sum(-1) / n.clamp_min(1.0), float("nan")).cpu())
+    empty = torch.zeros(0)
+    return (torch.cat(parts[0]) if parts[0] else empty), (torch.cat(parts[1]) if parts[1] else empty)
+
+
+def note_verbatim(model, tokenizer, records: Sequence[dict], texts: Sequence[str] | None = None) -> dict[str, float]:
+    """Private-token and all-token verbatim accuracy on the second half of ``records``' notes
+    (``texts``: the notes as trained, e.g. truncated; default the whole notes)."""
+    texts = list(texts) if texts is not None else [med.note_text(r) for r in records]
+    private, every = private_token_accuracy(model, tokenizer, texts,
+                                            [med.private_spans(r, t) for r, t in zip(records, texts)],
+                                            [med.verbatim_cut(t) for t in texts])
+    return {"verbatim": _mean(private), "verbatim_all": _mean(every)}
 
 
 def evaluate(model, world: MedicalWorld, ratio: float, session: Session) -> dict:
     """Forget / retain / holdout QA accuracy (held-out paraphrase), forget QA in trained
-    wordings, per-field forget accuracy, verbatim continuation, MIA AUC (forget notes vs
-    holdout notes) for every attack, and English cross-entropy."""
+    wordings, per-field forget accuracy, verbatim extraction of the second half of the notes
+    (private tokens, and all tokens), MIA AUC (forget notes vs holdout notes) for every attack,
+    and English cross-entropy."""
     p = session.profile
     forget, holdout = world.splits.forget[ratio], world.splits.holdout
-    out = {"n_forget": len(forget), "forget_qa_acc": _mean(exact_match(model, world.questions(forget))),
+    questions = world.questions(forget)
+    out = {"n_forget": len(forget), "n_forget_questions": len(questions),
+           "forget_qa_acc": _mean(exact_match(model, questions)),
            "forget_qa_seen_acc": _mean(exact_match(model, world.questions(forget, held_out=False))),
            "retain_qa_acc": _mean(exact_match(model, world.questions(world.retain_eval_clients(
                ratio, p.medical_retain_eval_clients)))),
            "holdout_qa_acc": _mean(exact_match(model, world.questions(holdout))),
-           "forget_verbatim": _mean(answer_token_accuracy(model, world.verbatim(forget))),
-           "holdout_verbatim": _mean(answer_token_accuracy(model, world.verbatim(holdout))),
            "english_ce": cross_entropy(model, world.english())}
+    for name, clients in (("forget", forget), ("holdout", holdout)):
+        verbatim = note_verbatim(model, world.tokenizer, [world.records[c] for c in clients])
+        out.update({f"{name}_{k}": v for k, v in verbatim.items()})
     out.update({f"forget_{k}_acc": v for k, v in accuracy_by_label(model, world.questions(forget)).items()})
     (members, member_texts), (others, other_texts) = world.notes(forget), world.notes(holdout)
     aucs = mia_auc(model, members, others, member_texts, other_texts, k=p.medical_mia_k)
@@ -287,7 +382,8 @@ def evaluate(model, world: MedicalWorld, ratio: float, session: Session) -> dict
 def record(session: Session, world: MedicalWorld, model_dir: Path, method: str, ratio: float) -> dict:
     """Evaluate a saved model on one forget split (cached as a results-store row; a base or
     oracle is evaluated once per ratio, whatever the number of attack seeds)."""
-    key = {"setting": SETTING, "method": method, "ratio": ratio, "model_id": model_id(session, model_dir)}
+    key = {"setting": SETTING, "method": method, "ratio": ratio, "model_id": model_id(session, model_dir),
+           "eval": EVAL_VERSION}
     if session.store.has(MODELS_TABLE, key):
         return session.store.get(MODELS_TABLE, key)
     model = load_model(model_dir, session.device)
@@ -450,9 +546,12 @@ def results(session: Session, dirs: dict) -> pd.DataFrame:
     models, attacks = session.store.table(MODELS_TABLE), session.store.table(ATTACKS_TABLE)
     if models.empty or attacks.empty:
         raise ValueError("no private-records results yet; run private_records.run first")
+    if not ("eval" in models and (models["eval"] == EVAL_VERSION).any()):
+        raise ValueError(f"no private-records evaluation of version {EVAL_VERSION} yet; run private_records.run")
     ids = {model_id(session, d) for d in [dirs["base"], *dirs["oracles"].values(), *dirs["unlearned"]]}
     methods = ["base", "oracle", *[m for m, _ in p.medical_methods]]
-    models = models[models["model_id"].isin(ids) & models["ratio"].isin(p.medical_forget_ratios)]
+    current = models["eval"] == EVAL_VERSION if "eval" in models else False  # rows of an older evaluation: no
+    models = models[current & models["model_id"].isin(ids) & models["ratio"].isin(p.medical_forget_ratios)]
     attacks = attacks[attacks["seed"].isin(p.medical_seeds) & (attacks["attack_hash"] == config_hash(relearn_config(session)))]
     attacks = attacks.drop(columns=["setting", "curve"])
     df = models.drop(columns=["setting"]).merge(attacks, on=["method", "ratio", "model_id"], how="left")
@@ -461,39 +560,72 @@ def results(session: Session, dirs: dict) -> pd.DataFrame:
     for a in ATTACKS:
         df[f"leak_{a}"] = [privacy_leak(v, oracle[f"auc_{a}"].get(r, float("nan")))
                            for v, r in zip(df[f"auc_{a}"], df["ratio"])]
-    df["relearn_gain"] = df["others_after"] - df["others_before"]
     order = {m: i for i, m in enumerate(methods)}
     return df.sort_values(["ratio", "method", "seed"], key=lambda c: c.map(order) if c.name == "method" else c)
 
 
-def _fmt(values, scale: float = 100.0, digits: int = 1) -> str:
-    m, c = mean_ci(list(values))
-    return "--" if m != m else f"{round(m * scale, digits) + 0.0:.{digits}f} $\\pm$ {c * scale:.{digits}f}"
+def with_gain(df: pd.DataFrame) -> pd.DataFrame:
+    """``relearn_gain``: what relearning on some forget clients adds to QA accuracy on the others
+    (after − before, per attack)."""
+    before, after = (pd.to_numeric(df.get(c, pd.Series(float("nan"), index=df.index)), errors="coerce")
+                     for c in ("others_before", "others_after"))
+    return df.assign(relearn_gain=after - before)
+
+
+def _cell(values, scale: float, digits: int, interval: bool) -> str:
+    """Mean ± 95 % CI (×``scale``), or the mean alone where there is no interval (one model)."""
+    m, c = mean_ci([float(v) for v in values])
+    return format_mean_ci(m, c if interval and len(values) >= 2 else float("nan"), scale, digits)
 
 
 TABLE_COLUMNS = {"forget_qa_acc": ("forget QA (%)", 100.0), "retain_qa_acc": ("retain QA (%)", 100.0),
                  "forget_verbatim": ("verbatim (%)", 100.0), f"auc_{HEADLINE_ATTACK}": ("MIA AUC", 1.0),
                  f"leak_{HEADLINE_ATTACK}": ("privacy leak (%)", 100.0),
-                 "others_after": ("others after relearning (%)", 100.0)}
+                 f"auc_note_{HEADLINE_ATTACK}": ("note MIA AUC", 1.0),
+                 f"leak_note_{HEADLINE_ATTACK}": ("note leak (%)", 100.0),
+                 "others_before": ("others before (%)", 100.0), "relearn_gain": ("relearn gain (pts)", 100.0),
+                 "others_after": ("others after (%)", 100.0)}
+ATTACK_COLUMNS = ("others_before", "relearn_gain", "others_after")  # one value per attack seed, not per model
 
 
 def table(df: pd.DataFrame) -> pd.DataFrame:
-    """The paper table: per forget ratio and method, mean ± 95 % CI over seeds."""
+    """The paper table: per forget ratio and method, mean ± 95 % CI over seeds. A column whose
+    values come from one model (base and oracle, or a one-seed grid) shows the mean alone; the
+    relearning columns vary with the attack's client split (one per seed), so the oracle's have
+    an interval. Columns the frame lacks (the real tier without notes: verbatim, note MIA) are
+    left out."""
+    df = with_gain(df)
     rows = []
     for (ratio, method), g in df.groupby(["ratio", "method"], sort=False):
         row = {"forget %": f"{100 * ratio:g}", "method": method}
+        unique = g.drop_duplicates("model_id") if "model_id" in g else g  # one row per evaluated model
+        models = len(unique)
         for col, (title, scale) in TABLE_COLUMNS.items():
-            if col not in df:  # the real tier has no verbatim probe
+            if col not in df:
                 continue
-            row[title] = _fmt(g[col].dropna(), scale, 1 if scale == 100.0 else 2)
+            values = (g if col in ATTACK_COLUMNS else unique)[col].dropna()
+            interval = col in ATTACK_COLUMNS or models >= 2
+            row[title] = _cell(values, scale, 1 if scale == 100.0 else 2, interval)
         row["seeds"] = len(g)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def field_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Forget-client QA accuracy per field (diagnosis, medication, date of birth, visit date:
+    those the tier asks), per forget ratio and method, mean over seeds (%)."""
+    cols = [f"forget_{f}_acc" for f in med.QA_FIELDS if f"forget_{f}_acc" in df]
+    out = df.groupby(["ratio", "method"], sort=False)[cols].mean().mul(100).round(1)
+    return out.rename(columns=lambda c: c.removeprefix("forget_").removesuffix("_acc") + " (%)")
+
+
 def _pct(values) -> str:
-    m, c = mean_ci(list(values))
-    return "--" if m != m else f"{round(100 * m, 1) + 0.0:.1f} ± {100 * c:.1f} %"
+    """'12.5 ± 3.0 %' over several values; the value alone for one (no interval)."""
+    values = [float(v) for v in values if v == v]
+    m, c = mean_ci(values)
+    if m != m:
+        return "--"
+    return f"{round(100 * m, 1) + 0.0:.1f}" + (f" ± {100 * c:.1f}" if len(values) >= 2 else "") + " %"
 
 
 def _interval(values) -> tuple[float, float]:
@@ -533,18 +665,23 @@ def describe(df: pd.DataFrame) -> str:
     a = HEADLINE_ATTACK
     lines = ["**What 'not forgotten' means here.** A forget client is forgotten when the unlearned model treats "
              "it like the oracle, which never saw it: (i) QA accuracy on the client in a held-out paraphrase at "
-             "the oracle's (not necessarily zero: a diagnosis or a drug can be guessed); (ii) membership inference "
-             "on the client's training texts (notes here; question–answer texts in the real tier) at the oracle's "
+             "the oracle's (not necessarily zero: without the client, the oracle can still answer a frequent "
+             "diagnosis or drug, whose frequencies it learned from the other clients); (ii) membership inference "
+             "on the client's training texts (notes here; in the real tier question–answer texts, and notes where it trains them) at the oracle's "
              "AUC, i.e. privacy leak 0 (positive: still recognised as training members; negative: pushed below "
              "never-seen clients' texts, which an auditor can detect too); (iii) after relearning on some forget "
              "clients, the *other* forget clients are answered no better than the oracle answers them after the "
              "same attack. Criterion (iii) fails either because relearning brings knowledge back or because "
-             "unlearning never removed it; 'others before' (ahead of the attack) tells which. A criterion counts as failed when the 95 % "
-             "CI over seeds excludes the oracle's value.", "", "**Base and oracle** (one model each):"]
+             "unlearning never removed it; 'others before' (ahead of the attack) tells which. A criterion counts as "
+             "failed when the method's 95 % CI over seeds excludes the oracle's value. The oracle is one model per "
+             "ratio (training seed 0), so its value is a point: the oracle's own variation across training seeds is "
+             "not in the comparison, and a verdict says 'differs from this oracle', not from every oracle. "
+             "Verbatim extraction is scored on the private tokens of the notes' second half (numbers, diagnosis, "
+             "drug, symptoms, findings), not on the template.", "", "**Base and oracle** (one model each):"]
     for ratio, g in df.groupby("ratio"):
         o, b = g[g["method"] == "oracle"], g[g["method"] == "base"]
         lines.append(f"- forget {100 * ratio:g} % ({int(g['n_forget'].max())} clients, "
-                     f"{4 * int(g['n_forget'].max())} held-out questions): forget QA base "
+                     f"{int(g['n_forget_questions'].max())} held-out questions): forget QA base "
                      f"{100 * b['forget_qa_acc'].mean():.1f} %, oracle {100 * o['forget_qa_acc'].mean():.1f} %; "
                      f"MIA AUC ({a}) base {b[f'auc_{a}'].mean():.2f}, oracle {o[f'auc_{a}'].mean():.2f}; relearning "
                      f"on {int(o['n_relearned'].max())} clients takes the oracle's QA accuracy on the other "
@@ -562,19 +699,23 @@ def describe(df: pd.DataFrame) -> str:
 def _transfer(df: pd.DataFrame) -> str:
     """Does relearning some forget clients bring the others back? The change it makes to the
     others' QA accuracy, pooled over ratios and seeds, for the methods and for the oracle."""
-    attacked = df.dropna(subset=["others_before", "others_after"])
-    gain = attacked["others_after"] - attacked["others_before"]
+    attacked = with_gain(df).dropna(subset=["relearn_gain"])
+    gain = attacked["relearn_gain"]
     is_oracle = attacked["method"] == "oracle"
     return (f"Relearning transfer: the attack changes QA accuracy on the forget clients it did not train on by "
-            f"{_pct(gain[~is_oracle])} (points, unlearned models) and {_pct(gain[is_oracle])} (oracle); where "
-            "'others after' exceeds the oracle, the knowledge was mostly still there before the attack.")
+            f"{_pct(gain[~is_oracle])} (points, unlearned models, {int((~is_oracle).sum())} attacks pooled over "
+            f"methods, ratios and seeds) and {_pct(gain[is_oracle])} (oracle, {int(is_oracle.sum())} attacks); "
+            "per cell: the table's 'relearn gain' column. Where 'others after' exceeds the oracle, the knowledge "
+            "was mostly still there before the attack.")
 
 
 def _method_ratio(g: pd.DataFrame, at_ratio: pd.DataFrame, ratio: float) -> str:
     a = HEADLINE_ATTACK
     o, b = at_ratio[at_ratio["method"] == "oracle"], at_ratio[at_ratio["method"] == "base"]
     return (f"at {100 * ratio:g} % forget QA {_pct(g['forget_qa_acc'])} (oracle {100 * o['forget_qa_acc'].mean():.1f} %), "
-            f"retain QA {_pct(g['retain_qa_acc'])} (base {100 * b['retain_qa_acc'].mean():.1f} %), MIA AUC "
+            f"retain QA {_pct(g['retain_qa_acc'])} (base {100 * b['retain_qa_acc'].mean():.1f} %), "
+            + (f"verbatim private tokens {_pct(g['forget_verbatim'])} (oracle {100 * o['forget_verbatim'].mean():.1f} "
+               "%), " if "forget_verbatim" in g else "") + f"MIA AUC "
             f"{g[f'auc_{a}'].mean():.2f}, privacy leak {_pct(g[f'leak_{a}'])}, other forget clients "
             f"{_pct(g['others_before'].dropna())} → {_pct(g['others_after'].dropna())} after relearning "
             f"(oracle → {100 * o['others_after'].mean():.1f} %)")
@@ -609,7 +750,22 @@ def grid_note(session: Session) -> str:
     return (f"{p.name} profile: {p.medical_clients} private clients (+{p.medical_holdout_clients} holdout, "
             f"{p.medical_public_clients} public), forget ratios {', '.join(f'{100 * r:g}%' for r in p.medical_forget_ratios)} "
             f"(at least {p.medical_min_forget} clients), methods {', '.join(f'{m} (lr {lr:g})' for m, lr in p.medical_methods)}, "
-            f"seeds {list(p.medical_seeds)}; one base and one oracle per ratio (training seed 0).")
+            f"seeds {list(p.medical_seeds)}; one base and one oracle per ratio (training seed 0)"
+            + _grid_methods_note(p) + ".")
+
+
+def _grid_methods_note(p) -> str:
+    """What the grid says about UNDO and RMU (in it, or why not)."""
+    names = {m for m, _ in p.medical_methods}
+    out = ""
+    if "UNDO" in names:
+        out += (f"; UNDO: noise α={p.medical_undo_alpha:g} on the {p.medical_undo_teacher} model, then at most "
+                f"{p.medical_undo_steps} distillation steps")
+    missing = [m for m in ("RMU", "UNDO") if m not in names]
+    if missing:
+        out += (f"; {' and '.join(missing)} not in this grid (they exceed the CPU budget of the default profile; "
+                "the smoke and gpu grids run them)")
+    return out
 
 
 def card_sizes(world: MedicalWorld) -> pd.DataFrame:

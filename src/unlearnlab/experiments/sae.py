@@ -14,7 +14,8 @@ Pipeline (every step a config-keyed artifact, skipped when done):
    corpora, and run the clamp (and decoder-direction ablation) sweep.
 4. ``baseline_job`` per (method, learning rate, seed): RMU and GradDiff on the same corpora,
    evaluated on the same suite: their unlearning score uses the same formula over their sweep.
-5. ``attack_job``: relearning attack on the configuration behind each method's score.
+5. ``attack_job``: relearning attack on the base and on the best configuration of each family
+   (SAE clamp, RMU, GradDiff) at matched side effects, whatever its score (``attack_targets``).
 
 ``run`` does all of it (in one-thread worker processes on a multi-core CPU) and returns the
 tables; ``score_table`` / ``describe`` summarise them.
@@ -41,12 +42,12 @@ from unlearnlab.data import english
 from unlearnlab.data import hazard as hz
 from unlearnlab.experiments.session import Session
 from unlearnlab.losses import logits_of, nll
-from unlearnlab.mcq import PERMUTATIONS, MCQFormat, best_row, mcq_tokens, permuted, unlearning_score
+from unlearnlab.mcq import PERMUTATIONS, MCQFormat, mcq_tokens, permuted
 from unlearnlab.methods import UnlearnData, get_method
 from unlearnlab.metrics import summarize
 from unlearnlab.models import build_llama, count_parameters, fresh_copy, load_model, load_tokenizer, save_model
 from unlearnlab.sae import (MCQSuite, SAEConfig, SAETrainConfig, SparseAutoencoder, SweepGrid, attach,
-                            importance_scores, sae_for, sweep)
+                            importance_scores, sae_for, scoring, sweep)
 from unlearnlab.sae.features import importance_scores_per_retain
 from unlearnlab.sae.interventions import ablate_directions, clamp
 from unlearnlab.seeding import seed_everything
@@ -56,6 +57,7 @@ from unlearnlab.training import TrainConfig, train
 SETTING = "hazard"
 FMT = MCQFormat()
 RETAIN_WEIGHT = {"GradDiff": 5.0}  # as the arithmetic slice (experiments.arithmetic.RETAIN_WEIGHT)
+EVAL_VERSION = "hits"  # evaluations record per-question hits (bootstrap over questions); older caches did not
 
 
 # --------------------------------------------------------------------------- the world
@@ -303,7 +305,7 @@ def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, see
                           batch_size=p.sae_batch_size)
     grid = sae_grid(session)
     cfg = {"base": Path(base_dir).name, "sae": asdict(scfg), "train": asdict(tcfg), "seed": seed,
-           "rules": p.sae_rules, "grid": asdict(grid), "retain_sets": p.sae_retain_sets}
+           "rules": p.sae_rules, "grid": asdict(grid), "retain_sets": p.sae_retain_sets, "eval": EVAL_VERSION}
     artifact = Artifact(session.paths.artifacts, "sae", f"hazard_{kind}_s{seed}", cfg)
 
     def make(tmp: Path) -> None:
@@ -342,7 +344,7 @@ def baseline_job(session: Session, world: HazardWorld, base_dir: Path, method: s
         method_cfg["retain_weight"] = RETAIN_WEIGHT[method]
     if method == "RMU":  # steer the residual stream where the SAEs read it
         method_cfg.update(layer=p.sae_layer, seed=seed)
-    cfg = {"base": Path(base_dir).name, "method": method, "seed": seed, "config": method_cfg}
+    cfg = {"base": Path(base_dir).name, "method": method, "seed": seed, "config": method_cfg, "eval": EVAL_VERSION}
     artifact = Artifact(session.paths.artifacts, "sae_baselines", f"{method}_lr{lr:g}_s{seed}", cfg)
 
     def make(tmp: Path) -> None:
@@ -351,8 +353,8 @@ def baseline_job(session: Session, world: HazardWorld, base_dir: Path, method: s
                            generator=seed_everything(seed), device=session.device)
         log = get_method(method, **method_cfg).run(model, data, **session.hardware)
         save_model(model, world.tokenizer, tmp)
-        write_json_atomic(tmp / "metrics.json", {**load_suite(world, base_dir).evaluate(model), "steps": log.steps,
-                                                 "wall_s": log.wall_s})
+        write_json_atomic(tmp / "metrics.json", {**load_suite(world, base_dir).evaluate(model, hits=True),
+                                                 "steps": log.steps, "wall_s": log.wall_s})
 
     return artifact.build(make)
 
@@ -408,7 +410,7 @@ def intervened_model(session: Session, base_dir: Path, target: dict) -> torch.nn
 def attack_job(session: Session, world: HazardWorld, base_dir: Path, target: dict) -> dict:
     """Relearning attack on ``target`` (cached): curves and worst case over learning rates."""
     cfg = attack_config(session)
-    key = {k: v for k, v in target.items() if k != "label"}
+    key = {k: v for k, v in target.items() if k not in ("label", "variant")}
     artifact = Artifact(session.paths.artifacts, "sae_attacks", f"{target['label']}_s{target['seed']}",
                         {"target": key, "attack": asdict(cfg), "base": Path(base_dir).name})
 
@@ -421,7 +423,59 @@ def attack_job(session: Session, world: HazardWorld, base_dir: Path, target: dic
                                                 "before": rows[0]["forget_acc"]})
 
     path = artifact.build(make)
-    return {"label": target["label"], "seed": target["seed"], **read_json(path / "attack.json")}
+    return {"label": target["label"], "variant": target.get("variant", target["label"]), "seed": target["seed"],
+            **read_json(path / "attack.json")}
+
+
+def attack_targets(session: Session, sae_dirs: dict, runs: pd.DataFrame, scores: pd.DataFrame,
+                   base_side_acc: float) -> list[dict]:
+    """Per seed: the base model, and the best configuration of each family at side effects
+    ≥ ``sae_attack_side_ratio`` × base (``scoring.attack_choice``), whatever its score: each
+    baseline, and the trained-SAE clamp variant (rule, retain corpus) with the lowest mean forget
+    accuracy at that level."""
+    p = session.profile
+    ratio = p.sae_attack_side_ratio
+    targets = []
+    clamps = scores[(scores["intervention"] == "clamp") & scores["method"].str.startswith("SAE")
+                    & ~scores["method"].str.contains("untrained", regex=False)]
+    means = clamps.groupby("variant")[scoring.forget_col(ratio)].mean().dropna()
+    best_clamp = means.idxmin() if not means.empty else None  # None: no known forget question
+    for seed in p.seeds:
+        targets.append({"label": "base", "seed": seed})
+        for method in p.sae_methods:
+            rows = runs[(runs["variant"] == method) & (runs["seed"] == seed)]
+            best = scoring.attack_choice(rows, base_side_acc, ratio) if not rows.empty else None
+            if best is not None:
+                targets.append({"label": method, "seed": seed, "model_dir": best["model_dir"]})
+        rows = runs[(runs["variant"] == best_clamp) & (runs["seed"] == seed)] if best_clamp else pd.DataFrame()
+        best = scoring.attack_choice(rows, base_side_acc, ratio) if not rows.empty else None
+        if best is not None:
+            targets.append({"label": "SAE-clamp", "variant": best_clamp, "seed": seed,
+                            "sae_dir": str(sae_dirs[(best["kind"], seed)]), "intervention": "clamp",
+                            "features": [int(f) for f in best["features"]], "multiplier": float(best["multiplier"])})
+    return targets
+
+
+def attack_summary(attacks: pd.DataFrame) -> pd.DataFrame:
+    """Per target and seed: forget accuracy before the attack, at the attacker's best stopping
+    point (the highest held-out forget accuracy over learning rates and evaluated steps > 0:
+    ``recovered``), the attacked *base* at that same learning rate and step (``base_same_step``:
+    what the attack leaves of a model that forgot nothing; when it is below 1, the attack damages
+    the answer format and recovery reads against it) and at the final step (``final``)."""
+    if attacks.empty:
+        return pd.DataFrame()
+    base = {}
+    for _, row in attacks[attacks["label"] == "base"].iterrows():
+        base[row["seed"]] = {(r["lr"], r["step"]): r["forget_acc"] for r in row["curve"]}
+    rows = []
+    for _, row in attacks.iterrows():
+        later = [r for r in row["curve"] if r["step"] > 0] or row["curve"]
+        top = max(later, key=lambda r: -1.0 if r["forget_acc"] is None else r["forget_acc"])  # None: empty suite
+        rows.append({"label": row["label"], "variant": row["variant"], "seed": row["seed"],
+                     "before": row["before"], "recovered": top["forget_acc"],
+                     "base_same_step": base.get(row["seed"], {}).get((top["lr"], top["step"]), float("nan")),
+                     "final": row["post_attack_forget_acc"], "best_step": top["step"], "lr": top["lr"]})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -447,14 +501,28 @@ def parallel(session: Session, world: HazardWorld, fn: Callable, jobs: list[tupl
 class SAEResults:
     base_dir: Path
     base: dict  # the pretrained model's metrics (incl. suite sizes)
+    base_eval: dict  # the unmodified model on the suite: accuracies and per-question hits (measured)
     saes: pd.DataFrame  # reconstruction metrics per kind and seed
     curves: pd.DataFrame  # SAE training curves
     sweeps: pd.DataFrame  # every sweep row, with kind and seed
     baselines: pd.DataFrame  # RMU / GradDiff runs
-    scores: pd.DataFrame  # unlearning score per variant and seed
-    attacks: pd.DataFrame  # worst-case relearning per attacked target
+    runs: pd.DataFrame  # sweeps and baselines in one frame (``scoring.runs_frame``)
+    scores: pd.DataFrame  # unlearning score per variant and seed (``scoring.score_rows``)
+    stats: pd.DataFrame  # bootstrap over questions and distinct forgotten questions per variant
+    attacks: pd.DataFrame  # relearning curves per attacked target
     sae_dirs: dict
     wall_s: dict  # wall-clock seconds per stage of this call (cached stages cost ~0)
+
+    @property
+    def base_side_acc(self) -> float:
+        return float(self.base_eval["side_acc"])
+
+
+def base_evaluation(session: Session, world: HazardWorld, base_dir: Path) -> dict:
+    """The unmodified model on the filtered suite (milliseconds): the side-effect accuracy every
+    score is relative to. The permutation filter makes it 1 up to batching noise; it is measured,
+    not assumed."""
+    return load_suite(world, base_dir).evaluate(load_model(base_dir, session.device), hits=True)
 
 
 def run(session: Session, attack: bool = True) -> SAEResults:
@@ -464,6 +532,7 @@ def run(session: Session, attack: bool = True) -> SAEResults:
     world = load_world(session)
     base_dir = pretrain(session, world)
     base = read_json(base_dir / "metrics.json")
+    base_eval = base_evaluation(session, world, base_dir)
     clock.lap("world+pretrain")
     jobs = [("sae", (base_dir, kind, seed)) for kind in p.sae_kinds for seed in p.seeds]
     jobs += [("baseline", (base_dir, m, lr, seed))
@@ -474,14 +543,17 @@ def run(session: Session, attack: bool = True) -> SAEResults:
     base_dirs = {job[1][1:]: d for job, d in zip(jobs, dirs) if job[0] == "baseline"}
     saes, curves, sweeps = collect_saes(sae_dirs)
     baselines = collect_baselines(base_dirs)
-    scores = score_rows(sweeps, baselines)
+    runs = scoring.runs_frame(sweeps, baselines)
+    scores = scoring.score_rows(runs, float(base_eval["side_acc"]))
+    stats = scoring.question_stats(runs, base_eval)
     clock.lap("saes+baselines")
     attacks = pd.DataFrame()
     if attack:
-        targets = attack_targets(session, base_dir, sae_dirs, sweeps, baselines, scores)
+        targets = attack_targets(session, sae_dirs, runs, scores, float(base_eval["side_acc"]))
         attacks = pd.DataFrame(parallel(session, world, attack_job, [(base_dir, t) for t in targets]))
         clock.lap("attacks")
-    return SAEResults(base_dir, base, saes, curves, sweeps, baselines, scores, attacks, sae_dirs, clock.laps)
+    return SAEResults(base_dir, base, base_eval, saes, curves, sweeps, baselines, runs, scores, stats, attacks,
+                      sae_dirs, clock.laps)
 
 
 class _Clock:
@@ -517,73 +589,10 @@ def collect_baselines(base_dirs: dict) -> pd.DataFrame:
                           **read_json(Path(d) / "metrics.json")} for (m, lr, seed), d in base_dirs.items()])
 
 
-def variant(row: pd.Series) -> str:
-    """Label of an SAE sweep row's variant: kind, rule, intervention and retain corpus."""
-    what = "clamp" if row["intervention"] == "clamp" else "dir-ablate"
-    return f"SAE-{row['kind']} {row['rule']} {what} | retain {row['retain']}"
-
-
-def score_rows(sweeps: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
-    """The unlearning score (``mcq.unlearning_score``, base side-effect accuracy 1 by the
-    permutation filter) of every SAE variant and baseline, per seed."""
-    rows = []
-    if not sweeps.empty:
-        labelled = sweeps.assign(variant=sweeps.apply(variant, axis=1))
-        for (name, seed), group in labelled.groupby(["variant", "seed"], sort=False):
-            best = best_row(group, 1.0)
-            first = group.iloc[0]
-            rows.append({"variant": name, "seed": seed, "method": f"SAE-{first['kind']}", "rule": first["rule"],
-                         "intervention": "clamp" if first["intervention"] == "clamp" else "dir-ablate",
-                         "retain": first["retain"], "score": unlearning_score(group, 1.0),
-                         "forget_acc": None if best is None else best["forget_acc"],
-                         "side_acc": None if best is None else best["side_acc"], "n_configs": len(group),
-                         "max_selected": int(group["n_selected"].max()),
-                         "min_forget_any_side": float(group["forget_acc"].min())})
-    for (method, seed), group in baselines.groupby(["method", "seed"], sort=False) if not baselines.empty else []:
-        best = best_row(group, 1.0)
-        rows.append({"variant": method, "seed": seed, "method": method, "rule": "", "intervention": "",
-                     "retain": "text", "score": unlearning_score(group, 1.0),
-                     "forget_acc": None if best is None else best["forget_acc"],
-                     "side_acc": None if best is None else best["side_acc"], "n_configs": len(group),
-                     "min_forget_any_side": float(group["forget_acc"].min())})
-    return pd.DataFrame(rows)
-
-
-def score_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± 95 % CI of the unlearning score (and of the forget / side accuracy behind it)."""
-    table = summarize(scores, ["variant"], ["score", "forget_acc", "side_acc", "min_forget_any_side"])
-    return table.sort_values("score_mean", ascending=False)
-
-
-def attack_targets(session: Session, base_dir: Path, sae_dirs: dict, sweeps: pd.DataFrame, baselines: pd.DataFrame,
-                   scores: pd.DataFrame) -> list[dict]:
-    """Per seed: the base model, each baseline's scoring configuration, and the best SAE clamp and
-    direction-ablation configurations (best variant by mean score)."""
-    targets = []
-    means = scores.groupby("variant")["score"].mean()
-    labelled = sweeps.assign(variant=sweeps.apply(variant, axis=1))
-    for seed in session.profile.seeds:
-        targets.append({"label": "base", "seed": seed})
-        for method in session.profile.sae_methods:
-            best = best_row(baselines[(baselines["method"] == method) & (baselines["seed"] == seed)], 1.0)
-            if best is not None:
-                targets.append({"label": method, "seed": seed, "model_dir": best["model_dir"]})
-        for intervention in ("clamp", "ablate"):
-            tag = f" {'clamp' if intervention == 'clamp' else 'dir-ablate'} |"
-            names = [v for v in means.index if v.startswith("SAE") and tag in v]
-            if not names:
-                continue
-            name = max(names, key=lambda v: means[v])
-            rows = labelled[(labelled["variant"] == name) & (labelled["seed"] == seed)]
-            best = best_row(rows, 1.0)
-            if best is None or means[name] <= 0:
-                continue
-            targets.append({"label": name.replace(" | ", "_").replace(" ", "_"), "seed": seed,
-                            "sae_dir": str(sae_dirs[(best["kind"], seed)]),
-                            "intervention": intervention, "features": [int(f) for f in best["features"]],
-                            "multiplier": None if best["multiplier"] is None or best["multiplier"] != best["multiplier"]
-                            else float(best["multiplier"])})
-    return targets
+def score_table(scores: pd.DataFrame, stats: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean ± 95 % CI over seeds per variant, with the bootstrap over questions and the
+    significance rule when ``stats`` is given (``scoring.score_table``)."""
+    return scoring.score_table(scores, stats)
 
 
 def grid_note(session: Session) -> str:
@@ -599,27 +608,116 @@ def grid_note(session: Session) -> str:
             f"{[f'{x:g}' for x in p.sae_real_unlearn_lrs]} ({p.sae_real_unlearn_steps} steps)")
 
 
-def latex_table(results: SAEResults, real: "RealResults | None" = None) -> pd.DataFrame:
-    """Score (± 95 % CI over seeds, in %) per tier, method, rule and intervention; one column per
-    retain corpus of the feature statistics (baselines use none: their score sits under "text")."""
+# --------------------------------------------------------------------------- tables
+
+
+def _tiers(results: SAEResults, real: "RealResults | None") -> list[tuple[str, pd.DataFrame, pd.DataFrame, dict]]:
+    """(tier, scores, stats, base evaluation) of each tier that has scores."""
+    tiers = [("synthetic", results.scores, results.stats, results.base_eval)]
+    if real is not None and not real.scores.empty:
+        tiers.append(("SmolLM2", real.scores, real.stats, real.base_eval))
+    return tiers
+
+
+def _cell(mean: float, ci: float, n: int, low: float = float("nan"), high: float = float("nan"),
+          scale: float = 100.0) -> str:
+    """'m ± CI' over seeds (n ≥ 2), else the mean with its bootstrap interval over questions
+    '[lo, hi]' when there is one, else the mean alone (never '± 0' for one seed)."""
     from unlearnlab.metrics import format_mean_ci
 
-    parts = [results.scores.assign(tier="synthetic")]
-    if real is not None and not real.scores.empty:
-        parts.append(real.scores.assign(tier="SmolLM2"))
-    scores = pd.concat(parts, ignore_index=True)
-    keys = ["tier", "method", "rule", "intervention"]
+    if n >= 2:
+        return format_mean_ci(mean, ci, scale)
+    text = format_mean_ci(mean, float("nan"), scale)
+    return text if low != low or text == "--" else f"{text} [{scale * low:.1f}, {scale * high:.1f}]"
+
+
+def latex_table(results: SAEResults, real: "RealResults | None" = None) -> pd.DataFrame:
+    """Score in % per tier, method, rule and intervention; one column per retain corpus of the
+    feature statistics (baselines use none: their score sits under "text"). Several seeds:
+    mean ± 95 % CI over seeds; one seed: the 95 % bootstrap interval over questions in brackets.
+    '*': the score is evidence (``scoring.is_significant``)."""
     rows = []
-    for key, group in scores.groupby(keys, sort=False):
-        row = dict(zip(["Tier", "Method", "Rule", "Intervention"], key))
-        for retain in dict.fromkeys(scores["retain"]):
-            part = summarize(group[group["retain"] == retain], ["retain"], ["score"])
-            cell = ("" if part.empty or part["score_mean"].isna().all() else f"{100 * part['score_mean'].iloc[0]:.1f}" if part["n"].iloc[0] == 1
-                    else format_mean_ci(part["score_mean"].iloc[0], part["score_ci"].iloc[0]))
-            row[f"Score, retain {retain}"] = cell if cell else "--"
-        row["Seeds"] = int(group["seed"].nunique())
+    tiers = _tiers(results, real)
+    retains = list(dict.fromkeys(r for _, scores, _, _ in tiers for r in scores["retain"]))
+    for tier, scores, stats, _ in tiers:
+        table = scoring.score_table(scores, stats)
+        for key, group in table.groupby(["method", "rule", "intervention"], sort=False):
+            row = dict(zip(["Tier", "Method", "Rule", "Intervention"], (tier, *key)))
+            for retain in retains:
+                part = group[group["retain"] == retain]
+                if part.empty or part["score_mean"].isna().all():
+                    row[f"Score, retain {retain}"] = "--"
+                    continue
+                r = part.iloc[0]
+                cell = _cell(r["score_mean"], r["score_ci"], int(r["n"]), r.get("boot_low", float("nan")),
+                             r.get("boot_high", float("nan")))
+                row[f"Score, retain {retain}"] = cell + ("*" if r.get("significant", False) else "")
+            row["Seeds"] = int(group["n"].max())
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def matched_latex(results: SAEResults, real: "RealResults | None" = None,
+                  ratios: Sequence[float] = scoring.RATIOS) -> pd.DataFrame:
+    """Lowest forget accuracy (%) per family at side effects ≥ r × base, for each r (mean ± 95 %
+    CI over seeds; one seed: the mean alone). Lower is better; 100 where nothing qualifies."""
+    rows = []
+    tiers = [("synthetic", results.runs, results.base_side_acc)]
+    if real is not None and not real.runs.empty:
+        tiers.append(("SmolLM2", real.runs, float(real.base_eval["side_acc"])))
+    for tier, runs, base_side in tiers:
+        for _, r in scoring.matched_table(runs, base_side, ratios).iterrows():
+            row = {"Tier": tier, "Method": r["family"]}
+            for ratio in ratios:
+                col = scoring.forget_col(ratio)
+                row[f"side $\\geq$ {ratio:g}"] = _cell(r[f"{col}_mean"], r[f"{col}_ci"], int(r["n"]))
+            row["Seeds"] = int(r["n"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+QUALITY = {"mse": "MSE", "explained_variance": "Expl. var.", "l0": "$L_0$", "dead_fraction": "Dead",
+           "delta_loss": "$\\Delta$ loss"}
+
+
+def quality_latex(results: SAEResults, real: "RealResults | None" = None) -> pd.DataFrame:
+    """SAE quality per tier and kind on held-out activations: MSE, explained variance, L0, dead
+    fraction and Δ next-token loss when spliced (mean ± 95 % CI over seeds; one seed: the mean)."""
+    from unlearnlab.metrics import format_mean_ci
+
+    parts = [results.saes.assign(tier="synthetic")]
+    if real is not None and not real.saes.empty:
+        parts.append(real.saes.assign(tier="SmolLM2", kind="topk"))
+    saes = pd.concat(parts, ignore_index=True)
+    table = summarize(saes, ["tier", "kind"], list(QUALITY))
+    rows = []
+    for _, r in table.iterrows():
+        row = {"Tier": r["tier"], "SAE": r["kind"]}
+        for col, title in QUALITY.items():
+            digits = 1 if col == "l0" else 3
+            row[title] = format_mean_ci(r[f"{col}_mean"], r[f"{col}_ci"] if r["n"] > 1 else float("nan"), 1.0, digits)
+        row["Seeds"] = int(r["n"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def attack_latex(summary: pd.DataFrame) -> pd.DataFrame:
+    """Held-out forget accuracy (%) before the attack, at the attacker's best stopping point, of the
+    attacked base at that point, and at the last step (mean ± 95 % CI over seeds)."""
+    from unlearnlab.tables import mean_ci_table
+
+    if summary.empty:
+        return pd.DataFrame()
+    names = summary.groupby("label")["variant"].first()
+    table = mean_ci_table(summary, "label", {"before": "Before", "recovered": "Best step",
+                                             "base_same_step": "Base, same step", "final": "Last step"})
+    table.insert(1, "Configuration", [tables_text(names[label]) for label in table["label"]])
+    return table.rename(columns={"label": "Target", "seeds": "Seeds"})
+
+
+def tables_text(text: str) -> str:
+    return "" if text in ("base", "RMU", "GradDiff") else text.split(" | ")[0].replace("SAE-", "") + (
+        f" ({text.split(' | ')[1]})" if " | " in text else "")
 
 
 def feature_table(sae_dir: Path, retain_set: str = "text") -> pd.DataFrame:
@@ -631,112 +729,188 @@ def feature_table(sae_dir: Path, retain_set: str = "text") -> pd.DataFrame:
                          if "[" not in k or k.endswith(suffix)})
 
 
+# --------------------------------------------------------------------------- what the numbers say
+
+
+def _fmt(mean: float, ci: float, n: int, low: float = float("nan"), high: float = float("nan")) -> str:
+    """Mean ± CI over seeds, or for one seed the mean (with its bootstrap interval when known)."""
+    if n >= 2:
+        return f"{mean:.3f} ± {ci:.3f}"
+    return f"{mean:.3f}" if low != low else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def describe(results: SAEResults) -> str:
     """The numbers behind the notebook's conclusions, as Markdown bullets."""
-    table = score_table(results.scores)
+    table = score_table(results.scores, results.stats)
     lines = [f"- Suite: {results.base['n_known_forget']} forget and {results.base['n_known_side']} side-effect "
-             f"questions known under all 24 orderings (of {results.base['n_asked']})."]
+             f"questions known under all 24 orderings (of {results.base['n_asked']}); the unmodified model's "
+             f"measured side-effect accuracy on them: {results.base_side_acc:.3f}."]
     for _, row in table.iterrows():
-        lines.append(f"- {row['variant']}: unlearning score {row['score_mean']:.2f} ± {row['score_ci']:.2f} "
-                     f"(n = {row['n']}); lowest forget accuracy at any side effect "
-                     f"{row['min_forget_any_side_mean']:.2f}.")
+        lines.append(f"- {row['variant']}: unlearning score {_fmt(row['score_mean'], row['score_ci'], row['n'])} "
+                     f"(n = {row['n']}; bootstrap over questions [{row['boot_low']:.3f}, {row['boot_high']:.3f}], "
+                     f"{int(row['n_forgotten'])} distinct question(s) forgotten); lowest forget accuracy at any "
+                     f"side effect {row['min_forget_any_side_mean']:.2f}.")
     untrained = results.scores[results.scores["variant"].str.contains("untrained", regex=False)]
     if not untrained.empty:
         l0 = results.saes.loc[results.saes["kind"].str.contains("untrained", regex=False), "l0"].mean()
-        lines.append(f"- Untrained SAEs select at most {int(untrained['max_selected'].max())} features: every feature "
-                     f"fires on more retain tokens than the thresholds allow (mean L0 {l0:.0f}), so nothing is "
-                     "clamped and the score is 0, as in the seed's runs.")
+        selected = int(untrained["max_selected"].max())
+        lines.append(f"- Untrained SAEs select at most {selected} features (mean L0 {l0:.0f})"
+                     + (": every feature fires on more retain tokens than the thresholds allow, so nothing is "
+                        "clamped." if selected == 0 else "."))
     return "\n".join(lines)
 
 
-def _fmt(mean: float, ci: float, n: int) -> str:
-    return f"{mean:.3f}" if n == 1 else f"{mean:.3f} ± {ci:.3f}"
+def _rule_lines(clamp_rows: pd.DataFrame, n_forget: int) -> tuple[list[str], list[str]]:
+    """Per scoring rule: its best clamp variant, the evidence for it; and the rules that pass."""
+    lines, works = [], []
+    for rule, group in clamp_rows.groupby("rule", sort=False):
+        if group["score_mean"].isna().all():
+            lines.append(f"- **{rule}**: no score (no known forget question).")
+            continue
+        best = group.loc[group["score_mean"].idxmax()]
+        n_q = int(best["n_forgotten"])
+        if best["significant"]:
+            works.append(f"{rule} ({best['score_mean'] * n_forget:.1f} of {n_forget} questions)")
+            verdict = ("evidence: ≥ 2 questions forgotten per seed, and the bootstrap (and seed) intervals "
+                       "exclude 0")
+        elif n_q < 2:
+            verdict = (f"not evidence: it rests on {n_q} distinct question(s)"
+                       + (", whatever the seed CI says" if best["n"] > 1 and best["score_ci"] == 0
+                          and best["score_mean"] > 0 else ""))
+        elif best["score_mean"] * n_forget < 2 - 1e-9:
+            verdict = (f"not evidence: {best['score_mean'] * n_forget:.1f} question(s) forgotten per seed "
+                       f"({n_q} distinct over the seeds): one flipped answer is what a sweep over many "
+                       "configurations finds by chance")
+        else:
+            verdict = "not evidence: an interval includes 0"
+        lines.append(f"- **{rule}**: best clamp variant {best['variant']}: score "
+                     f"{_fmt(best['score_mean'], best['score_ci'], best['n'])} (n = {best['n']}; bootstrap over "
+                     f"questions [{best['boot_low']:.3f}, {best['boot_high']:.3f}]), i.e. "
+                     f"{best['score_mean'] * n_forget:.1f} of the {n_forget} forget questions at side effects ≥ "
+                     f"0.99; {verdict}.")
+    return lines, works
+
+
+def _why_lines(results: SAEResults, clamp_rows: pd.DataFrame) -> list[str]:
+    """Why the score is what it is: how low forget accuracy goes at any side effect, what the
+    clamp configurations cost in side effects, and which retain corpus helps; all from the sweep."""
+    sw = results.runs
+    active = sw[(sw["intervention"] == "clamp") & (sw["n_selected"] > 0) & sw["method"].str.startswith("SAE")
+                & ~sw["method"].str.contains("untrained", regex=False)]
+    if active.empty:
+        return ["- **Why.** No trained SAE selected any feature: nothing was clamped."]
+    top = clamp_rows["score_mean"].max()
+    lowest = clamp_rows["min_forget_any_side_mean"].min()
+    side = active["side_acc"].mean()
+    gap = (1 - lowest) - top
+    line = (f"- **Why.** Clamping lowers forget accuracy to {lowest:.2f} at its strongest configuration "
+            f"(best rule and retain corpus, mean over seeds) while the score credits at most {top:.3f}; ")
+    line += (f"the clamp configurations keep on average {side:.2f} of side-effect accuracy (the score needs "
+             f"≥ {0.99 * results.base_side_acc:.2f}): the forgetting it can do costs side effects."
+             if gap > 0.05 else "clamping barely moves forget accuracy at any side effect.")
+    by_retain = active.groupby("retain")["side_acc"].mean()
+    scores = clamp_rows.groupby("retain")["score_mean"].mean()
+    if len(by_retain) > 1 and scores.notna().all():
+        parts = "; ".join(f"retain {r}: mean score {scores[r]:.3f}, mean side-effect accuracy {by_retain[r]:.2f}"
+                          for r in by_retain.index)
+        kept = by_retain.idxmax()
+        if by_retain.max() - by_retain.min() < 0.005:
+            line += f" By retain corpus ({parts}): no retain corpus keeps side effects higher."
+        else:
+            line += (f" By retain corpus ({parts}): '{kept}' keeps side effects higher"
+                     + (", as counting generic questions keeps format features out of the selection."
+                        if kept != "text" else "."))
+    return [line]
+
+
+def _matched_lines(runs: pd.DataFrame, base_side: float, tier: str) -> list[str]:
+    """Who forgets most at each matched side-effect level (families, rules pooled)."""
+    table = scoring.matched_table(runs, base_side)
+    if table.empty:
+        return []
+    table = table[~table["family"].str.contains("untrained", regex=False)]
+    parts = []
+    for ratio in scoring.RATIOS:
+        col = f"{scoring.forget_col(ratio)}_mean"
+        if table[col].isna().all():
+            continue
+        best = table.loc[table[col].idxmin()]
+        ties = table[table[col] <= best[col] + 1e-9]["family"].tolist()
+        parts.append(f"side ≥ {ratio:g}: " + (f"{', '.join(ties)} tie at forget {best[col]:.2f}" if len(ties) > 1
+                                               else f"{best['family']} (forget {best[col]:.2f})"))
+    return [f"- **Matched side effects ({tier}, lowest forget accuracy per family).** " + "; ".join(parts) + "."
+            ] if parts else []
+
+
+def _attack_lines(summary: pd.DataFrame) -> list[str]:
+    if summary.empty:
+        return []
+    mean = summary.groupby("label")[["before", "recovered", "base_same_step"]].mean()
+    parts = "; ".join(f"{label} {v['before']:.2f} → {v['recovered']:.2f} (attacked base at that step "
+                      f"{v['base_same_step']:.2f})" for label, v in mean.iterrows())
+    line = f"- **Relearning attack** (held-out forget questions, before → best stopping point): {parts}."
+    if "base" in mean.index and mean.loc["base", "base_same_step"] < mean.loc["base", "before"] - 0.05:
+        line += (" The attack also lowers the unmodified model's accuracy, so it damages the answer format; read "
+                 "each target against the attacked base.")
+    return [line]
 
 
 def conclusion(results: SAEResults, real: "RealResults | None" = None) -> str:
     """What the scores say, as Markdown: which rule (and retain corpus) moves the score, the
-    seed's 0.0, the baselines, the relearning attack and the real tier; every number computed."""
-    scores = results.scores
-    table = summarize(scores, ["variant", "method", "rule", "intervention", "retain"],
-                      ["score", "min_forget_any_side"])
+    seed's 0.0, matched side effects, the baselines, the relearning attack and the real tier;
+    every statement chosen by the numbers."""
+    table = score_table(results.scores, results.stats)
     lines = []
     untrained = table[table["method"].str.contains("untrained", regex=False)]
     if not untrained.empty and untrained["score_mean"].notna().any():
-        lines.append(f"- **The seed's 0.0.** The SAE at initialisation scores at most "
-                     f"{untrained['score_mean'].max():.3f}: its features fire on "
-                     "almost every token, so none passes the retain-frequency filter and nothing is clamped.")
+        selected = results.scores.loc[results.scores["method"].str.contains("untrained", regex=False),
+                                      "max_selected"].max()
+        top = untrained["score_mean"].max()
+        lines.append(f"- **The seed's 0.0.** The SAE at initialisation scores at most {top:.3f}"
+                     + (f" and selects {int(selected)} features: its features fire on almost every token, so "
+                        "none passes the retain-frequency filter and nothing is clamped." if selected == 0
+                        else f"; it selects up to {int(selected)} features."))
     trained = table[table["method"].str.startswith("SAE") & ~table["method"].str.contains("untrained", regex=False)]
     clamp_rows = trained[trained["intervention"] == "clamp"]
     n_forget = int(results.base["n_known_forget"])
-    if not clamp_rows.empty:
-        works = []
-        for rule, group in clamp_rows.groupby("rule", sort=False):
-            if group["score_mean"].isna().all():
-                lines.append(f"- **{rule}**: no score (no known forget question).")
-                continue
-            best = group.loc[group["score_mean"].idxmax()]
-            significant = best["n"] > 1 and best["score_mean"] - best["score_ci"] > 0
-            questions = best["score_mean"] * n_forget
-            works += [f"{rule} ({questions:.1f} of {n_forget} questions)"] if significant else []
-            lines.append(f"- **{rule}**: best clamp variant {best['variant']}: score "
-                         f"{_fmt(best['score_mean'], best['score_ci'], best['n'])} (n = {best['n']}), i.e. "
-                         f"{questions:.1f} of the {n_forget} forget questions forgotten at side effects ≥ 0.99; "
-                         f"{'CI excludes 0' if significant else 'not distinguishable from 0'}.")
-        by_retain = clamp_rows.groupby("retain")[["score_mean", "min_forget_any_side_mean"]].mean()
-        if len(by_retain) > 1 and by_retain["score_mean"].notna().all():
-            sw = results.sweeps
-            active = sw[(sw["intervention"] == "clamp") & (sw["n_selected"] > 0)
-                        & ~sw["kind"].str.contains("untrained", regex=False)]
-            side = active.groupby("retain")["side_acc"].mean()
-            parts = "; ".join(f"retain {r}: mean score {v['score_mean']:.3f}, lowest forget accuracy at any side "
-                              f"effect {v['min_forget_any_side_mean']:.3f}, mean side-effect accuracy over the clamp "
-                              f"configurations {side.get(r, float('nan')):.3f}" for r, v in by_retain.iterrows())
-            better = by_retain["score_mean"].fillna(-1).idxmax()
-            lines.append(f"- **Why.** Averaged over SAEs and rules ({parts}). Clamping can push forget accuracy "
-                         "well below what the score credits, but only at configurations whose side-effect accuracy "
-                         "falls below 0.99: the features that fire on hazard text also fire on the question "
-                         f"format shared by every domain. The retain corpus '{better}' scores higher"
-                         + (": features firing on generic questions count as retain features and are not clamped."
-                            if better != "text" else "."))
-        top = clamp_rows["score_mean"].max()
-        lines.append(f"- **Verdict.** Rules whose best clamp score has a CI above 0: {', '.join(works) or 'none'}. "
-                     f"No variant forgets more than {top * n_forget:.1f} of {n_forget} questions on average at "
-                     f"side effects ≥ 0.99 (best score {top:.3f}): as in the seed, the score stays near 0; a "
-                     "trained SAE at least lets features through the retain filter, which the untrained one does "
-                     "not.")
+    if clamp_rows["score_mean"].notna().any():
+        rule_lines, works = _rule_lines(clamp_rows, n_forget)
+        lines += rule_lines
+        best = clamp_rows.loc[clamp_rows["score_mean"].idxmax()]
+        lines.append(f"- **Verdict.** Rules whose score is evidence: {', '.join(works) or 'none'}. The best clamp "
+                     f"score is {best['score_mean']:.3f} ({best['variant']}), "
+                     f"{int(best['n_forgotten'])} distinct question(s) of {n_forget}"
+                     + ("; the score stays indistinguishable from 0." if not works else "."))
+        lines += _why_lines(results, clamp_rows)
     ablate = trained[trained["intervention"] == "dir-ablate"]
-    if not ablate.empty and not clamp_rows.empty:
-        lines.append(f"- Decoder-direction ablation of the same features: mean score {ablate['score_mean'].mean():.3f} "
-                     f"vs {clamp_rows['score_mean'].mean():.3f} for clamping.")
+    if ablate["score_mean"].notna().any() and clamp_rows["score_mean"].notna().any():
+        a, c = ablate["score_mean"].mean(), clamp_rows["score_mean"].mean()
+        lines.append(f"- Decoder-direction ablation of the same features: mean score {a:.3f} vs {c:.3f} for "
+                     f"clamping ({'higher' if a > c else 'lower' if a < c else 'equal'}).")
     for method in ("RMU", "GradDiff"):
         row = table[table["variant"] == method]
         if not row.empty:
             r = row.iloc[0]
             lines.append(f"- {method} (same score formula over its learning rates): "
-                         f"{_fmt(r['score_mean'], r['score_ci'], r['n'])} (n = {r['n']}).")
-    if not results.attacks.empty and "post_attack_forget_acc" in results.attacks:
-        att = results.attacks.groupby("label")[["before", "post_attack_forget_acc"]].mean()
-        lines.append("- Relearning attack (held-out forget questions, before → after): " + "; ".join(
-            f"{label} {v['before']:.2f} → {v['post_attack_forget_acc']:.2f}" for label, v in att.iterrows()) + ".")
+                         f"{_fmt(r['score_mean'], r['score_ci'], r['n'])} (n = {r['n']}; bootstrap over questions "
+                         f"[{r['boot_low']:.3f}, {r['boot_high']:.3f}]).")
+    lines += _matched_lines(results.runs, results.base_side_acc, "synthetic")
+    lines += _attack_lines(attack_summary(results.attacks))
     if real is not None:
-        if real.scores.empty:
-            lines.append(f"- Real tier: no score ({real.note}).")
-        else:
-            rs = real.scores.groupby("variant")["score"].mean()
-            lines.append(f"- Real tier ({real.note}): " + "; ".join(f"{v} {x:.3f}" for v, x in rs.items()) + ".")
-            if not real.sweeps.empty:
-                moved = real.sweeps[real.sweeps["forget_acc"] < 1.0]
-                if moved.empty:
-                    lines.append("  No configuration lowered forget accuracy.")
-                else:
-                    best = moved.loc[moved["side_acc"].idxmax()]
-                    low = moved.loc[moved["forget_acc"].idxmin()]
-                    lines.append(f"  Configurations that lowered forget accuracy: {len(moved)} of {len(real.sweeps)}; "
-                                 f"the one keeping most side effects ({best['rule']}, m = {best['multiplier']}) "
-                                 f"reached forget {best['forget_acc']:.2f} at side {best['side_acc']:.2f}, the "
-                                 f"lowest forget accuracy was {low['forget_acc']:.2f} at side {low['side_acc']:.2f} "
-                                 "(the score needs side ≥ 0.99).")
+        lines += _real_lines(real)
     return "\n".join(lines)
+
+
+def _real_lines(real: "RealResults") -> list[str]:
+    if real.scores.empty:
+        return [f"- Real tier: no score ({real.note})."]
+    table = score_table(real.scores, real.stats)
+    parts = "; ".join(f"{r['variant']} {_fmt(r['score_mean'], r['score_ci'], r['n'], r['boot_low'], r['boot_high'])}"
+                      + (" (evidence)" if r["significant"] else "") for _, r in table.iterrows())
+    lines = [f"- Real tier ({real.note}; base side-effect accuracy {real.base_eval['side_acc']:.2f}; "
+             f"brackets: 95 % bootstrap over questions): {parts}."]
+    lines += _matched_lines(real.runs, float(real.base_eval["side_acc"]), "SmolLM2")
+    return lines
 
 
 def cost_note(results: SAEResults) -> dict:
@@ -861,7 +1035,8 @@ def real_tier(session: Session, seed: int = 0) -> Path:
     cfg = {"suite": suite_dir.name, "layer": p.sae_real_layer, "expansion": p.sae_real_expansion, "k": p.sae_real_k,
            "steps": p.sae_real_steps, "batch_size": p.sae_real_batch_size, "corpus_facts": p.sae_real_corpus_facts,
            "ablate": p.sae_real_ablate, "rules": p.sae_rules, "thresholds": p.sae_real_thresholds,
-           "n_features": p.sae_real_n_features, "multipliers": p.sae_real_multipliers, "seed": seed}
+           "n_features": p.sae_real_n_features, "multipliers": p.sae_real_multipliers, "seed": seed,
+           "eval": EVAL_VERSION}
     artifact = Artifact(session.paths.artifacts, "sae_real", f"{p.sae_real_model}_{p.sae_real_forget}_s{seed}", cfg)
 
     def make(tmp: Path) -> None:
@@ -911,7 +1086,7 @@ def real_baseline(session: Session, method: str, lr: float, seed: int = 0) -> Pa
     if method == "RMU":  # steer where the SAE reads
         method_cfg.update(layer=p.sae_real_layer, seed=seed)
     cfg = {"suite": suite_dir.name, "method": method, "seed": seed, "config": method_cfg,
-           "corpus_facts": p.sae_real_corpus_facts}
+           "corpus_facts": p.sae_real_corpus_facts, "eval": EVAL_VERSION}
     artifact = Artifact(session.paths.artifacts, "sae_real_baselines",
                         f"{p.sae_real_model}_{method}_lr{lr:g}_s{seed}", cfg)
 
@@ -921,8 +1096,23 @@ def real_baseline(session: Session, method: str, lr: float, seed: int = 0) -> Pa
         forget, retain = real_corpora(session, tok)
         data = UnlearnData(forget=forget, retain=retain, generator=seed_everything(seed), device=session.device)
         log = get_method(method, **method_cfg).run(model, data, **session.hardware)
-        write_json_atomic(tmp / "metrics.json", {**suite.evaluate(model.eval(), batch_size=16), "steps": log.steps,
-                                                 "wall_s": log.wall_s})
+        write_json_atomic(tmp / "metrics.json", {**suite.evaluate(model.eval(), batch_size=16, hits=True),
+                                                 "steps": log.steps, "wall_s": log.wall_s})
+
+    return artifact.build(make)
+
+
+def real_base(session: Session) -> Path:
+    """The unmodified real model on its suite (``base.json``: accuracies and per-question hits):
+    the side-effect accuracy the real tier's scores are relative to, measured (a few seconds)."""
+    suite_dir = real_suite_dir(session)
+    artifact = Artifact(session.paths.artifacts, "sae_real_base", session.profile.sae_real_model,
+                        {"suite": suite_dir.name, "eval": EVAL_VERSION})
+
+    def make(tmp: Path) -> None:
+        model, tok = _real_model(session)
+        write_json_atomic(tmp / "base.json", load_real_suite(session, tok, suite_dir).evaluate(
+            model.eval(), batch_size=16, hits=True))
 
     return artifact.build(make)
 
@@ -930,10 +1120,13 @@ def real_baseline(session: Session, method: str, lr: float, seed: int = 0) -> Pa
 @dataclass
 class RealResults:
     suite: dict  # sizes of the real suite and its cost
+    base_eval: dict  # the unmodified model on the suite (measured side-effect accuracy, hits)
     saes: pd.DataFrame  # reconstruction metrics per seed
     sweeps: pd.DataFrame
     baselines: pd.DataFrame
-    scores: pd.DataFrame  # as ``score_rows``
+    runs: pd.DataFrame  # sweeps and baselines in one frame
+    scores: pd.DataFrame  # as ``scoring.score_rows``
+    stats: pd.DataFrame  # bootstrap over questions per variant (the CI of a one-seed tier)
     timing_s: dict  # recorded seconds per stage (SAE runs summed over seeds)
 
     @property
@@ -962,5 +1155,9 @@ def real_results(session: Session) -> RealResults:
             for m in p.sae_real_methods for lr in p.sae_real_unlearn_lrs for seed in p.sae_real_seeds}
     baselines = collect_baselines(dirs)
     timing["baselines"] = float(baselines["wall_s"].sum()) if not baselines.empty else 0.0
+    base_eval = read_json(real_base(session) / "base.json")
     sweeps_df = pd.DataFrame(sweeps)
-    return RealResults(suite, pd.DataFrame(saes), sweeps_df, baselines, score_rows(sweeps_df, baselines), timing)
+    runs = scoring.runs_frame(sweeps_df, baselines)
+    scores = scoring.score_rows(runs, float(base_eval["side_acc"]))
+    stats = scoring.question_stats(runs, base_eval)
+    return RealResults(suite, base_eval, pd.DataFrame(saes), sweeps_df, baselines, runs, scores, stats, timing)

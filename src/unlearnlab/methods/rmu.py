@@ -30,6 +30,12 @@ def hidden_at(model, batch: Batch, layer: int) -> torch.Tensor:
     return out.hidden_states[layer + 1].float()
 
 
+def decoder_layers(model) -> torch.nn.ModuleList:
+    """The decoder layers of a HF Llama-style model, also under a peft adapter."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.model.layers
+
+
 def predicting_answer(batch: Batch) -> torch.Tensor:
     """Positions whose next-token prediction is an answer token (the last prompt token and
     every answer token but the last): where the answer is computed."""
@@ -50,9 +56,16 @@ class RMU(LossMethod):
         return layer
 
     def trainable_parameters(self, model) -> list[torch.nn.Parameter]:
+        """The MLP parameters of the trained layers that may change: all of them in a plain
+        model, only the adapter's under a peft adapter (whose base weights are frozen)."""
         layer = self.resolved_layer(model)
         first = max(0, layer - self.config.n_trained_layers + 1)
-        return [p for i in range(first, layer + 1) for p in model.model.layers[i].mlp.parameters()]
+        layers = decoder_layers(model)
+        params = [p for i in range(first, layer + 1) for p in layers[i].mlp.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"RMU: no trainable MLP parameter in layers {first}..{layer}; with an adapter on "
+                             "other layers, set the config's `layer` inside the adapted ones")
+        return params
 
     def setup(self, model, data) -> None:
         self.layer = self.resolved_layer(model)

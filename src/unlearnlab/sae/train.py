@@ -1,9 +1,12 @@
 """Training an SAE on a model's activations, and the numbers that say how good it is.
 
-Activations are streamed from the model (``hooks.collect_activations``) into one in-memory store
-that minibatches are drawn from at random: at our sizes (≤ a few 100k tokens × d ≤ 576) the store
-fits in memory, and shuffling across the whole corpus keeps consecutive minibatches from being
-one document. The optimisation is the project's ``training.train`` loop (AdamW, warm-up + cosine,
+Activations are streamed from the model batch by batch (``hooks.collect_activations``: the
+forward pass stops at the SAE's layer, only real tokens are kept) into one in-memory store that
+minibatches are drawn from at random. Why one store rather than a rolling buffer: it costs
+N tokens × d × 4 bytes (``train_tokens`` in the SAE metrics records N), e.g. 100k tokens at
+d = 576 (SmolLM2) is 230 MB and at d = 64 (the synthetic model) 26 MB, so it fits; and shuffling
+across the whole corpus keeps consecutive minibatches from being one document. A corpus too large
+for that would pass ``max_tokens`` or train on chunks. The optimisation is the project's ``training.train`` loop (AdamW, warm-up + cosine,
 gradient clipping); the SAE supplies its loss.
 """
 

@@ -45,15 +45,24 @@ class MCQSuite:
         return len(self.forget_rows)
 
     @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, batch_size: int = 128) -> dict[str, float]:
-        """Forget accuracy, pooled side-effect accuracy, and accuracy per side domain."""
-        hits = choice_scores(model, self.tokens, self.fmt, self.letters, batch_size).argmax(-1) == self.answers
-        forget, side = hits[: self.n_forget], hits[self.n_forget:]
-        out = {"forget_acc": _mean(forget), "side_acc": _mean(side)}
+    def evaluate(self, model: torch.nn.Module, batch_size: int = 128, hits: bool = False) -> dict:
+        """Forget accuracy, pooled side-effect accuracy, and accuracy per side domain; ``hits``
+        adds each question's correctness as a '0'/'1' string (``forget_hits``, ``side_hits``),
+        what a bootstrap over questions (``mcq.score_bootstrap``) resamples."""
+        correct = choice_scores(model, self.tokens, self.fmt, self.letters, batch_size).argmax(-1) == self.answers
+        forget, side = correct[: self.n_forget], correct[self.n_forget:]
+        out: dict = {"forget_acc": _mean(forget), "side_acc": _mean(side)}
+        if hits:
+            out.update(forget_hits=hit_string(forget), side_hits=hit_string(side))
         labels = [r.get("domain", "") for r in self.side_rows]
         for domain in sorted(set(labels)):
             out[f"acc_{domain}"] = _mean(side[[lab == domain for lab in labels]])
         return out
+
+
+def hit_string(hits: torch.Tensor) -> str:
+    """Per question '1' (correct) or '0': compact in JSON, one character a question."""
+    return "".join("1" if h else "0" for h in hits.tolist())
 
 
 def _mean(hits: torch.Tensor) -> float:
@@ -106,7 +115,7 @@ def sweep(model: torch.nn.Module, sae: SparseAutoencoder, suite: MCQSuite, score
             key = (intervention, tuple(features), multiplier)
             if key not in cache:
                 with intervene(model, sae.cfg.site, sae.cfg.layer, _edit(sae, intervention, features, multiplier)):
-                    cache[key] = suite.evaluate(model, batch_size)
+                    cache[key] = suite.evaluate(model, batch_size, hits=True)
             rows.append({"rule": rule, "retain_threshold": threshold, "n_features": n, "n_selected": len(features),
                          "intervention": intervention, "multiplier": multiplier, "features": features, **cache[key]})
     return pd.DataFrame(rows)
