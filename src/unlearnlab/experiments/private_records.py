@@ -763,8 +763,10 @@ def _grid_methods_note(p) -> str:
                 f"{p.medical_undo_steps} distillation steps")
     missing = [m for m in ("RMU", "UNDO") if m not in names]
     if missing:
-        out += (f"; {' and '.join(missing)} not in this grid (they exceed the CPU budget of the default profile; "
-                "the smoke and gpu grids run them)")
+        verb = "exceeds" if len(missing) == 1 else "exceed"
+        out += (f"; {' and '.join(missing)} not in this grid ({'it' if len(missing) == 1 else 'they'} {verb} the "
+                "CPU budget of the default profile; the smoke and gpu grids run "
+                f"{'it' if len(missing) == 1 else 'them'})")
     return out
 
 
