@@ -70,7 +70,7 @@ from unlearnlab.experiments.session import Session
 from unlearnlab.localization.components import component_grid
 from unlearnlab.localization.mask import Mask
 from unlearnlab.losses import forward_kl, logits_of
-from unlearnlab.metrics import mean_ci, summarize
+from unlearnlab.metrics import format_mean_ci, mean_ci, summarize
 from unlearnlab.profiles import Profile
 from unlearnlab.rewrite import answer_scores, relearn
 from unlearnlab.seeding import seed_everything
@@ -741,8 +741,6 @@ _DIGITS = {"steps_to_base": 1}  # others: 0 for percentages, 2 for log-probs and
 def _formatted(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     """``variant`` and one 'mean ± CI' text column per entry of ``columns`` (from a table with
     ``<col>_mean``, ``<col>_ci`` and ``n``); rows of one model or seed print the mean alone."""
-    from unlearnlab.metrics import format_mean_ci
-
     out = pd.DataFrame({"variant": table["variant"].values})
     single = (table["n"] < 2).values
     for col, title in columns.items():

@@ -44,13 +44,14 @@ from unlearnlab.experiments.session import Session
 from unlearnlab.losses import logits_of, nll
 from unlearnlab.mcq import PERMUTATIONS, MCQFormat, mcq_tokens, permuted
 from unlearnlab.methods import UnlearnData, get_method
-from unlearnlab.metrics import summarize
+from unlearnlab.metrics import format_mean_ci, summarize
 from unlearnlab.models import build_llama, count_parameters, fresh_copy, load_model, load_tokenizer, save_model
 from unlearnlab.sae import (MCQSuite, SAEConfig, SAETrainConfig, SparseAutoencoder, SweepGrid, attach,
                             importance_scores, sae_for, scoring, sweep)
 from unlearnlab.sae.features import importance_scores_per_retain
 from unlearnlab.sae.interventions import ablate_directions, clamp
 from unlearnlab.seeding import seed_everything
+from unlearnlab.tables import mean_ci_table
 from unlearnlab.tokenizer import train_tokenizer
 from unlearnlab.training import TrainConfig, train
 
@@ -623,8 +624,6 @@ def _cell(mean: float, ci: float, n: int, low: float = float("nan"), high: float
           scale: float = 100.0) -> str:
     """'m ± CI' over seeds (n ≥ 2), else the mean with its bootstrap interval over questions
     '[lo, hi]' when there is one, else the mean alone (never '± 0' for one seed)."""
-    from unlearnlab.metrics import format_mean_ci
-
     if n >= 2:
         return format_mean_ci(mean, ci, scale)
     text = format_mean_ci(mean, float("nan"), scale)
@@ -683,8 +682,6 @@ QUALITY = {"mse": "MSE", "explained_variance": "Expl. var.", "l0": "$L_0$", "dea
 def quality_latex(results: SAEResults, real: "RealResults | None" = None) -> pd.DataFrame:
     """SAE quality per tier and kind on held-out activations: MSE, explained variance, L0, dead
     fraction and Δ next-token loss when spliced (mean ± 95 % CI over seeds; one seed: the mean)."""
-    from unlearnlab.metrics import format_mean_ci
-
     parts = [results.saes.assign(tier="synthetic")]
     if real is not None and not real.saes.empty:
         parts.append(real.saes.assign(tier="SmolLM2", kind="topk"))
@@ -704,20 +701,22 @@ def quality_latex(results: SAEResults, real: "RealResults | None" = None) -> pd.
 def attack_latex(summary: pd.DataFrame) -> pd.DataFrame:
     """Held-out forget accuracy (%) before the attack, at the attacker's best stopping point, of the
     attacked base at that point, and at the last step (mean ± 95 % CI over seeds)."""
-    from unlearnlab.tables import mean_ci_table
-
     if summary.empty:
         return pd.DataFrame()
     names = summary.groupby("label")["variant"].first()
     table = mean_ci_table(summary, "label", {"before": "Before", "recovered": "Best step",
                                              "base_same_step": "Base, same step", "final": "Last step"})
-    table.insert(1, "Configuration", [tables_text(names[label]) for label in table["label"]])
+    table.insert(1, "Configuration", [_configuration(names[label]) for label in table["label"]])
     return table.rename(columns={"label": "Target", "seeds": "Seeds"})
 
 
-def tables_text(text: str) -> str:
-    return "" if text in ("base", "RMU", "GradDiff") else text.split(" | ")[0].replace("SAE-", "") + (
-        f" ({text.split(' | ')[1]})" if " | " in text else "")
+def _configuration(variant: str) -> str:
+    """The attacked configuration of a variant label, for the attack table: 'topk kl clamp (retain
+    text)' for 'SAE-topk kl clamp | retain text'; empty for the base model and the baselines."""
+    if variant in ("base", "RMU", "GradDiff"):
+        return ""
+    name, _, retain = variant.partition(" | ")
+    return name.replace("SAE-", "") + (f" ({retain})" if retain else "")
 
 
 def feature_table(sae_dir: Path, retain_set: str = "text") -> pd.DataFrame:
