@@ -53,10 +53,10 @@ def compare(br, clean, corrupt, site: str, sample: int | None) -> dict:
 
 
 def arithmetic_case():
-    from unlearnlab.experiments import arithmetic as arith
-    from unlearnlab.experiments.localize import patching_pairs
+    from unlearnlab.experiments.arithmetic import run as arith
+    from unlearnlab.experiments.localize.run import patching_pairs
     from unlearnlab.experiments.session import start
-    from unlearnlab.models import load_model
+    from unlearnlab.core.models import load_model
 
     session = start("default", "")
     world = arith.load_world(session)
@@ -66,9 +66,9 @@ def arithmetic_case():
 
 
 def smollm2_case(neuron_sample: int):
-    from unlearnlab.experiments.real_localize import FactSpec, fact_pairs
-    from unlearnlab.paths import repo_root
-    from unlearnlab.real_model import load_real_model
+    from unlearnlab.experiments.localize.real import FactSpec, fact_pairs
+    from unlearnlab.core.paths import repo_root
+    from unlearnlab.core.real_model import load_real_model
 
     model, tokenizer = load_real_model("smollm2", cache_root=repo_root() / "artifacts" / "real_models")
     clean, corrupt, _ = fact_pairs(tokenizer, FactSpec())

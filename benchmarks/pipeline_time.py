@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from unlearnlab.paths import repo_root
+from unlearnlab.core.paths import repo_root
 from unlearnlab.profiles import PROFILE_NAMES
 
 BUDGET_S = {"smoke": 300.0, "default": 3600.0}  # from the design; the gpu profile has none

@@ -1,4 +1,4 @@
-"""Training throughput of ``unlearnlab.training.train`` against a bare PyTorch loop.
+"""Training throughput of ``unlearnlab.core.training.train`` against a bare PyTorch loop.
 
 Why: every method (pretraining, unlearning, distillation, attacks) goes through ``train``, so
 any overhead it adds over a plain AdamW loop (scheduler, per-step loss read-back, the float32
@@ -24,12 +24,12 @@ import torch
 import torch.nn.functional as F
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from unlearnlab.batching import Batch
-from unlearnlab.losses import logits_of, nll
-from unlearnlab.models import ModelSize, build_llama, count_parameters, fresh_copy
-from unlearnlab.paths import repo_root
+from unlearnlab.core.batching import Batch
+from unlearnlab.core.logprobs import logits_of, nll
+from unlearnlab.core.models import ModelSize, build_llama, count_parameters, fresh_copy
+from unlearnlab.core.paths import repo_root
 from unlearnlab.profiles import get_profile
-from unlearnlab.training import TrainConfig, train
+from unlearnlab.core.training import TrainConfig, train
 
 SIZES = ("default", "1m", "26m", "smollm2")
 H100_BF16_PEAK_FLOPS = 794e12  # the denominator the project's GUIDE uses for MFU
@@ -294,7 +294,7 @@ def write_json(r: dict) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Tokens/s of unlearnlab.training.train vs a bare PyTorch loop (same model, same batch).")
+        description="Tokens/s of unlearnlab.core.training.train vs a bare PyTorch loop (same model, same batch).")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
                         help="default: cuda if available, else cpu")
     parser.add_argument("--size", choices=SIZES, default="default",

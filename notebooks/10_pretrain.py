@@ -9,7 +9,7 @@
 import pandas as pd
 from IPython.display import Markdown, display
 
-from unlearnlab.experiments import arithmetic as arith
+from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]

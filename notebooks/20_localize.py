@@ -13,14 +13,14 @@
 import pandas as pd
 from IPython.display import Markdown, display
 
-from unlearnlab import localization_plots as lplots
-from unlearnlab.experiments import arithmetic as arith
-from unlearnlab.experiments import localize as loc
-from unlearnlab.experiments import real_localize as real
+from unlearnlab.plots import localize as lplots
+from unlearnlab.experiments.arithmetic import run as arith
+from unlearnlab.experiments.localize import run as loc
+from unlearnlab.experiments.localize import real
 from unlearnlab.experiments.session import start
 from unlearnlab.localization.mask import Mask
-from unlearnlab.models import load_model
-from unlearnlab.plots import save_figure
+from unlearnlab.core.models import load_model
+from unlearnlab.plots.arithmetic import save_figure
 
 # %% tags=["parameters"]
 profile = "default"

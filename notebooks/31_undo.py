@@ -11,9 +11,9 @@
 import pandas as pd
 from IPython.display import Markdown, display
 
-from unlearnlab.artifacts import read_json
-from unlearnlab.experiments import arithmetic as arith
-from unlearnlab.experiments import arithmetic_report as report
+from unlearnlab.core.artifacts import read_json
+from unlearnlab.experiments.arithmetic import run as arith
+from unlearnlab.experiments.arithmetic import report
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]

@@ -19,11 +19,11 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab import rewrite_plots as rplots
-from unlearnlab import tables
-from unlearnlab.experiments import fact_rewrite as fr
+from unlearnlab.plots import rewrite as rplots
+from unlearnlab.reporting import tables
+from unlearnlab.experiments.rewrite import run as fr
 from unlearnlab.experiments.session import start
-from unlearnlab.plots import save_figure
+from unlearnlab.plots.arithmetic import save_figure
 
 # %% tags=["parameters"]
 profile = "default"

@@ -29,12 +29,13 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab import concept_plots, tables
+from unlearnlab.plots import concept as concept_plots
+from unlearnlab.reporting import tables
 from unlearnlab.data import concepts as cx
-from unlearnlab.experiments import concept as cc
+from unlearnlab.experiments.concept import run as cc
 from unlearnlab.experiments.session import start
-from unlearnlab.localization_plots import score_heatmaps
-from unlearnlab.plots import save_figure
+from unlearnlab.plots.localize import score_heatmaps
+from unlearnlab.plots.arithmetic import save_figure
 
 # %% tags=["parameters"]
 profile = "default"

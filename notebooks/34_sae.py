@@ -34,10 +34,11 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab import sae_plots, tables
-from unlearnlab.experiments import sae as xs
+from unlearnlab.plots import sae as sae_plots
+from unlearnlab.reporting import tables
+from unlearnlab.experiments.sae import run as xs
 from unlearnlab.experiments.session import start
-from unlearnlab.plots import save_figure
+from unlearnlab.plots.arithmetic import save_figure
 
 # %% tags=["parameters"]
 profile = "default"

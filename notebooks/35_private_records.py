@@ -21,11 +21,12 @@
 import pandas as pd
 from IPython.display import Markdown, display
 
-from unlearnlab import private_plots, tables
-from unlearnlab.experiments import private_real as rr
-from unlearnlab.experiments import private_records as pr
+from unlearnlab.plots import private as private_plots
+from unlearnlab.reporting import tables
+from unlearnlab.experiments.private import real as rr
+from unlearnlab.experiments.private import run as pr
 from unlearnlab.experiments.session import start
-from unlearnlab.plots import save_figure
+from unlearnlab.plots.arithmetic import save_figure
 
 # %% tags=["parameters"]
 profile = "default"

@@ -8,8 +8,8 @@
 # %%
 from IPython.display import display
 
-from unlearnlab.experiments import arithmetic as arith
-from unlearnlab.experiments import arithmetic_report as report
+from unlearnlab.experiments.arithmetic import run as arith
+from unlearnlab.experiments.arithmetic import report
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]

@@ -13,14 +13,14 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab import localization_plots as lplots
-from unlearnlab import tables
-from unlearnlab.experiments import arithmetic as arith
-from unlearnlab.experiments import arithmetic_report as report
-from unlearnlab.experiments import localize as loc
-from unlearnlab.experiments import targeted
+from unlearnlab.plots import localize as lplots
+from unlearnlab.reporting import tables
+from unlearnlab.experiments.arithmetic import run as arith
+from unlearnlab.experiments.arithmetic import report
+from unlearnlab.experiments.localize import run as loc
+from unlearnlab.experiments.targeted import run as targeted
 from unlearnlab.experiments.session import start
-from unlearnlab.plots import save_figure
+from unlearnlab.plots.arithmetic import save_figure
 
 # %% tags=["parameters"]
 profile = "default"

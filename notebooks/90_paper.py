@@ -7,8 +7,9 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab import plots, tables
-from unlearnlab.experiments import arithmetic_report as report
+from unlearnlab.plots import arithmetic as plots
+from unlearnlab.reporting import tables
+from unlearnlab.experiments.arithmetic import report
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]

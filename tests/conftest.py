@@ -12,11 +12,11 @@ import torch
 os.environ.setdefault("WANDB_MODE", "disabled")
 torch.set_num_threads(1)
 
-from unlearnlab.batching import TokenSet  # noqa: E402
+from unlearnlab.core.batching import TokenSet  # noqa: E402
 from unlearnlab.data import arithmetic as arith  # noqa: E402
 from unlearnlab.data import english  # noqa: E402
-from unlearnlab.models import ModelSize, build_llama  # noqa: E402
-from unlearnlab.tokenizer import train_tokenizer  # noqa: E402
+from unlearnlab.core.models import ModelSize, build_llama  # noqa: E402
+from unlearnlab.core.tokenizer import train_tokenizer  # noqa: E402
 
 TINY = ModelSize(d_model=16, n_layers=2, n_heads=2, d_mlp=32, max_len=64)
 

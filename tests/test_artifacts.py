@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from unlearnlab.artifacts import Artifact, ResultsStore, config_hash
+from unlearnlab.core.artifacts import Artifact, ResultsStore, config_hash
 
 
 def test_config_hash_is_stable_and_order_free():
@@ -45,7 +45,7 @@ def test_failure_leaves_no_done_and_keeps_previous_result(tmp_path):
 def test_run_killed_mid_write_has_no_done(tmp_path):
     script = (
         "import sys, time, pathlib\n"
-        "from unlearnlab.artifacts import Artifact\n"
+        "from unlearnlab.core.artifacts import Artifact\n"
         f"art = Artifact(pathlib.Path({str(tmp_path)!r}), 'stage', 'run', {{'x': 1}})\n"
         "def make(d):\n"
         "    (d / 'part.bin').write_bytes(b'x' * 10)\n"

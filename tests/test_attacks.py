@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from unlearnlab import attacks
-from unlearnlab.attacks import RelearnConfig, relearning_attack, worst_case
+from unlearnlab.attacks import relearn as attacks
+from unlearnlab.attacks.relearn import RelearnConfig, relearning_attack, worst_case
 from unlearnlab.data.arithmetic import FORGET_OPS
 
 

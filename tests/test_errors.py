@@ -8,8 +8,8 @@ import pytest
 from unlearnlab import pipeline
 from unlearnlab.data.world import ArithmeticWorld
 from unlearnlab.methods import get_method
-from unlearnlab.models import load_model, save_model
-from unlearnlab.paths import repo_root
+from unlearnlab.core.models import load_model, save_model
+from unlearnlab.core.paths import repo_root
 from unlearnlab.profiles import get_profile
 
 

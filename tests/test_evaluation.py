@@ -2,9 +2,9 @@
 
 import torch
 
-from unlearnlab.evaluation import accuracy_by_label, cross_entropy, exact_match
-from unlearnlab.losses import logits_of, nll
-from unlearnlab.training import TrainConfig, lr_at, train
+from unlearnlab.evals.exact_match import accuracy_by_label, cross_entropy, exact_match
+from unlearnlab.core.logprobs import logits_of, nll
+from unlearnlab.core.training import TrainConfig, lr_at, train
 
 
 def _fit(model, data, steps=150):

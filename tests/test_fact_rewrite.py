@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from unlearnlab.experiments import fact_rewrite as fr
+from unlearnlab.experiments.rewrite import run as fr
 
 
 def test_target_looks_up_known_facts_and_accepts_new_ones():

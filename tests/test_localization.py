@@ -15,7 +15,7 @@ from unlearnlab.localization import (
     weight_diff_scores,
 )
 from unlearnlab.methods import apply_undo_noise
-from unlearnlab.models import fresh_copy
+from unlearnlab.core.models import fresh_copy
 
 
 def n_params(model):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from unlearnlab import losses
+from unlearnlab.core import logprobs as losses
 from unlearnlab.methods import get_method
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from unlearnlab.artifacts import read_json
-from unlearnlab.paths import Paths
+from unlearnlab.core.artifacts import read_json
+from unlearnlab.core.paths import Paths
 from unlearnlab.pipeline import write_manifest
 
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from unlearnlab import masked_lora as ml
+from unlearnlab.methods import masked_lora as ml
 from unlearnlab.data import concepts as cx
 from unlearnlab.localization import LocalizationData, localize
 from unlearnlab.localization.mask import Mask, mask_from_component_scores, random_mask
 from unlearnlab.methods import UnlearnData, get_method
-from unlearnlab.text_metrics import degeneration, distinct_n, is_degenerate, repetition_rate
+from unlearnlab.evals.text_quality import degeneration, distinct_n, is_degenerate, repetition_rate
 
 
 def _bits(t: torch.Tensor) -> torch.Tensor:
@@ -174,7 +174,7 @@ def test_refusal_kl_starts_at_the_reference(tiny_model, tokens):
     data = _data(tokens)
     method.setup(tiny_model, data)
     retain = data.retain.batch(range(4))
-    from unlearnlab.losses import forward_kl, logits_of
+    from unlearnlab.core.logprobs import forward_kl, logits_of
 
     with torch.no_grad():
         assert float(forward_kl(logits_of(method.reference, retain), logits_of(tiny_model, retain), retain)) == 0.0
@@ -243,7 +243,7 @@ def test_title_echo_is_no_mention_and_a_given_fact_is_no_knowledge():
 
 
 def test_honest_rates_skip_probes_that_cannot_tell():
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
 
     assert cc._mean([True, None, False, None]) == 0.5
     assert cc._mean([None, None]) != cc._mean([None, None])  # NaN: nothing measured
@@ -254,7 +254,7 @@ def test_honest_rates_skip_probes_that_cannot_tell():
 
 @pytest.mark.parametrize("profile", ["smoke", "default", "gpu"])
 def test_every_profile_has_a_valid_concept_grid(profile):
-    from unlearnlab.experiments.concept import ConceptConfig
+    from unlearnlab.experiments.concept.run import ConceptConfig
     from unlearnlab.profiles import get_profile
 
     cfg = ConceptConfig.from_profile(get_profile(profile))
@@ -283,7 +283,7 @@ def _fake_results():
 
 
 def test_describe_names_winners_and_claims_no_difference_inside_the_cis():
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
 
     df = _fake_results().assign(adversarial_leak=lambda d: d["adversarial_mention"])
     text = cc.describe(cc.summary(df, ["adversarial_correct", "adversarial_leak", "neighbour_retained",
@@ -303,7 +303,7 @@ def test_describe_names_winners_and_claims_no_difference_inside_the_cis():
 def test_relearn_summary_compares_with_the_attacked_base_model():
     import pandas as pd
 
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
 
     curves = pd.DataFrame([{"variant": "base", "seed": 0, "step": step, "logprob": lp} for step, lp in ((0, -8.0), (6, -1.0))]
                           + [{"variant": "lora", "seed": s, "step": step, "logprob": lp}
@@ -319,7 +319,7 @@ def test_relearning_speed_reads_the_whole_curve_against_the_attacked_base():
     steps to base the first step at the base model's pre-attack log-prob (censored at 5)."""
     import pandas as pd
 
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
 
     curves = {("base", 0): [-8, -6, -4, -2, -1], ("masked:fisher", 0): [-10, -9, -8.5, -8, -7],
               ("masked:fisher", 1): [-12, -11, -10, -9, -9], ("lora", 0): [-9, -7, -5, -3, -2]}
@@ -339,7 +339,7 @@ def test_relearning_speed_reads_the_whole_curve_against_the_attacked_base():
 def test_projected_cost_scales_training_with_steps_and_counts_seeds():
     from dataclasses import replace
 
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
     from unlearnlab.profiles import get_profile
 
     cfg = replace(cc.ConceptConfig.from_profile(get_profile("default")), variants=("masked:fisher", "lora"),
@@ -353,9 +353,9 @@ def test_projected_cost_scales_training_with_steps_and_counts_seeds():
 def test_the_concept_pipeline_runs_end_to_end_on_a_tiny_model(tiny_model, tokenizer, tmp_path):
     """Setup, both localizers, every variant, evaluation, relearning and the tables, on a tiny
     random Llama saved as a local model directory (the real run uses SmolLM2)."""
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
     from unlearnlab.experiments.session import Session
-    from unlearnlab.paths import Paths
+    from unlearnlab.core.paths import Paths
     from unlearnlab.profiles import get_profile
 
     model_dir = tmp_path / "tiny"
@@ -395,9 +395,9 @@ def test_the_concept_pipeline_runs_end_to_end_on_a_tiny_model(tiny_model, tokeni
 def test_concept_figures_draw_from_the_tables():
     import pandas as pd
 
-    from unlearnlab import concept_plots
-    from unlearnlab.experiments import concept as cc
-    from unlearnlab.plots import plt
+    from unlearnlab.plots import concept as concept_plots
+    from unlearnlab.experiments.concept import run as cc
+    from unlearnlab.plots.arithmetic import plt
 
     table = cc.summary(_fake_results(), ["adversarial_mention", "general_ce"])
     fig = concept_plots.variant_bars(table, {"adversarial_mention": "mention", "general_ce": "CE"}, ncols=3)
@@ -428,7 +428,7 @@ def test_make_concept_builds_a_custom_film_and_its_probes():
 def test_paper_table_and_verdict_come_from_the_numbers():
     import pandas as pd
 
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
     from unlearnlab.profiles import get_profile
 
     df = _fake_results().assign(adversarial_keylogp=-4.0, adversarial_leak=lambda d: d["adversarial_mention"],
@@ -456,7 +456,7 @@ def test_paper_table_and_verdict_come_from_the_numbers():
 def test_base_knowledge_line_and_captions_carry_the_counts():
     import pandas as pd
 
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
     from unlearnlab.profiles import get_profile
 
     knowledge = pd.DataFrame({"prompts": [4, 4, 6, 6, 6], "name_free": [1, 0, 3, 6, 6], "base_names": [0, 0, 0, 0, 0],
@@ -476,7 +476,7 @@ def test_base_knowledge_line_and_captions_carry_the_counts():
 def test_answers_table_for_latex_escapes_generated_text():
     import pandas as pd
 
-    from unlearnlab.experiments import concept as cc
+    from unlearnlab.experiments.concept import run as cc
 
     concept = cx.get_concept("Inception")
     answers = pd.DataFrame([

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from unlearnlab.data import medical as med
 from unlearnlab.data import wmdp
-from unlearnlab.mia import mia_auc
+from unlearnlab.evals.mia import mia_auc
 
 CONDITIONS = {c.diagnosis: c for c in med.CONDITIONS}
 
@@ -136,9 +136,9 @@ def test_wmdp_hub_path_fails_clearly_offline(monkeypatch):
 
 
 def test_private_records_world_keeps_heldout_data_out_of_training(tmp_path):
-    from unlearnlab.experiments import private_records as pr
+    from unlearnlab.experiments.private import run as pr
     from unlearnlab.experiments.session import Session
-    from unlearnlab.paths import Paths
+    from unlearnlab.core.paths import Paths
     from unlearnlab.profiles import get_profile
 
     session = Session(get_profile("smoke"), Paths.at(tmp_path).ensure())
@@ -161,11 +161,11 @@ def test_private_records_world_keeps_heldout_data_out_of_training(tmp_path):
 def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
     """The real tier end to end on a tiny local Llama standing in for SmolLM2 (same code path:
     a local model directory, LoRA adapters on its last layers, registry methods on the adapter)."""
-    from unlearnlab.experiments import private_real as rr
-    from unlearnlab.experiments import private_records as pr
+    from unlearnlab.experiments.private import real as rr
+    from unlearnlab.experiments.private import run as pr
     from unlearnlab.experiments.session import Session
-    from unlearnlab.models import ModelSize, build_llama, save_model
-    from unlearnlab.paths import Paths
+    from unlearnlab.core.models import ModelSize, build_llama, save_model
+    from unlearnlab.core.paths import Paths
     from unlearnlab.profiles import get_profile
 
     session = Session(get_profile("smoke"), Paths.at(tmp_path / "root").ensure())
@@ -229,8 +229,8 @@ def test_private_token_accuracy_scores_only_private_tokens_after_the_cut():
     """A model that predicts every token perfectly scores 1 on both measures; one that knows
     only the template (its argmax is right exactly off the private spans) scores 0 on private
     tokens and the template share on all tokens; a text without private tokens scores NaN."""
-    from unlearnlab.experiments import private_records as pr
-    from unlearnlab.tokenizer import train_tokenizer
+    from unlearnlab.experiments.private import run as pr
+    from unlearnlab.core.tokenizer import train_tokenizer
 
     texts = ["alpha beta 123 gamma delta 456 omega", "alpha beta gamma delta omega"]
     tok = train_tokenizer(texts * 20, 300)
@@ -264,7 +264,7 @@ def test_private_token_accuracy_scores_only_private_tokens_after_the_cut():
 
 
 def test_one_seed_cells_are_untested_not_clean():
-    from unlearnlab.experiments import private_records as pr
+    from unlearnlab.experiments.private import run as pr
 
     row = {k: False for k in pr.CRITERIA}
     ver = pd.DataFrame([{"method": "GradDiff", "ratio": 0.2, "seeds": 1, **row},

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from unlearnlab.batching import TokenSet
-from unlearnlab.losses import logits_of, nll
-from unlearnlab.mia import ATTACKS, lowest_k_mean, mia_auc, mia_scores, privacy_leak, roc_auc
-from unlearnlab.models import ModelSize, build_llama
-from unlearnlab.training import TrainConfig, train
+from unlearnlab.core.batching import TokenSet
+from unlearnlab.core.logprobs import logits_of, nll
+from unlearnlab.evals.mia import ATTACKS, lowest_k_mean, mia_auc, mia_scores, privacy_leak, roc_auc
+from unlearnlab.core.models import ModelSize, build_llama
+from unlearnlab.core.training import TrainConfig, train
 
 
 def random_set(n: int, length: int, vocab: int, seed: int) -> TokenSet:

@@ -6,7 +6,7 @@ from torch.testing import assert_close
 
 from unlearnlab.methods import apply_undo_noise, get_method
 from unlearnlab.methods.base import UnlearnData
-from unlearnlab.models import fresh_copy
+from unlearnlab.core.models import fresh_copy
 
 
 def test_noise_formula_matches_reference(tiny_model):

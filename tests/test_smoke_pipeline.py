@@ -4,8 +4,8 @@ that paper/ references must be produced there, and the checkout must not be touc
 import pytest
 
 from unlearnlab import pipeline
-from unlearnlab.paper import missing_references, referenced_files
-from unlearnlab.paths import repo_root
+from unlearnlab.reporting.paper_refs import missing_references, referenced_files
+from unlearnlab.core.paths import repo_root
 
 
 @pytest.mark.smoke

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from unlearnlab.tables import latex_text, write_latex
+from unlearnlab.reporting.tables import latex_text, write_latex
 
 
 def test_latex_text_escapes_specials_outside_math_only():
@@ -27,7 +27,7 @@ def test_write_latex_escapes_the_caption_outside_math(tmp_path):
 
 
 def test_mean_ci_table_prints_no_interval_for_a_single_seed():
-    from unlearnlab.tables import mean_ci_table
+    from unlearnlab.reporting.tables import mean_ci_table
     df = pd.DataFrame({"method": ["base", "m", "m", "m"], "acc": [0.5, 0.1, 0.2, 0.3]})
     out = mean_ci_table(df, "method", {"acc": "acc (%)"}).set_index("method")
     assert out.loc["base", "acc (%)"] == "50.0"  # one model: no '± 0.0'
@@ -35,7 +35,7 @@ def test_mean_ci_table_prints_no_interval_for_a_single_seed():
 
 
 def test_format_mean_ci_never_prints_negative_zero():
-    from unlearnlab.metrics import format_mean_ci
+    from unlearnlab.core.stats import format_mean_ci
     assert format_mean_ci(-0.0001, float("nan")) == "0.0"
     assert format_mean_ci(-0.0001, 0.2) == "0.0 $\\pm$ 20.0"
     assert format_mean_ci(-0.5, 0.1) == "-50.0 $\\pm$ 10.0"

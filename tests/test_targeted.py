@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from unlearnlab.experiments.targeted import global_steps_at, steps_ratio
+from unlearnlab.experiments.targeted.run import global_steps_at, steps_ratio
 from unlearnlab.localization import LOCALIZERS, LocalizationData, ablate, causal_validation, localize, random_mask
 from unlearnlab.localization.components import component_grid
 from unlearnlab.methods import get_method
 from unlearnlab.methods.base import UnlearnData
-from unlearnlab.models import fresh_copy
+from unlearnlab.core.models import fresh_copy
 
 
 def _mask(model, budget=0.1, seed=0):
@@ -53,7 +53,7 @@ def test_targeted_undo_requires_a_mask():
 
 
 def test_every_localizer_scores_the_tiny_model_and_masks_respect_budget(tiny_model, tokens, tokenizer):
-    from unlearnlab.experiments.localize import CORRUPT_OP  # noqa: F401  (module imports cleanly)
+    from unlearnlab.experiments.localize.run import CORRUPT_OP  # noqa: F401  (module imports cleanly)
 
     clean = tokens.where(["mul"]).batch(range(4))
     corrupt = dict(clean)

@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from unlearnlab.artifacts import config_hash, read_json, write_json_atomic
-from unlearnlab.paths import Paths, repo_root
+from unlearnlab.core.artifacts import config_hash, read_json, write_json_atomic
+from unlearnlab.core.paths import Paths, repo_root
 from unlearnlab.profiles import PROFILE_NAMES, get_profile
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from unlearnlab.models import ModelSize
+from unlearnlab.core.models import ModelSize
 
 PROFILE_NAMES = ("smoke", "default", "gpu")
 

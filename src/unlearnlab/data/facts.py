@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import PreTrainedTokenizerBase as Tokenizer
 
-from unlearnlab.batching import TokenSet, pad_token_id
+from unlearnlab.core.batching import TokenSet, pad_token_id
 
 Model = torch.nn.Module  # a causal LM (Hugging Face ``...ForCausalLM`` or a peft wrapper of one)
 
@@ -343,7 +343,7 @@ def spread(templates: Sequence[Template], n: int | None) -> tuple[Template, ...]
 def render(tokenizer: Tokenizer, pair: QA) -> str:
     """The text the model sees: a chat user turn ending where the answer starts, or the raw
     completion prompt."""
-    from unlearnlab.real_model import chat_prompt
+    from unlearnlab.core.real_model import chat_prompt
 
     return chat_prompt(tokenizer, pair.prompt) if pair.chat else pair.prompt
 

@@ -9,7 +9,7 @@ whether an edit hurt general text.
 
 from __future__ import annotations
 
-from unlearnlab.batching import TokenSet, pad_token_id
+from unlearnlab.core.batching import TokenSet, pad_token_id
 from unlearnlab.localization.pairs import token_ids
 
 PARAGRAPHS: tuple[str, ...] = (

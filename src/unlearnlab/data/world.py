@@ -22,13 +22,13 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict, load_from_disk
 from transformers import PreTrainedTokenizerFast
 
-from unlearnlab.artifacts import Artifact, read_json, write_json_atomic
-from unlearnlab.batching import TokenSet
+from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
+from unlearnlab.core.batching import TokenSet
 from unlearnlab.data import arithmetic as arith
 from unlearnlab.data import english
-from unlearnlab.models import load_tokenizer
+from unlearnlab.core.models import load_tokenizer
 from unlearnlab.profiles import Profile
-from unlearnlab.tokenizer import train_tokenizer
+from unlearnlab.core.tokenizer import train_tokenizer
 
 SPLITS = ("pretrain", "forget_train", "retain_train", "eval", "english_train", "english_eval")
 

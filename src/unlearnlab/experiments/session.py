@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from unlearnlab.artifacts import ResultsStore
-from unlearnlab.paths import Paths
+from unlearnlab.core.artifacts import ResultsStore
+from unlearnlab.core.paths import Paths
 from unlearnlab.profiles import Profile, get_profile
 
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
-from unlearnlab.batching import Batch, TokenSet
+from unlearnlab.core.batching import Batch, TokenSet
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from unlearnlab.localization.mask import Mask, random_mask
-from unlearnlab.models import fresh_copy
+from unlearnlab.core.models import fresh_copy
 
 Evaluate = Callable[[torch.nn.Module], tuple[float, float]]  # model -> (forget acc, retain acc)
 

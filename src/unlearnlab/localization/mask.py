@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from unlearnlab.artifacts import read_json, write_json_atomic
+from unlearnlab.core.artifacts import read_json, write_json_atomic
 
 GRANULARITIES = ("parameter", "matrix", "neuron", "head", "layer")
 

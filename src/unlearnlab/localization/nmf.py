@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from unlearnlab.batching import TokenSet
+from unlearnlab.core.batching import TokenSet
 from unlearnlab.localization.activations import (
     _as_bridge,
     _device,

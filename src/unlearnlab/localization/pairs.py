@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from unlearnlab.batching import Batch, TokenSet, pad_token_id
+from unlearnlab.core.batching import Batch, TokenSet, pad_token_id
 
 
 def token_ids(tokenizer, text: str) -> list[int]:

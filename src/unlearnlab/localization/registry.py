@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from unlearnlab.batching import Batch, TokenSet
+from unlearnlab.core.batching import Batch, TokenSet
 from unlearnlab.localization.mask import Mask, mask_from_component_scores, mask_from_parameter_scores
 
 ATTENTION_SITE, MLP_SITE = "hook_z", "mlp.hook_post"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from unlearnlab.batching import TokenSet
-from unlearnlab.losses import logits_of, nll
+from unlearnlab.core.batching import TokenSet
+from unlearnlab.core.logprobs import logits_of, nll
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@
 """
 
 from unlearnlab.methods.base import METHODS, MethodConfig, UnlearnData, UnlearningMethod, get_method, register
-from unlearnlab.methods import losses as _losses  # noqa: F401  (registers the loss-based methods)
+from unlearnlab.methods import objectives as _objectives  # noqa: F401  (registers the loss-based methods)
 from unlearnlab.methods import rmu as _rmu  # noqa: F401
 from unlearnlab.methods import distill as _distill  # noqa: F401
 from unlearnlab.methods import refusal as _refusal  # noqa: F401

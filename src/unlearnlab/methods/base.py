@@ -12,8 +12,8 @@ from typing import ClassVar
 
 import torch
 
-from unlearnlab.batching import Batch, TokenSet
-from unlearnlab.training import TrainConfig, TrainLog, train
+from unlearnlab.core.batching import Batch, TokenSet
+from unlearnlab.core.training import TrainConfig, TrainLog, train
 
 METHODS: dict[str, type["UnlearningMethod"]] = {}
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from unlearnlab.evaluation import exact_match
-from unlearnlab.losses import forward_kl, logits_of
+from unlearnlab.evals.exact_match import exact_match
+from unlearnlab.core.logprobs import forward_kl, logits_of
 from unlearnlab.methods.base import MethodConfig, UnlearnData, UnlearningMethod, register
-from unlearnlab.models import fresh_copy
-from unlearnlab.training import TrainConfig, TrainLog, train
+from unlearnlab.core.models import fresh_copy
+from unlearnlab.core.training import TrainConfig, TrainLog, train
 
 
 @dataclass(frozen=True)

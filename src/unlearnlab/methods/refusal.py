@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from unlearnlab.batching import Batch
-from unlearnlab.losses import forward_kl, logits_of, nll
+from unlearnlab.core.batching import Batch
+from unlearnlab.core.logprobs import forward_kl, logits_of, nll
 from unlearnlab.methods.base import LossMethod, MethodConfig, register
-from unlearnlab.models import fresh_copy
+from unlearnlab.core.models import fresh_copy
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
-from unlearnlab.batching import Batch
-from unlearnlab.losses import masked_mean
+from unlearnlab.core.batching import Batch
+from unlearnlab.core.logprobs import masked_mean
 from unlearnlab.methods.base import LossMethod, MethodConfig, register
-from unlearnlab.models import fresh_copy
+from unlearnlab.core.models import fresh_copy
 
 
 @dataclass(frozen=True)

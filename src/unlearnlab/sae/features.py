@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
-from unlearnlab.batching import TokenSet
-from unlearnlab.losses import logits_of, nll
+from unlearnlab.core.batching import TokenSet
+from unlearnlab.core.logprobs import logits_of, nll
 from unlearnlab.sae.hooks import real_token_mask, site_module, site_output
 from unlearnlab.sae.model import SparseAutoencoder
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 import torch
 
-from unlearnlab.batching import Batch, TokenSet
+from unlearnlab.core.batching import Batch, TokenSet
 
 Edit = Callable[[torch.Tensor], torch.Tensor]  # (B, T, d) -> (B, T, d)
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from unlearnlab.artifacts import write_json_atomic
+from unlearnlab.core.artifacts import write_json_atomic
 
 KINDS = ("relu", "topk")
 SITES = ("resid_post", "mlp_out")

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from unlearnlab.mcq import best_row, forgotten_questions, matched_forget, score_bootstrap, unlearning_score
-from unlearnlab.metrics import summarize
+from unlearnlab.evals.mcq import best_row, forgotten_questions, matched_forget, score_bootstrap, unlearning_score
+from unlearnlab.core.stats import summarize
 
 RATIOS: tuple[float, ...] = (0.99, 0.95, 0.90)  # side-effect levels (× the base's) methods are compared at
 

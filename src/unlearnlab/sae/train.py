@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from unlearnlab.batching import TokenSet
-from unlearnlab.evaluation import cross_entropy
+from unlearnlab.core.batching import TokenSet
+from unlearnlab.evals.exact_match import cross_entropy
 from unlearnlab.sae.hooks import collect_activations, intervene
 from unlearnlab.sae.interventions import splice
 from unlearnlab.sae.model import SAEConfig, SparseAutoencoder
-from unlearnlab.training import TrainConfig, train
+from unlearnlab.core.training import TrainConfig, train
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from unlearnlab.batching import TokenSet
-from unlearnlab.mcq import (PERMUTATIONS, MCQFormat, choice_scores, known_under_all_permutations, letter_token_ids,
+from unlearnlab.core.batching import TokenSet
+from unlearnlab.evals.mcq import (PERMUTATIONS, MCQFormat, choice_scores, known_under_all_permutations, letter_token_ids,
                             mcq_tokens, predictor)
 from unlearnlab.sae.hooks import Edit, intervene
 from unlearnlab.sae.features import select_features

@@ -1,0 +1,67 @@
+"""Token-level quantities every method is built from, written once.
+
+Shapes: a batch of B sequences of length T gives next-token predictions for T-1 positions;
+``targets_mask`` marks which of those positions are scored.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from unlearnlab.core.batching import Batch
+
+
+def logits_of(model, batch: Batch) -> torch.Tensor:
+    """Logits (B, T, V) in float32 for a padded batch."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    return out.logits.float()
+
+
+def shifted_masks(batch: Batch, answer_only: bool) -> torch.Tensor:
+    """Mask (B, T-1) of scored next-token positions: answers only, or every real token."""
+    key = "answer_mask" if answer_only else "attention_mask"
+    return batch[key][:, 1:].bool()
+
+
+def token_logprobs(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """log p(x_{t+1} | x_{<=t}) for every position (B, T-1)."""
+    logp = F.log_softmax(logits[:, :-1], dim=-1)
+    return logp.gather(-1, batch["input_ids"][:, 1:].unsqueeze(-1)).squeeze(-1)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def nll(logits: torch.Tensor, batch: Batch, answer_only: bool = False) -> torch.Tensor:
+    """Mean negative log-likelihood over the scored tokens (the language-model loss)."""
+    return -masked_mean(token_logprobs(logits, batch), shifted_masks(batch, answer_only))
+
+
+def sequence_logprob(logits: torch.Tensor, batch: Batch, answer_only: bool = False,
+                     normalise: bool = False) -> torch.Tensor:
+    """Per-sequence sum (or mean, if ``normalise``) of token log-probs (B,)."""
+    mask = shifted_masks(batch, answer_only).to(logits.dtype)
+    total = (token_logprobs(logits, batch) * mask).sum(-1)
+    return total / mask.sum(-1).clamp_min(1.0) if normalise else total
+
+
+def uniform_cross_entropy(logits: torch.Tensor, batch: Batch, answer_only: bool = False) -> torch.Tensor:
+    """KL(uniform || p) per scored token, averaged: 0 when the prediction is uniform (MaxEnt)."""
+    logp = F.log_softmax(logits[:, :-1], dim=-1)
+    vocab = logp.shape[-1]
+    per_token = -logp.mean(-1) - math.log(vocab)
+    return masked_mean(per_token, shifted_masks(batch, answer_only))
+
+
+def forward_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor, batch: Batch,
+               answer_only: bool = False) -> torch.Tensor:
+    """KL(p_teacher || p_student) per scored position, averaged (distillation on outputs)."""
+    t = F.log_softmax(teacher_logits[:, :-1], dim=-1)
+    s = F.log_softmax(student_logits[:, :-1], dim=-1)
+    per_token = (t.exp() * (t - s)).sum(-1)
+    return masked_mean(per_token, shifted_masks(batch, answer_only))

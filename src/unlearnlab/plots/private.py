@@ -1,0 +1,130 @@
+"""Figures of 35_private_records: accuracy, membership inference and relearning across forget
+ratios and methods, the oracle as the reference line. Input: ``private_records.results``."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from unlearnlab.core.stats import summarize
+from unlearnlab.plots.arithmetic import PALETTE, style
+
+REFERENCES = ("base", "oracle")
+
+
+def _color(method: str) -> str:
+    return PALETTE.get(method, "#999999")
+
+
+def _positions(df: pd.DataFrame) -> dict[float, int]:
+    """Forget ratios as evenly spaced categories (1 % and 20 % are equally readable)."""
+    return {r: i for i, r in enumerate(sorted(df["ratio"].unique()))}
+
+
+def _methods(df: pd.DataFrame) -> list[str]:
+    return [m for m in dict.fromkeys(df["method"]) if m not in REFERENCES]
+
+
+def _panel(ax, df: pd.DataFrame, col: str, scale: float, ylabel: str) -> None:
+    """One metric against forget ratio: methods as error bars (mean ± 95 % CI over seeds,
+    slightly offset), the oracle dashed, the base dotted."""
+    pos = _positions(df)
+    s = summarize(df.dropna(subset=[col]), ["method", "ratio"], [col])
+    methods = _methods(df)
+    for i, method in enumerate(methods):
+        g = s[s["method"] == method].sort_values("ratio")
+        x = np.array([pos[r] for r in g["ratio"]]) + 0.08 * (i - (len(methods) - 1) / 2)
+        ax.errorbar(x, scale * g[f"{col}_mean"], yerr=scale * g[f"{col}_ci"], marker="o", ms=4, capsize=2,
+                    color=_color(method), label=method)
+    for ref, ls in (("oracle", "--"), ("base", ":")):
+        g = s[s["method"] == ref].sort_values("ratio")
+        if not g.empty:
+            ax.plot([pos[r] for r in g["ratio"]], scale * g[f"{col}_mean"], ls, marker="_", ms=12, lw=1.6,
+                    color=_color(ref), label=ref)
+    ax.set_xticks(list(pos.values()), [f"{100 * r:g}" for r in pos])
+    ax.set_xlabel("forget set (% of clients)")
+    ax.set_ylabel(ylabel)
+
+
+def accuracy_vs_ratio(df: pd.DataFrame):
+    """QA accuracy on forget clients (held-out paraphrase) and on retain clients."""
+    style()
+    fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.0))
+    _panel(axes[0], df, "forget_qa_acc", 100, "forget-client QA accuracy (%)")
+    _panel(axes[1], df, "retain_qa_acc", 100, "retain-client QA accuracy (%)")
+    _panel(axes[2], df, "forget_verbatim", 100, "verbatim, private tokens of forget notes (%)")
+    for ax in axes[:2]:
+        ax.set_ylim(-3, 103)
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def privacy_vs_ratio(df: pd.DataFrame, attack: str):
+    """MIA AUC of forget notes against holdout notes, and the privacy leak relative to the
+    oracle (0: oracle-like; the dashed line)."""
+    style()
+    fig, (ax_auc, ax_leak) = plt.subplots(1, 2, figsize=(7.6, 3.0))
+    _panel(ax_auc, df, f"auc_{attack}", 1, f"MIA AUC ({attack.replace('_', ' ')}), forget vs holdout")
+    ax_auc.axhline(0.5, color="black", lw=0.6, alpha=0.4)
+    ax_auc.set_ylim(-0.03, 1.03)
+    _panel(ax_leak, df[df["method"] != "base"], f"leak_{attack}", 100, "privacy leak vs oracle (%)")
+    ax_leak.axhline(0, color=_color("oracle"), ls="--", lw=1)
+    ax_auc.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def relearning_transfer(df: pd.DataFrame):
+    """QA accuracy on the forget clients the attacker did *not* relearn on, before (hollow) and
+    after (filled) relearning on the others; per method and ratio, the oracle as reference."""
+    style()
+    fig, ax = plt.subplots(figsize=(5.4, 3.2))
+    pos = _positions(df)
+    data = df[df["method"] != "base"].dropna(subset=["others_after"])
+    s = summarize(data, ["method", "ratio"], ["others_before", "others_after"])
+    methods = [*_methods(data), "oracle"]
+    for i, method in enumerate(methods):
+        g = s[s["method"] == method].sort_values("ratio")
+        x = np.array([pos[r] for r in g["ratio"]]) + 0.1 * (i - (len(methods) - 1) / 2)
+        c = _color(method)
+        ax.errorbar(x, 100 * g["others_before_mean"], yerr=100 * g["others_before_ci"], fmt="o", mfc="white",
+                    color=c, ms=4, capsize=2)
+        ax.errorbar(x, 100 * g["others_after_mean"], yerr=100 * g["others_after_ci"], fmt="o", color=c, ms=4,
+                    capsize=2, ls="--" if method == "oracle" else "-", label=method)
+        ax.vlines(x, 100 * g["others_before_mean"], 100 * g["others_after_mean"], color=c, lw=0.8, alpha=0.6)
+    ax.set_xticks(list(pos.values()), [f"{100 * r:g}" for r in pos])
+    ax.set_xlabel("forget set (% of clients)")
+    ax.set_ylabel("QA acc. on the other forget clients (%)")
+    ax.set_ylim(-3, 103)
+    ax.legend(fontsize=6, title="hollow: before, filled: after", title_fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def real_tier_bars(df: pd.DataFrame, attack: str):
+    """The real tier (one forget ratio): per method, forget / retain QA accuracy, MIA AUC and QA
+    accuracy on the other forget clients after relearning (mean ± 95 % CI over seeds); the
+    oracle dashed, the base dotted. Input: ``private_real.run``."""
+    style()
+    panels = [("forget_qa_acc", 100, "forget-client QA (%)"), ("retain_qa_acc", 100, "retain-client QA (%)"),
+              (f"auc_{attack}", 1, f"MIA AUC ({attack.replace('_', ' ')})"),
+              ("others_after", 100, "other forget clients\nafter relearning (%)")]
+    methods = _methods(df)
+    fig, axes = plt.subplots(1, len(panels), figsize=(10.0, 2.8))
+    for ax, (col, scale, label) in zip(axes, panels):
+        s = summarize(df.dropna(subset=[col]), ["method"], [col]).set_index("method")
+        shown = [m for m in methods if m in s.index]
+        ax.bar(range(len(shown)), [scale * s.loc[m, f"{col}_mean"] for m in shown],
+               yerr=[scale * s.loc[m, f"{col}_ci"] for m in shown], capsize=2,
+               color=[_color(m) for m in shown])
+        for ref, ls in (("oracle", "--"), ("base", ":")):
+            if ref in s.index:
+                ax.axhline(scale * s.loc[ref, f"{col}_mean"], ls=ls, lw=1.4, color=_color(ref), label=ref)
+        ax.set_xticks(range(len(shown)), shown, rotation=30, fontsize=7)
+        ax.set_ylabel(label)
+        ax.set_ylim(0, 1.03 * scale)
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
