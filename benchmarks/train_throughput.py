@@ -59,8 +59,8 @@ def size_specs() -> dict[str, SizeSpec]:
     """
     prof = get_profile("default")
     return {
-        "default": SizeSpec("default", prof.batch_size, prof.model.max_len, prof.vocab_size,
-                            prof.model),
+        "default": SizeSpec("default", prof.arithmetic.batch_size, prof.arithmetic.model.max_len, prof.arithmetic.vocab_size,
+                            prof.arithmetic.model),
         "1m": SizeSpec("1m", 512, 64, 2048, ModelSize(d_model=128, n_layers=4, n_heads=4, d_mlp=384),
                        3.43e6, "1.1M bf16+compile"),
         "26m": SizeSpec("26m", 256, 128, 2048, ModelSize(d_model=512, n_layers=6, n_heads=8, d_mlp=1536),

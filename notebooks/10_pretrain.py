@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 10 · Pretraining: the base model and the oracle
 #
@@ -15,9 +25,10 @@ from unlearnlab.experiments.session import start
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 world = arith.load_world(session)
 dirs = arith.pretrain_all(session, world, ("base", "oracle"))  # in parallel on a multi-core CPU
 

@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 20 · Where does the forget knowledge live?
 #
@@ -25,6 +35,7 @@ from unlearnlab.plots.arithmetic import save_figure
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 agreement_budget = 0.05
 # the real-model fact: a capital the model knows (FactSpec's templates are about capitals; pass others for other relations)
 real_subject = "France"
@@ -32,7 +43,7 @@ real_answer = " Paris"
 run_real_model = True
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 world = arith.load_world(session)
 base_dir = arith.pretrain(session, world, "base")
 localization_dirs = loc.localize_all(session, world, base_dir)
@@ -74,7 +85,7 @@ display(Markdown(loc.describe_causal(causal)))
 
 # %%
 if run_real_model:
-    fact = real.FactSpec(subject=real_subject, answer=real_answer, patch_layers=session.profile.real_patch_layers)
+    fact = real.FactSpec(subject=real_subject, answer=real_answer, patch_layers=session.profile.localize.real_patch_layers)
     scores, info = real.load_fact_scores(real.localize_fact(session, fact))
     fig = lplots.score_heatmaps(real.fact_grids(scores, info),
                                 f"SmolLM2-135M-Instruct: '{real_subject}' → '{real_answer.strip()}' "

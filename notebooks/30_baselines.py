@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 30 · Unlearning baselines: GradDiff, MaxEnt, RMU
 #
@@ -16,15 +26,16 @@ from unlearnlab.experiments.session import start
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 methods = ["GradDiff", "MaxEnt", "RMU"]
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 world = arith.load_world(session)
 base_dir = arith.pretrain(session, world, "base")
 for method in methods:
-    for lr in session.profile.unlearn_lrs:
-        for seed in session.profile.seeds:
+    for lr in session.profile.arithmetic.unlearn_lrs:
+        for seed in session.profile.arithmetic.seeds:
             arith.unlearn(session, world, base_dir, method, lr, seed)
 
 # %%

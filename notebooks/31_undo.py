@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 31 · UNDO: unlearn, noise, distill
 #
@@ -19,17 +29,18 @@ from unlearnlab.experiments.session import start
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 teacher_method = "MaxEnt"
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 world = arith.load_world(session)
 base_dir = arith.pretrain(session, world, "base")
 lr = report.selected_lrs(session, [teacher_method])[teacher_method]
 curves = []
-for seed in session.profile.seeds:
+for seed in session.profile.arithmetic.seeds:
     teacher = arith.unlearn(session, world, base_dir, teacher_method, lr, seed)
-    for alpha in session.profile.undo_alphas:
+    for alpha in session.profile.arithmetic.undo_alphas:
         out = arith.distill(session, world, teacher, "UNDO", seed, alpha)
         curves.append({"label": f"UNDO α={alpha:g}", "seed": seed, **read_json(out / "retain_curve.json")})
     out = arith.distill(session, world, teacher, "Distill", seed)
@@ -43,7 +54,7 @@ display(rec.groupby("label").agg({"teacher retain": "mean", "recovered at step":
 # %%
 never = rec[rec["recovered at step"].isna()]["label"].unique().tolist()
 display(Markdown(
-    f"Distillation budget up to {max(session.profile.distill_budgets)} steps. "
+    f"Distillation budget up to {max(session.profile.arithmetic.distill_budgets)} steps. "
     + (f"Retain accuracy did not recover within the budget for: {', '.join(never)}." if never
        else "Every run recovered retain accuracy within the budget.")
     + " Larger α means more noise: more distillation to recover retain, and (we test next) less"

@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 32 · Rewriting a fact with (IA)³: unlearn, then learn — and is the old fact gone?
 #
@@ -28,6 +38,7 @@ from unlearnlab.plots.arithmetic import save_figure
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 # a rewrite of your own replaces the profile's list of rewrites (figures then get a suffix and
 # the paper's files are left alone); the relation must be one of facts.RELATIONS
 subject = ""  # e.g. "Inception"
@@ -36,7 +47,7 @@ old_object = ""  # e.g. "Christopher Nolan" (empty: looked up in facts.FACTS)
 new_object = ""  # e.g. "Steven Spielberg"
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 custom = bool(subject)
 targets = (fr.Target(subject, relation, new_object, old_object or None),) if custom else None
 grid = fr.Grid.of(session, targets)

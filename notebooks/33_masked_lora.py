@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 33 · Removing one concept with activation-guided masked LoRA — and proving it under probes
 #
@@ -40,6 +50,7 @@ from unlearnlab.plots.arithmetic import save_figure
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 # the concept: a built-in one (data.concepts.CONCEPTS: "Inception", "Titanic", "The Matrix"), or
 # any film the model knows, described by concept_fields (see data.concepts.make_concept), e.g.
 # concept = "Jaws"; concept_fields = {"director": "Steven Spielberg", "star": "Roy Scheider",
@@ -52,10 +63,10 @@ concept_fields = {}
 model = ""  # empty: the profile's ("smollm2"); or a local model directory / hub name
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 spec = cx.make_concept(concept, **concept_fields)
-cfg = cc.ConceptConfig.from_profile(session.profile, name=spec.name, model=model or session.profile.concept_model)
-custom = spec != cx.CONCEPTS.get(session.profile.concept_name) or cfg.model != session.profile.concept_model
+cfg = cc.ConceptConfig.from_profile(session.profile, name=spec.name, model=model or session.profile.concept.model)
+custom = spec != cx.CONCEPTS.get(session.profile.concept.name) or cfg.model != session.profile.concept.model
 # a custom concept or model gets its own figure and table names: the paper's files stay as they are
 suffix = "_" + "_".join(filter(None, [spec.name, model])).replace("/", "_").replace(" ", "_") if custom else ""
 print(cc.grid_note(cfg, profile))

@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 34 · SAE feature unlearning, scored as SAEBench scores it
 #
@@ -43,13 +53,14 @@ from unlearnlab.plots.arithmetic import save_figure
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 real = True  # run the SmolLM2 tier (minutes on a CPU)
 attack = True  # relearning attack on each method's scoring configuration
 histogram_kind = "topk"  # the SAE whose feature scores the histograms show
 histogram_retain = "text"  # and the retain corpus they were computed against
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 print(xs.grid_note(session))
 
 # %% [markdown]
@@ -82,8 +93,8 @@ display(fig)
 # and of the rest, per rule, for one SAE.
 
 # %%
-features = xs.feature_table(results.sae_dirs[(histogram_kind, session.profile.seeds[0])], histogram_retain)
-fig = sae_plots.score_histograms(features, session.profile.sae_rules)
+features = xs.feature_table(results.sae_dirs[(histogram_kind, session.profile.arithmetic.seeds[0])], histogram_retain)
+fig = sae_plots.score_histograms(features, session.profile.sae.rules)
 save_figure(fig, session.paths.figures, "sae_feature_scores")
 display(fig)
 
@@ -170,10 +181,10 @@ if attack and not results.attacks.empty:
     attack_table = xs.attack_latex(xs.attack_summary(results.attacks))
     tables.write_latex(attack_table, session.paths.tables / "sae_attack.tex", label="tab:sae-attack", caption=(
         f"Relearning attack on the synthetic tier ({session.profile.name} profile): fine-tuning on forget "
-        f"data of held-out entities (lr {list(session.profile.sae_attack_lrs)}, {session.profile.attack_steps} "
+        f"data of held-out entities (lr {list(session.profile.sae.attack_lrs)}, {session.profile.arithmetic.attack_steps} "
         "steps); held-out forget accuracy in \\% before, at the best evaluated step, of the attacked "
         "unmodified model at that step, and at the last step; targets: each family's best configuration at "
-        f"side effects $\\geq {session.profile.sae_attack_side_ratio:g}\\times$ base. Mean $\\pm$ 95\\% CI "
+        f"side effects $\\geq {session.profile.sae.attack_side_ratio:g}\\times$ base. Mean $\\pm$ 95\\% CI "
         "over seeds."))
     display(attack_table)
 

@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 35 · Private records: unlearned, but forgotten?
 #
@@ -31,10 +41,11 @@ from unlearnlab.plots.arithmetic import save_figure
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 real_model = ""  # model of the real tier: empty for the profile default (SmolLM2), or a local HF directory
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 world = pr.load_world(session)
 print(pr.grid_note(session))
 display(pr.card_sizes(world))

@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 40 · Relearning attacks on every model
 #
@@ -15,12 +25,13 @@ from unlearnlab.experiments.session import start
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 world = arith.load_world(session)
 targets = report.attack_targets(session)
-print(len(targets), "models to attack, learning rates", session.profile.attack_lrs)
+print(len(targets), "models to attack, learning rates", session.profile.arithmetic.attack_lrs)
 for key, model_dir, seed in targets:
     arith.attack(session, world, model_dir, key, seed)
 

@@ -1,3 +1,13 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 90 · Paper figures and tables
 #
@@ -8,16 +18,17 @@
 from IPython.display import Markdown, display
 
 from unlearnlab.plots import arithmetic as plots
-from unlearnlab.reporting import tables
+from unlearnlab.reporting import figures, tables
 from unlearnlab.experiments.arithmetic import report
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
+overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
 
 # %%
-session = start(profile, output_root)
+session = start(profile, output_root, overrides)
 att = report.attacked(session)
 
 # %% [markdown]
@@ -25,8 +36,8 @@ att = report.attacked(session)
 # Forget accuracy under relearning at each model's worst-case learning rate (mean, 95 % CI band).
 
 # %%
-fig = plots.relearning_curves(report.relearning_curves_data(att))
-plots.save_figure(fig, session.paths.figures, "arith_relearning_curves")
+fig = figures.draw(session.paths, "arith_relearning_curves", plots.relearning_curves,
+                   report.relearning_curves_data(att))
 display(fig)
 
 # %% [markdown]
@@ -38,8 +49,8 @@ display(fig)
 # %%
 oracle_after = att[att["method"] == "oracle"]["post_attack_forget_acc"].mean()
 teacher_retain = att[att["method"] == "MaxEnt"]["retain_acc"].mean()  # UNDO's teacher
-fig = plots.compute_vs_robustness(report.frontier_data(att), oracle_after, teacher_retain)
-plots.save_figure(fig, session.paths.figures, "arith_compute_vs_robustness")
+fig = figures.draw(session.paths, "arith_compute_vs_robustness", plots.compute_vs_robustness,
+                   report.frontier_data(att), oracle_after, teacher_retain)
 display(fig)
 
 # %% [markdown]
@@ -47,8 +58,7 @@ display(fig)
 
 # %%
 rows = report.table_rows(att)
-fig = plots.retain_forget_scatter(rows)
-plots.save_figure(fig, session.paths.figures, "arith_retain_vs_forget")
+fig = figures.draw(session.paths, "arith_retain_vs_forget", plots.retain_forget_scatter, rows)
 display(fig)
 
 # %% [markdown]

@@ -145,8 +145,8 @@ def test_private_records_world_keeps_heldout_data_out_of_training(tmp_path):
     world = pr.load_world(session)
     s = world.splits
     assert not set(world.public) & (set(s.full) | set(s.holdout))
-    for ratio in session.profile.medical_forget_ratios:
-        assert len(s.forget[ratio]) >= session.profile.medical_min_forget
+    for ratio in session.profile.private.forget_ratios:
+        assert len(s.forget[ratio]) >= session.profile.private.min_forget
         train_rows = world.training_rows(s.retain(ratio))
         trained = {r.get("prompt") or r["text"] for r in train_rows}
         assert not any(c in t for t in trained for c in s.forget[ratio] + s.holdout)
@@ -194,7 +194,7 @@ def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
     model, tokenizer = rr.load_adapted(session, cfg, artifacts(tmp_path / "root", "medical_real_oracle") / "adapter")
     members, others = (rr.qa_rows(world, c, cfg, held_out=False) for c in (split.forget, split.holdout))
     auc = mia_auc(model, rr.tokens(tokenizer, members), rr.tokens(tokenizer, others), rr.texts(members),
-                  rr.texts(others), k=session.profile.medical_mia_k)["min_k"]
+                  rr.texts(others), k=session.profile.private.mia_k)["min_k"]
     assert df.loc[df["method"] == "oracle", "auc_min_k"].iloc[0] == pytest.approx(auc)
     # every method changed the base's adapter (RMU included: its layer lies inside the adapted ones)
     base = load_file(artifacts(tmp_path / "root", "medical_real_base") / "adapter" / "adapter_model.safetensors")

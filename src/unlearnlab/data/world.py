@@ -34,9 +34,9 @@ SPLITS = ("pretrain", "forget_train", "retain_train", "eval", "english_train", "
 
 
 def world_config(profile: Profile, seed: int = 0) -> dict:
-    return {"world": "arithmetic", "seed": seed, "eval_fraction": profile.eval_fraction,
-            "word_problems_per_fact": profile.word_problems_per_fact, "n_english": profile.n_english,
-            "n_english_eval": profile.n_english_eval, "vocab_size": profile.vocab_size}
+    return {"world": "arithmetic", "seed": seed, "eval_fraction": profile.arithmetic.eval_fraction,
+            "word_problems_per_fact": profile.arithmetic.word_problems_per_fact, "n_english": profile.arithmetic.n_english,
+            "n_english_eval": profile.arithmetic.n_english_eval, "vocab_size": profile.arithmetic.vocab_size}
 
 
 def generate_splits(cfg: dict) -> dict[str, list[dict]]:

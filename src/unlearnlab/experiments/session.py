@@ -40,9 +40,11 @@ def quiet_libraries() -> None:
     datasets.disable_progress_bars()
 
 
-def start(profile: str = "default", output_root: str | Path | None = None) -> Session:
-    """Validate the profile, create output folders, pick threads/device. Call once per notebook."""
-    prof = get_profile(profile)
+def start(profile: str = "default", output_root: str | Path | None = None,
+          overrides: dict[str, object] | None = None) -> Session:
+    """Validate the profile (with ``study.field`` overrides, see ``profiles.apply_overrides``), create
+    output folders, pick threads/device. Call once per notebook."""
+    prof = get_profile(profile, overrides)
     quiet_libraries()
     if prof.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"profile {profile!r} needs a CUDA GPU and none is visible; "

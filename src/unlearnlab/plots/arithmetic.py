@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import matplotlib.ticker
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from unlearnlab.core.stats import summarize  # noqa: E402
+from unlearnlab.core.stats import summarize
 
 PALETTE = {"base": "#444444", "oracle": "#1b9e77", "GradDiff": "#d95f02", "MaxEnt": "#7570b3",
            "RMU": "#e7298a", "NPO": "#66a61e", "SimNPO": "#e6ab02", "GradAscent": "#a6761d",

@@ -3,15 +3,12 @@ feature-score histograms and the forget / side-effect trade-off of every configu
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from unlearnlab.plots.arithmetic import style  # noqa: E402
+from unlearnlab.plots.arithmetic import style
 
 METHOD_COLORS = {"RMU": "#e7298a", "GradDiff": "#d95f02", "clamp": "#1f78b4", "dir-ablate": "#a6cee3"}
 UNTRAINED_COLOR = "#bbbbbb"

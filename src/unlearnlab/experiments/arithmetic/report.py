@@ -37,11 +37,11 @@ def label_runs(session: Session) -> pd.DataFrame:
     for m, lr in lrs.items():
         keep |= (df["method"] == m) & (df["hparam"] == f"lr={lr:g}")
     # distillation rows of this profile's sweep only (rows of earlier sweeps stay in the store)
-    budgets = {str(b) for b in p.distill_budgets} | {"recovered"}
+    budgets = {str(b) for b in p.arithmetic.distill_budgets} | {"recovered"}
     in_sweep = df["budget"].isin(budgets) if "budget" in df else False
-    keep |= (df["method"] == "UNDO") & df["alpha"].isin(p.undo_alphas) & in_sweep
+    keep |= (df["method"] == "UNDO") & df["alpha"].isin(p.arithmetic.undo_alphas) & in_sweep
     keep |= (df["method"] == "Distill") & in_sweep
-    keep &= df["seed"].isin(p.seeds)
+    keep &= df["seed"].isin(p.arithmetic.seeds)
     df = df[keep].copy()
 
     def label(row) -> str:
@@ -59,7 +59,7 @@ def attack_targets(session: Session) -> list[tuple[dict, str, int]]:
     df = label_runs(session)
     targets = []
     for _, row in df.iterrows():
-        seeds = session.profile.seeds if row["method"] in ("base", "oracle") else [int(row["seed"])]
+        seeds = session.profile.arithmetic.seeds if row["method"] in ("base", "oracle") else [int(row["seed"])]
         for seed in seeds:
             key = {"setting": SETTING, "method": row["method"], "seed": int(seed),
                    "hparam": row["hparam"] if isinstance(row["hparam"], str) else ""}

@@ -61,23 +61,23 @@ def pretrain(session: Session, world: ArithmeticWorld, kind: str, seed: int = 0)
     if kind not in ("base", "oracle"):
         raise ValueError(f"kind must be 'base' or 'oracle', got {kind!r}")
     p = session.profile
-    cfg = {"kind": kind, "seed": seed, "world": world.card["config"], "model": asdict(p.model),
-           "steps": p.pretrain_steps, "lr": p.pretrain_lr, "batch_size": p.pretrain_batch_size,
-           "upsample": dict(p.upsample)}
+    cfg = {"kind": kind, "seed": seed, "world": world.card["config"], "model": asdict(p.arithmetic.model),
+           "steps": p.arithmetic.pretrain_steps, "lr": p.arithmetic.pretrain_lr, "batch_size": p.arithmetic.pretrain_batch_size,
+           "upsample": dict(p.arithmetic.upsample)}
     artifact = Artifact(session.paths.artifacts, "pretrain", kind, cfg)
 
     def make(tmp: Path) -> None:
         gen = seed_everything(seed)
-        data = world.pretraining_set(kind == "base", dict(p.upsample))
-        model = build_llama(p.model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
-        batches = data.sampler(p.pretrain_batch_size, gen, session.device)
+        data = world.pretraining_set(kind == "base", dict(p.arithmetic.upsample))
+        model = build_llama(p.arithmetic.model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
+        batches = data.sampler(p.arithmetic.pretrain_batch_size, gen, session.device)
 
         def step_loss(fwd, step):
             b = next(batches)
             return nll(logits_of(fwd, b), b), int(b["attention_mask"].sum())
 
-        log = train(model, step_loss, TrainConfig(steps=p.pretrain_steps, lr=p.pretrain_lr,
-                                                  batch_size=p.pretrain_batch_size, **session.hardware),
+        log = train(model, step_loss, TrainConfig(steps=p.arithmetic.pretrain_steps, lr=p.arithmetic.pretrain_lr,
+                                                  batch_size=p.arithmetic.pretrain_batch_size, **session.hardware),
                     desc=f"pretrain {kind}")
         metrics = {**evaluate(model, world), "steps": log.steps, "tokens": log.tokens,
                    "wall_s": log.wall_s, "n_params": count_parameters(model),
@@ -116,7 +116,7 @@ def unlearn(session: Session, world: ArithmeticWorld, base_dir: Path, method: st
     digits and words are shared with retain data).
     """
     p = session.profile
-    method_cfg = {"steps": p.unlearn_steps, "lr": lr, "batch_size": p.batch_size, "answer_only": True, **config}
+    method_cfg = {"steps": p.arithmetic.unlearn_steps, "lr": lr, "batch_size": p.arithmetic.batch_size, "answer_only": True, **config}
     if method in RETAIN_WEIGHT:
         method_cfg.setdefault("retain_weight", RETAIN_WEIGHT[method])
     cfg = {"method": method, "seed": seed, "base": str(Path(base_dir).name), "config": method_cfg}
@@ -158,10 +158,10 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
     Targeted-UNDO stops there (only its cost to recover matters), else at the largest budget.
     """
     p = session.profile
-    budgets = tuple(p.distill_budgets)
+    budgets = tuple(p.arithmetic.distill_budgets)
     targeted = method == "TargetedUNDO"
-    method_cfg = {"steps": max(budgets), "lr": p.distill_lr, "batch_size": p.batch_size,
-                  "eval_every": p.distill_eval_every, "retain_threshold": p.retain_threshold,
+    method_cfg = {"steps": max(budgets), "lr": p.arithmetic.distill_lr, "batch_size": p.arithmetic.batch_size,
+                  "eval_every": p.arithmetic.distill_eval_every, "retain_threshold": p.arithmetic.retain_threshold,
                   "stop_on_recovery": targeted, "snapshot_steps": budgets, "seed": seed}
     if method != "Distill":
         method_cfg["alpha"] = alpha
@@ -215,8 +215,8 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
 
 def attack_config(session: Session) -> RelearnConfig:
     p = session.profile
-    return RelearnConfig(lrs=p.attack_lrs, steps=p.attack_steps, eval_every=p.attack_eval_every,
-                         batch_size=p.attack_batch_size, n_items=p.attack_train_items)
+    return RelearnConfig(lrs=p.arithmetic.attack_lrs, steps=p.arithmetic.attack_steps, eval_every=p.arithmetic.attack_eval_every,
+                         batch_size=p.arithmetic.attack_batch_size, n_items=p.arithmetic.attack_train_items)
 
 
 def attack(session: Session, world: ArithmeticWorld, model_dir: str | Path, key: dict, seed: int) -> dict:

@@ -114,7 +114,7 @@ class ConceptConfig:
     @classmethod
     def from_profile(cls, profile: Profile, **overrides) -> "ConceptConfig":
         """The profile's concept settings, with ``overrides`` (e.g. ``name="Titanic"``)."""
-        cfg = cls(**{f.name: getattr(profile, f"concept_{f.name}") for f in dataclasses.fields(cls)})
+        cfg = cls(**{f.name: getattr(profile.concept, f.name) for f in dataclasses.fields(cls)})
         return dataclasses.replace(cfg, **overrides)
 
     def __post_init__(self) -> None:
@@ -872,7 +872,7 @@ def grid_note(cfg: ConceptConfig, profile: str) -> str:
     shown = [m for m in cfg.localizers if f"masked:{m}" not in cfg.variants]
     untrained = "".join(
         f"; {m} scores are shown (heatmap) but its mask is not trained in this grid (trained in the "
-        f"{', '.join(p for p in PROFILE_NAMES if f'masked:{m}' in get_profile(p).concept_variants) or 'no'} "
+        f"{', '.join(p for p in PROFILE_NAMES if f'masked:{m}' in get_profile(p).concept.variants) or 'no'} "
         "profile grid)" for m in shown)
     return (f"{profile} profile grid: concept {cfg.name!r} on {cfg.model}; variants {', '.join(cfg.variants)}; "
             f"seeds {list(cfg.seeds)}; {cfg.steps} steps of {cfg.batch_size} forget + {cfg.batch_size} retain "

@@ -50,14 +50,14 @@ def _sample(tokens: TokenSet, n: int, seed: int) -> TokenSet:
 def localization_data(session: Session, world: ArithmeticWorld, base_dir: Path, seed: int = 0) -> LocalizationData:
     """The base model, shuffled forget/retain samples, patching pairs and the short-GradDiff reference."""
     p = session.profile
-    reference_dir = arith.unlearn(session, world, base_dir, "GradDiff", p.localize_reference_lr, seed)
-    clean, corrupt = patching_pairs(world, p.patching_items, seed)
+    reference_dir = arith.unlearn(session, world, base_dir, "GradDiff", p.localize.reference_lr, seed)
+    clean, corrupt = patching_pairs(world, p.localize.patching_items, seed)
     return LocalizationData(
         model=load_model(base_dir, session.device), tokenizer=world.tokenizer,
-        forget=_sample(world.tokens("forget_train"), p.localize_items, seed),
-        retain=_sample(world.tokens("retain_train"), p.localize_items, seed),
+        forget=_sample(world.tokens("forget_train"), p.localize.items, seed),
+        retain=_sample(world.tokens("retain_train"), p.localize.items, seed),
         clean=clean, corrupt=corrupt, reference=load_model(reference_dir, session.device),
-        batch_size=p.batch_size, max_batches=None, seed=seed)
+        batch_size=p.arithmetic.batch_size, max_batches=None, seed=seed)
 
 
 def _save_localization(loc: Localization, directory: Path) -> None:
@@ -77,18 +77,18 @@ def load_localization(directory: Path) -> Localization:
 
 
 def localize_all(session: Session, world: ArithmeticWorld, base_dir: Path, seed: int = 0) -> dict[str, Path]:
-    """Scores of every method in ``profile.localizers`` and their masks at every budget.
+    """Scores of every method in ``profile.localize.localizers`` and their masks at every budget.
 
     Returns method -> artifact directory holding ``scores``, ``localization.json``, ``wall_s``
-    and ``mask_<budget>/`` for each of ``profile.mask_budgets``.
+    and ``mask_<budget>/`` for each of ``profile.localize.mask_budgets``.
     """
     p = session.profile
     data = None
     out = {}
-    for method in p.localizers:
-        cfg = {"method": method, "base": Path(base_dir).name, "seed": seed, "items": p.localize_items,
-               "patching_items": p.patching_items, "reference_lr": p.localize_reference_lr,
-               "budgets": list(p.mask_budgets)}
+    for method in p.localize.localizers:
+        cfg = {"method": method, "base": Path(base_dir).name, "seed": seed, "items": p.localize.items,
+               "patching_items": p.localize.patching_items, "reference_lr": p.localize.reference_lr,
+               "budgets": list(p.localize.mask_budgets)}
         artifact = Artifact(session.paths.artifacts, "localize", method, cfg)
 
         def make(tmp: Path, method: str = method) -> None:
@@ -98,7 +98,7 @@ def localize_all(session: Session, world: ArithmeticWorld, base_dir: Path, seed:
             loc = localize(method, data)
             wall = time.perf_counter() - start
             _save_localization(loc, tmp)
-            for budget in p.mask_budgets:
+            for budget in p.localize.mask_budgets:
                 loc.mask(data.model, budget).save(tmp / f"mask_{budget:g}")
             write_json_atomic(tmp / "timing.json", {"wall_s": wall})
 
@@ -127,18 +127,18 @@ def eval_forget_retain(world: ArithmeticWorld):
 
 def causal_rows(session: Session, world: ArithmeticWorld, base_dir: Path,
                 localizations: dict[str, Path], seed: int = 0) -> list[dict]:
-    """Ablation of every non-random mask vs ``profile.causal_random_draws`` random masks each."""
+    """Ablation of every non-random mask vs ``profile.localize.causal_random_draws`` random masks each."""
     p = session.profile
     methods = [m for m in localizations if m != "random"]
     cfg = {"base": Path(base_dir).name, "localizations": {m: localizations[m].name for m in methods},
-           "budgets": list(p.mask_budgets), "draws": p.causal_random_draws, "seed": seed}
+           "budgets": list(p.localize.mask_budgets), "draws": p.localize.causal_random_draws, "seed": seed}
     artifact = Artifact(session.paths.artifacts, "causal", "ablation", cfg)
 
     def make(tmp: Path) -> None:
         model = load_model(base_dir, session.device)
-        masks = {(m, b): Mask.load(mask_dir(localizations, m, b)) for m in methods for b in p.mask_budgets}
+        masks = {(m, b): Mask.load(mask_dir(localizations, m, b)) for m in methods for b in p.localize.mask_budgets}
         rows = causal_validation(model, {f"{m}@{b:g}": mask for (m, b), mask in masks.items()},
-                                 eval_forget_retain(world), p.causal_random_draws, seed)
+                                 eval_forget_retain(world), p.localize.causal_random_draws, seed)
         for row in rows:
             method, budget = row["mask"].split("@")
             row.update({"method": method, "budget": float(budget)})

@@ -83,11 +83,11 @@ class RealConfig:
     @classmethod
     def from_profile(cls, session: Session, model: str | None = None) -> "RealConfig":
         p = session.profile
-        return cls(model or p.medical_real_model, p.medical_real_clients, p.medical_real_holdout, p.medical_real_ratio,
-                   p.medical_real_fields, p.medical_real_lora_layers, p.medical_real_lora_r, p.medical_real_steps,
-                   p.medical_real_lr, p.medical_real_batch_size, p.medical_real_methods, p.medical_real_unlearn_steps,
-                   p.medical_real_seeds, p.medical_real_relearn_lrs, p.medical_real_relearn_steps, p.medical_min_forget,
-                   p.medical_real_bf16, p.medical_real_train_notes, p.medical_real_note_words)
+        return cls(model or p.private.real_model, p.private.real_clients, p.private.real_holdout, p.private.real_ratio,
+                   p.private.real_fields, p.private.real_lora_layers, p.private.real_lora_r, p.private.real_steps,
+                   p.private.real_lr, p.private.real_batch_size, p.private.real_methods, p.private.real_unlearn_steps,
+                   p.private.real_seeds, p.private.real_relearn_lrs, p.private.real_relearn_steps, p.private.min_forget,
+                   p.private.real_bf16, p.private.real_train_notes, p.private.real_note_words)
 
     def data_key(self) -> dict:
         """What the trained texts add to artifact keys (nothing for question-answer texts only,
@@ -340,7 +340,7 @@ def record(session: Session, world: MedicalWorld, cfg: RealConfig, split: RealSp
     if session.store.has(MODELS_TABLE, key):
         return session.store.get(MODELS_TABLE, key)
     model, tokenizer = load_adapted(session, cfg, Path(model_dir) / "adapter")
-    values = {**evaluate(model, tokenizer, world, cfg, split, session.profile.medical_mia_k),
+    values = {**evaluate(model, tokenizer, world, cfg, split, session.profile.private.mia_k),
               "steps": read_json(Path(model_dir) / "metrics.json")["steps"]}
     session.store.put(MODELS_TABLE, key, values)
     return {**key, **values}

@@ -63,9 +63,9 @@ METHOD_CONFIG: dict[str, dict] = {"GradDiff": {"retain_weight": 5.0}, "NPO": {"r
 
 def world_config(session: Session, seed: int = 0) -> dict:
     p = session.profile
-    return {"world": "medical", "seed": seed, "public": p.medical_public_clients, "clients": p.medical_clients,
-            "holdout": p.medical_holdout_clients, "ratios": list(p.medical_forget_ratios),
-            "min_forget": p.medical_min_forget, "n_english": p.medical_n_english, "vocab_size": p.medical_vocab_size}
+    return {"world": "medical", "seed": seed, "public": p.private.public_clients, "clients": p.private.clients,
+            "holdout": p.private.holdout_clients, "ratios": list(p.private.forget_ratios),
+            "min_forget": p.private.min_forget, "n_english": p.private.n_english, "vocab_size": p.private.vocab_size}
 
 
 def _make_world(cfg: dict, tmp: Path) -> None:
@@ -179,14 +179,14 @@ def _train_lm(model, data: TokenSet, steps: int, lr: float, session: Session, se
     warm-up; returns what it cost. (Memorising clients is a late phase transition: with a cosine
     decay over 250 steps the public model answered 20 % of diagnoses, with a constant rate 76 %.)"""
     p = session.profile
-    rows = pack(data, p.medical_model.max_len, seed)
-    batches = rows.sampler(p.medical_batch_size, seed_everything(seed), session.device)
+    rows = pack(data, p.private.model.max_len, seed)
+    batches = rows.sampler(p.private.batch_size, seed_everything(seed), session.device)
 
     def step_loss(fwd, step):
         b = next(batches)
         return nll(logits_of(fwd, b), b), int(b["attention_mask"].sum())
 
-    log = train(model, step_loss, TrainConfig(steps=steps, lr=lr, batch_size=p.medical_batch_size,
+    log = train(model, step_loss, TrainConfig(steps=steps, lr=lr, batch_size=p.private.batch_size,
                                               schedule="constant", **session.hardware), desc=desc)
     return {"steps": log.steps, "tokens": log.tokens, "wall_s": log.wall_s,
             "final_loss": sum(log.losses[-10:]) / max(1, len(log.losses[-10:]))}
@@ -195,14 +195,14 @@ def _train_lm(model, data: TokenSet, steps: int, lr: float, session: Session, se
 def pretrain_public(session: Session, world: MedicalWorld, seed: int = 0) -> Path:
     """The starting point of every private model: public clients (all paraphrases) + English."""
     p = session.profile
-    cfg = {"world": world.directory.name, "model": asdict(p.medical_model), "steps": p.medical_pretrain_steps,
-           "lr": p.medical_pretrain_lr, "batch_size": p.medical_batch_size, "seed": seed}
+    cfg = {"world": world.directory.name, "model": asdict(p.private.model), "steps": p.private.pretrain_steps,
+           "lr": p.private.pretrain_lr, "batch_size": p.private.batch_size, "seed": seed}
 
     def make(tmp: Path) -> None:
         seed_everything(seed)
-        model = build_llama(p.medical_model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
-        cost = _train_lm(model, world.corpus(world.public, all_paraphrases=True), p.medical_pretrain_steps,
-                         p.medical_pretrain_lr, session, seed, "pretrain public")
+        model = build_llama(p.private.model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
+        cost = _train_lm(model, world.corpus(world.public, all_paraphrases=True), p.private.pretrain_steps,
+                         p.private.pretrain_lr, session, seed, "pretrain public")
         save_model(model, world.tokenizer, tmp)
         write_json_atomic(tmp / "metrics.json", {**cost, "n_params": count_parameters(model)})
 
@@ -216,13 +216,13 @@ def finetune(session: Session, world: MedicalWorld, public_dir: Path, ratio: flo
     clients = world.splits.full if ratio is None else world.splits.retain(ratio)
     kind = "base" if ratio is None else f"oracle{med.ratio_tag(ratio)}"
     cfg = {"kind": kind, "start": Path(public_dir).name, "n_clients": len(clients), "clients": config_hash(clients),
-           "steps": p.medical_finetune_steps, "lr": p.medical_finetune_lr, "batch_size": p.medical_batch_size,
+           "steps": p.private.finetune_steps, "lr": p.private.finetune_lr, "batch_size": p.private.batch_size,
            "seed": seed}
 
     def make(tmp: Path) -> None:
         seed_everything(seed)
         model = load_model(public_dir, session.device)
-        cost = _train_lm(model, world.corpus(clients), p.medical_finetune_steps, p.medical_finetune_lr, session,
+        cost = _train_lm(model, world.corpus(clients), p.private.finetune_steps, p.private.finetune_lr, session,
                          seed, f"finetune {kind}")
         save_model(model, world.tokenizer, tmp)
         write_json_atomic(tmp / "metrics.json", cost)
@@ -239,7 +239,7 @@ def unlearn(session: Session, world: MedicalWorld, base_dir: Path, method: str, 
     if method == "UNDO":
         return _undo(session, world, base_dir, lr, ratio, seed)
     p = session.profile
-    method_cfg = {"steps": p.medical_unlearn_steps, "lr": lr, "batch_size": p.medical_unlearn_batch_size,
+    method_cfg = {"steps": p.private.unlearn_steps, "lr": lr, "batch_size": p.private.unlearn_batch_size,
                   "answer_only": True, **METHOD_CONFIG.get(method, {})}
     cfg = {"method": method, "ratio": ratio, "seed": seed, "base": Path(base_dir).name, "config": method_cfg}
     name = f"medical_{method}_r{med.ratio_tag(ratio)}_lr{lr:g}_s{seed}"
@@ -258,10 +258,10 @@ def unlearn(session: Session, world: MedicalWorld, base_dir: Path, method: str, 
 def undo_teacher_lr(session: Session) -> float:
     """The learning rate of UNDO's teacher method in this profile's grid (its first entry)."""
     p = session.profile
-    lrs = [lr for m, lr in p.medical_methods if m == p.medical_undo_teacher]
+    lrs = [lr for m, lr in p.private.methods if m == p.private.undo_teacher]
     if not lrs:
-        raise ValueError(f"UNDO's teacher {p.medical_undo_teacher!r} is not in medical_methods "
-                         f"{[m for m, _ in p.medical_methods]}: add it or change medical_undo_teacher")
+        raise ValueError(f"UNDO's teacher {p.private.undo_teacher!r} is not in medical_methods "
+                         f"{[m for m, _ in p.private.methods]}: add it or change medical_undo_teacher")
     return lrs[0]
 
 
@@ -271,18 +271,18 @@ def _undo(session: Session, world: MedicalWorld, base_dir: Path, lr: float, rati
     retain-client QA (trained wordings) is back within the method's threshold of the teacher's, or
     after ``medical_undo_steps``. A shortened UNDO: the paper distills for far longer."""
     p = session.profile
-    teacher_dir = unlearn(session, world, base_dir, p.medical_undo_teacher, undo_teacher_lr(session), ratio, seed)
-    steps = p.medical_undo_steps
-    method_cfg = {"steps": steps, "lr": lr, "batch_size": p.medical_batch_size, "eval_every": max(1, steps // 6),
-                  "alpha": p.medical_undo_alpha, "seed": seed}
+    teacher_dir = unlearn(session, world, base_dir, p.private.undo_teacher, undo_teacher_lr(session), ratio, seed)
+    steps = p.private.undo_steps
+    method_cfg = {"steps": steps, "lr": lr, "batch_size": p.private.batch_size, "eval_every": max(1, steps // 6),
+                  "alpha": p.private.undo_alpha, "seed": seed}
     cfg = {"method": "UNDO", "ratio": ratio, "seed": seed, "teacher": Path(teacher_dir).name, "config": method_cfg}
     name = f"medical_UNDO_r{med.ratio_tag(ratio)}_lr{lr:g}_s{seed}"
 
     def make(tmp: Path) -> None:
         model = load_model(teacher_dir, session.device)
-        retain_eval = world.questions(world.retain_eval_clients(ratio, p.medical_retain_eval_clients), held_out=False)
+        retain_eval = world.questions(world.retain_eval_clients(ratio, p.private.retain_eval_clients), held_out=False)
         data = UnlearnData(forget=world.records_set(world.splits.forget[ratio], "forget"),
-                           retain=pack(world.retain_set(ratio), p.medical_model.max_len, seed),
+                           retain=pack(world.retain_set(ratio), p.private.model.max_len, seed),
                            generator=seed_everything(seed), device=session.device, retain_eval=retain_eval)
         log = get_method("UNDO", **method_cfg).run(model, data, **session.hardware)
         save_model(model, world.tokenizer, tmp)
@@ -366,7 +366,7 @@ def evaluate(model, world: MedicalWorld, ratio: float, session: Session) -> dict
            "forget_qa_acc": _mean(exact_match(model, questions)),
            "forget_qa_seen_acc": _mean(exact_match(model, world.questions(forget, held_out=False))),
            "retain_qa_acc": _mean(exact_match(model, world.questions(world.retain_eval_clients(
-               ratio, p.medical_retain_eval_clients)))),
+               ratio, p.private.retain_eval_clients)))),
            "holdout_qa_acc": _mean(exact_match(model, world.questions(holdout))),
            "english_ce": cross_entropy(model, world.english())}
     for name, clients in (("forget", forget), ("holdout", holdout)):
@@ -374,7 +374,7 @@ def evaluate(model, world: MedicalWorld, ratio: float, session: Session) -> dict
         out.update({f"{name}_{k}": v for k, v in verbatim.items()})
     out.update({f"forget_{k}_acc": v for k, v in accuracy_by_label(model, world.questions(forget)).items()})
     (members, member_texts), (others, other_texts) = world.notes(forget), world.notes(holdout)
-    aucs = mia_auc(model, members, others, member_texts, other_texts, k=p.medical_mia_k)
+    aucs = mia_auc(model, members, others, member_texts, other_texts, k=p.private.mia_k)
     out.update({f"auc_{name}": value for name, value in aucs.items()})
     return out
 
@@ -403,8 +403,8 @@ def relearn_split(world: MedicalWorld, ratio: float, seed: int) -> tuple[list[st
 
 def relearn_config(session: Session) -> RelearnConfig:
     p = session.profile
-    return RelearnConfig(lrs=p.medical_relearn_lrs, steps=p.medical_relearn_steps,
-                         eval_every=p.medical_relearn_eval_every, batch_size=p.medical_unlearn_batch_size, n_items=0)
+    return RelearnConfig(lrs=p.private.relearn_lrs, steps=p.private.relearn_steps,
+                         eval_every=p.private.relearn_eval_every, batch_size=p.private.unlearn_batch_size, n_items=0)
 
 
 def relearn(session: Session, world: MedicalWorld, model_dir: Path, method: str, ratio: float, seed: int) -> dict:
@@ -437,7 +437,7 @@ def relearn(session: Session, world: MedicalWorld, model_dir: Path, method: str,
 def method_grid(session: Session) -> list[dict]:
     p = session.profile
     return [{"method": m, "lr": lr, "ratio": r, "seed": s}
-            for m, lr in p.medical_methods for r in p.medical_forget_ratios for s in p.medical_seeds]
+            for m, lr in p.private.methods for r in p.private.forget_ratios for s in p.private.seeds]
 
 
 def _finetune_job(args: tuple) -> str:
@@ -462,7 +462,7 @@ def _reference_job(args: tuple) -> None:
     world = MedicalWorld.load(world_dir)
     record(session, world, base_dir, "base", ratio)
     record(session, world, oracle_dir, "oracle", ratio)
-    for seed in session.profile.medical_seeds:
+    for seed in session.profile.private.seeds:
         relearn(session, world, oracle_dir, "oracle", ratio, seed)
 
 
@@ -499,9 +499,9 @@ def run(session: Session, world: MedicalWorld) -> dict:
     """
     p = session.profile
     wd = str(world.directory)
-    if session.device != "cpu" or p.medical_workers < 2:
+    if session.device != "cpu" or p.private.workers < 2:
         return _schedule(_Serial(), session, wd)
-    with multiprocessing.get_context("spawn").Pool(p.medical_workers, initializer=_worker_init) as pool:
+    with multiprocessing.get_context("spawn").Pool(p.private.workers, initializer=_worker_init) as pool:
         return _schedule(pool, session, wd)
 
 
@@ -519,7 +519,7 @@ def _public_job(args: tuple) -> str:
 
 
 def _schedule(pool, session: Session, wd: str) -> dict:
-    ratios, grid = list(session.profile.medical_forget_ratios), method_grid(session)
+    ratios, grid = list(session.profile.private.forget_ratios), method_grid(session)
     public_dir = Path(pool.apply_async(_public_job, ((session, wd),)).get())
     tuned = {r: pool.apply_async(_finetune_job, ((session, wd, public_dir, r),)) for r in [None, *ratios]}
     base_dir = Path(tuned[None].get())
@@ -549,10 +549,10 @@ def results(session: Session, dirs: dict) -> pd.DataFrame:
     if not ("eval" in models and (models["eval"] == EVAL_VERSION).any()):
         raise ValueError(f"no private-records evaluation of version {EVAL_VERSION} yet; run private_records.run")
     ids = {model_id(session, d) for d in [dirs["base"], *dirs["oracles"].values(), *dirs["unlearned"]]}
-    methods = ["base", "oracle", *[m for m, _ in p.medical_methods]]
+    methods = ["base", "oracle", *[m for m, _ in p.private.methods]]
     current = models["eval"] == EVAL_VERSION if "eval" in models else False  # rows of an older evaluation: no
-    models = models[current & models["model_id"].isin(ids) & models["ratio"].isin(p.medical_forget_ratios)]
-    attacks = attacks[attacks["seed"].isin(p.medical_seeds) & (attacks["attack_hash"] == config_hash(relearn_config(session)))]
+    models = models[current & models["model_id"].isin(ids) & models["ratio"].isin(p.private.forget_ratios)]
+    attacks = attacks[attacks["seed"].isin(p.private.seeds) & (attacks["attack_hash"] == config_hash(relearn_config(session)))]
     attacks = attacks.drop(columns=["setting", "curve"])
     df = models.drop(columns=["setting"]).merge(attacks, on=["method", "ratio", "model_id"], how="left")
     df["seed"] = df["seed"].fillna(0).astype(int)  # the base is evaluated once and never attacked
@@ -747,20 +747,20 @@ def _summary(ver: pd.DataFrame) -> str:
 def grid_note(session: Session) -> str:
     """Which grid produced the numbers (the notebook prints it next to the figures)."""
     p = session.profile
-    return (f"{p.name} profile: {p.medical_clients} private clients (+{p.medical_holdout_clients} holdout, "
-            f"{p.medical_public_clients} public), forget ratios {', '.join(f'{100 * r:g}%' for r in p.medical_forget_ratios)} "
-            f"(at least {p.medical_min_forget} clients), methods {', '.join(f'{m} (lr {lr:g})' for m, lr in p.medical_methods)}, "
-            f"seeds {list(p.medical_seeds)}; one base and one oracle per ratio (training seed 0)"
+    return (f"{p.name} profile: {p.private.clients} private clients (+{p.private.holdout_clients} holdout, "
+            f"{p.private.public_clients} public), forget ratios {', '.join(f'{100 * r:g}%' for r in p.private.forget_ratios)} "
+            f"(at least {p.private.min_forget} clients), methods {', '.join(f'{m} (lr {lr:g})' for m, lr in p.private.methods)}, "
+            f"seeds {list(p.private.seeds)}; one base and one oracle per ratio (training seed 0)"
             + _grid_methods_note(p) + ".")
 
 
 def _grid_methods_note(p) -> str:
     """What the grid says about UNDO and RMU (in it, or why not)."""
-    names = {m for m, _ in p.medical_methods}
+    names = {m for m, _ in p.private.methods}
     out = ""
     if "UNDO" in names:
-        out += (f"; UNDO: noise α={p.medical_undo_alpha:g} on the {p.medical_undo_teacher} model, then at most "
-                f"{p.medical_undo_steps} distillation steps")
+        out += (f"; UNDO: noise α={p.private.undo_alpha:g} on the {p.private.undo_teacher} model, then at most "
+                f"{p.private.undo_steps} distillation steps")
     missing = [m for m in ("RMU", "UNDO") if m not in names]
     if missing:
         verb = "exceeds" if len(missing) == 1 else "exceed"

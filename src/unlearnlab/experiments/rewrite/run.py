@@ -94,13 +94,13 @@ class Grid:
     @classmethod
     def of(cls, session: Session, targets: tuple[Target, ...] | None = None) -> "Grid":
         p = session.profile
-        return cls(targets=targets or tuple(Target(*t) for t in p.rewrite_targets), variants=p.rewrite_variants,
-                   seeds=p.rewrite_seeds, probe_relations=p.rewrite_probe_relations, k=p.rewrite_k,
-                   steps=p.rewrite_steps, batch_size=p.rewrite_batch_size, eval_train=p.rewrite_eval_train,
-                   n_control_same=p.rewrite_controls[0], n_control_other=p.rewrite_controls[1],
-                   relearn_variants=p.rewrite_relearn_variants, relearn_steps=p.rewrite_relearn_steps,
-                   relearn_lrs=p.rewrite_relearn_lrs, relearn_eval_every=p.rewrite_relearn_eval_every,
-                   bf16=p.rewrite_bf16, localize_prompts=p.rewrite_localize_prompts, probe_tokens=p.rewrite_probe_tokens)
+        return cls(targets=targets or tuple(Target(*t) for t in p.rewrite.targets), variants=p.rewrite.variants,
+                   seeds=p.rewrite.seeds, probe_relations=p.rewrite.probe_relations, k=p.rewrite.k,
+                   steps=p.rewrite.steps, batch_size=p.rewrite.batch_size, eval_train=p.rewrite.eval_train,
+                   n_control_same=p.rewrite.controls[0], n_control_other=p.rewrite.controls[1],
+                   relearn_variants=p.rewrite.relearn_variants, relearn_steps=p.rewrite.relearn_steps,
+                   relearn_lrs=p.rewrite.relearn_lrs, relearn_eval_every=p.rewrite.relearn_eval_every,
+                   bf16=p.rewrite.bf16, localize_prompts=p.rewrite.localize_prompts, probe_tokens=p.rewrite.probe_tokens)
 
     def rewrite_config(self, seed: int) -> rw.RewriteConfig:
         return rw.RewriteConfig(steps=self.steps, batch_size=self.batch_size, seed=seed, bf16=self.bf16)

@@ -66,9 +66,9 @@ EVAL_VERSION = "hits"  # evaluations record per-question hits (bootstrap over qu
 
 def world_config(session: Session, seed: int = 0) -> dict:
     p = session.profile
-    return {"world": "hazard", "seed": seed, "n_forget_entities": p.sae_world[0], "n_side_entities": p.sae_world[1],
-            "attack_fraction": 0.25, "n_english": p.sae_n_english, "n_generic": p.sae_n_generic,
-            "vocab_size": p.sae_vocab_size}
+    return {"world": "hazard", "seed": seed, "n_forget_entities": p.sae.world[0], "n_side_entities": p.sae.world[1],
+            "attack_fraction": 0.25, "n_english": p.sae.n_english, "n_generic": p.sae.n_generic,
+            "vocab_size": p.sae.vocab_size}
 
 
 def build_world(session: Session, seed: int = 0) -> Path:
@@ -198,9 +198,9 @@ def special_ids(world: HazardWorld) -> tuple[int, ...]:
 def pretrain(session: Session, world: HazardWorld, seed: int = 0) -> Path:
     """The hazard model; ``known.json`` lists the questions it answers under all 24 orderings."""
     p = session.profile
-    cfg = {"world": world.directory.name, "seed": seed, "model": asdict(p.sae_model), "steps": p.sae_pretrain_steps,
-           "lr": p.sae_pretrain_lr, "batch_size": p.sae_pretrain_batch_size, "orders": p.sae_mcq_orders,
-           "binding": p.sae_binding_orders, "qa": p.sae_qa_repeats, "corpus_repeats": p.sae_corpus_repeats}
+    cfg = {"world": world.directory.name, "seed": seed, "model": asdict(p.sae.model), "steps": p.sae.pretrain_steps,
+           "lr": p.sae.pretrain_lr, "batch_size": p.sae.pretrain_batch_size, "orders": p.sae.mcq_orders,
+           "binding": p.sae.binding_orders, "qa": p.sae.qa_repeats, "corpus_repeats": p.sae.corpus_repeats}
     artifact = Artifact(session.paths.artifacts, "sae_pretrain", "hazard", cfg)
 
     def make(tmp: Path) -> None:
@@ -209,17 +209,17 @@ def pretrain(session: Session, world: HazardWorld, seed: int = 0) -> Path:
 
     def _pretrain(tmp: Path) -> None:
         gen = seed_everything(seed)
-        data = world.pretraining_set(p.sae_mcq_orders, p.sae_binding_orders, p.sae_qa_repeats, p.sae_corpus_repeats,
+        data = world.pretraining_set(p.sae.mcq_orders, p.sae.binding_orders, p.sae.qa_repeats, p.sae.corpus_repeats,
                                      seed)
-        model = build_llama(p.sae_model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
-        batches = data.sampler(p.sae_pretrain_batch_size, gen, session.device)
+        model = build_llama(p.sae.model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
+        batches = data.sampler(p.sae.pretrain_batch_size, gen, session.device)
 
         def step_loss(fwd, step):  # letters of questions, every token of text
             b = next(batches)
             return nll(logits_of(fwd, b), b, answer_only=True), int(b["attention_mask"].sum())
 
-        log = train(model, step_loss, TrainConfig(steps=p.sae_pretrain_steps, lr=p.sae_pretrain_lr,
-                                                  batch_size=p.sae_pretrain_batch_size, **session.hardware),
+        log = train(model, step_loss, TrainConfig(steps=p.sae.pretrain_steps, lr=p.sae.pretrain_lr,
+                                                  batch_size=p.sae.pretrain_batch_size, **session.hardware),
                     desc="pretrain hazard")
         suite = build_suite_for(model, world)
         save_model(model, world.tokenizer, tmp)
@@ -288,13 +288,13 @@ UNTRAINED = "-untrained"  # e.g. "relu-untrained": the SAE at initialisation (th
 
 def sae_config(session: Session, d_model: int, kind: str) -> SAEConfig:
     p = session.profile
-    return SAEConfig(d_in=d_model, d_sae=p.sae_expansion * d_model, kind=kind.removesuffix(UNTRAINED), k=p.sae_k,
-                     l1_coef=p.sae_l1_coef, site=p.sae_site, layer=p.sae_layer)
+    return SAEConfig(d_in=d_model, d_sae=p.sae.expansion * d_model, kind=kind.removesuffix(UNTRAINED), k=p.sae.k,
+                     l1_coef=p.sae.l1_coef, site=p.sae.site, layer=p.sae.layer)
 
 
 def sae_grid(session: Session) -> SweepGrid:
     p = session.profile
-    return SweepGrid(p.sae_retain_thresholds, p.sae_n_features, p.sae_multipliers, ablate_directions=True)
+    return SweepGrid(p.sae.retain_thresholds, p.sae.n_features, p.sae.multipliers, ablate_directions=True)
 
 
 def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, seed: int) -> Path:
@@ -302,11 +302,11 @@ def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, see
     p = session.profile
     model_cfg = read_json(Path(base_dir) / "config.json")
     scfg = sae_config(session, model_cfg["hidden_size"], kind)
-    tcfg = SAETrainConfig(steps=0 if kind.endswith(UNTRAINED) else p.sae_steps, lr=p.sae_lr,
-                          batch_size=p.sae_batch_size)
+    tcfg = SAETrainConfig(steps=0 if kind.endswith(UNTRAINED) else p.sae.steps, lr=p.sae.lr,
+                          batch_size=p.sae.batch_size)
     grid = sae_grid(session)
     cfg = {"base": Path(base_dir).name, "sae": asdict(scfg), "train": asdict(tcfg), "seed": seed,
-           "rules": p.sae_rules, "grid": asdict(grid), "retain_sets": p.sae_retain_sets, "eval": EVAL_VERSION}
+           "rules": p.sae.rules, "grid": asdict(grid), "retain_sets": p.sae.retain_sets, "eval": EVAL_VERSION}
     artifact = Artifact(session.paths.artifacts, "sae", f"hazard_{kind}_s{seed}", cfg)
 
     def make(tmp: Path) -> None:
@@ -317,10 +317,10 @@ def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, see
                                     loss_data=world.text([*hz.DOMAINS, "english"]), **session.hardware)
         suite = load_suite(world, base_dir)
         tensors, tables = {}, []
-        retains = {name: world.retain_corpus(with_format=name == "text+mcq") for name in p.sae_retain_sets}
+        retains = {name: world.retain_corpus(with_format=name == "text+mcq") for name in p.sae.retain_sets}
         all_scores, on_forget, all_retain = importance_scores_per_retain(model, sae, world.forget_corpus(), retains,
-                                                                         p.sae_rules, ids)
-        for retain_set in p.sae_retain_sets:
+                                                                         p.sae.rules, ids)
+        for retain_set in p.sae.retain_sets:
             scores, on_retain = all_scores[retain_set], all_retain[retain_set]
             tables.append(sweep(model, sae, suite, scores, on_retain.freq, grid).assign(retain=retain_set))
             tensors.update({"forget_freq": on_forget.freq, "forget_mean": on_forget.mean_act,
@@ -340,11 +340,11 @@ def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, see
 def baseline_job(session: Session, world: HazardWorld, base_dir: Path, method: str, lr: float, seed: int) -> Path:
     """RMU or GradDiff on the forget / retain corpora, evaluated on the suite."""
     p = session.profile
-    method_cfg = {"steps": p.unlearn_steps, "lr": lr, "batch_size": p.batch_size, "answer_only": False}
+    method_cfg = {"steps": p.arithmetic.unlearn_steps, "lr": lr, "batch_size": p.arithmetic.batch_size, "answer_only": False}
     if method in RETAIN_WEIGHT:
         method_cfg["retain_weight"] = RETAIN_WEIGHT[method]
     if method == "RMU":  # steer the residual stream where the SAEs read it
-        method_cfg.update(layer=p.sae_layer, seed=seed)
+        method_cfg.update(layer=p.sae.layer, seed=seed)
     cfg = {"base": Path(base_dir).name, "method": method, "seed": seed, "config": method_cfg, "eval": EVAL_VERSION}
     artifact = Artifact(session.paths.artifacts, "sae_baselines", f"{method}_lr{lr:g}_s{seed}", cfg)
 
@@ -393,8 +393,8 @@ def relearn(model: torch.nn.Module, attack_data: TokenSet, suite: MCQSuite, cfg:
 
 def attack_config(session: Session) -> RelearnConfig:
     p = session.profile
-    return RelearnConfig(lrs=p.sae_attack_lrs, steps=p.attack_steps, eval_every=p.attack_eval_every,
-                         batch_size=p.attack_batch_size, n_items=p.attack_train_items)
+    return RelearnConfig(lrs=p.sae.attack_lrs, steps=p.arithmetic.attack_steps, eval_every=p.arithmetic.attack_eval_every,
+                         batch_size=p.arithmetic.attack_batch_size, n_items=p.arithmetic.attack_train_items)
 
 
 def intervened_model(session: Session, base_dir: Path, target: dict) -> torch.nn.Module:
@@ -435,15 +435,15 @@ def attack_targets(session: Session, sae_dirs: dict, runs: pd.DataFrame, scores:
     baseline, and the trained-SAE clamp variant (rule, retain corpus) with the lowest mean forget
     accuracy at that level."""
     p = session.profile
-    ratio = p.sae_attack_side_ratio
+    ratio = p.sae.attack_side_ratio
     targets = []
     clamps = scores[(scores["intervention"] == "clamp") & scores["method"].str.startswith("SAE")
                     & ~scores["method"].str.contains("untrained", regex=False)]
     means = clamps.groupby("variant")[scoring.forget_col(ratio)].mean().dropna()
     best_clamp = means.idxmin() if not means.empty else None  # None: no known forget question
-    for seed in p.seeds:
+    for seed in p.arithmetic.seeds:
         targets.append({"label": "base", "seed": seed})
-        for method in p.sae_methods:
+        for method in p.sae.methods:
             rows = runs[(runs["variant"] == method) & (runs["seed"] == seed)]
             best = scoring.attack_choice(rows, base_side_acc, ratio) if not rows.empty else None
             if best is not None:
@@ -535,9 +535,9 @@ def run(session: Session, attack: bool = True) -> SAEResults:
     base = read_json(base_dir / "metrics.json")
     base_eval = base_evaluation(session, world, base_dir)
     clock.lap("world+pretrain")
-    jobs = [("sae", (base_dir, kind, seed)) for kind in p.sae_kinds for seed in p.seeds]
+    jobs = [("sae", (base_dir, kind, seed)) for kind in p.sae.kinds for seed in p.arithmetic.seeds]
     jobs += [("baseline", (base_dir, m, lr, seed))
-             for m in p.sae_methods for lr in p.sae_unlearn_lrs for seed in p.seeds]
+             for m in p.sae.methods for lr in p.sae.unlearn_lrs for seed in p.arithmetic.seeds]
     fns = {"sae": sae_job, "baseline": baseline_job}
     dirs = parallel(session, world, _dispatch, [(fns[kind].__name__, args) for kind, args in jobs])
     sae_dirs = {job[1][1:]: d for job, d in zip(jobs, dirs) if job[0] == "sae"}
@@ -600,13 +600,13 @@ def grid_note(session: Session) -> str:
     """Which grid made the numbers: the profile's name, and its sizes."""
     p = session.profile
     which = {"default": "reduced CPU grid", "gpu": "full grid", "smoke": "smoke-test grid"}.get(p.name, p.name)
-    return (f"{p.name} profile ({which}): synthetic tier {len(p.seeds)} seed(s), SAEs {', '.join(p.sae_kinds)} "
-            f"({p.sae_steps} steps), retain thresholds {list(p.sae_retain_thresholds)}, features "
-            f"{list(p.sae_n_features)}, multipliers {list(p.sae_multipliers)}, RMU/GradDiff lr "
-            f"{[f'{x:g}' for x in p.sae_unlearn_lrs]}; real tier {len(p.sae_real_seeds)} seed(s), "
-            f"{p.sae_real_facts or 'all'} question(s) per relation, thresholds {list(p.sae_real_thresholds)}, "
-            f"features {list(p.sae_real_n_features)}, multipliers {list(p.sae_real_multipliers)}, RMU/GradDiff lr "
-            f"{[f'{x:g}' for x in p.sae_real_unlearn_lrs]} ({p.sae_real_unlearn_steps} steps)")
+    return (f"{p.name} profile ({which}): synthetic tier {len(p.arithmetic.seeds)} seed(s), SAEs {', '.join(p.sae.kinds)} "
+            f"({p.sae.steps} steps), retain thresholds {list(p.sae.retain_thresholds)}, features "
+            f"{list(p.sae.n_features)}, multipliers {list(p.sae.multipliers)}, RMU/GradDiff lr "
+            f"{[f'{x:g}' for x in p.sae.unlearn_lrs]}; real tier {len(p.sae.real_seeds)} seed(s), "
+            f"{p.sae.real_facts or 'all'} question(s) per relation, thresholds {list(p.sae.real_thresholds)}, "
+            f"features {list(p.sae.real_n_features)}, multipliers {list(p.sae.real_multipliers)}, RMU/GradDiff lr "
+            f"{[f'{x:g}' for x in p.sae.real_unlearn_lrs]} ({p.sae.real_unlearn_steps} steps)")
 
 
 # --------------------------------------------------------------------------- tables
@@ -929,23 +929,23 @@ def real_questions(session: Session) -> tuple[list[dict], list[dict]]:
     by_relation: dict[str, list[dict]] = {}
     for row in hz.fact_questions(seed=0):
         by_relation.setdefault(row["relation"], []).append(row)
-    rows = {r: v[: p.sae_real_facts] for r, v in by_relation.items()}
-    if p.sae_real_forget not in rows:
-        raise ValueError(f"unknown forget relation {p.sae_real_forget!r}; choose from {sorted(rows)}")
-    side = [q for r, v in rows.items() if r != p.sae_real_forget for q in v]
-    return rows[p.sae_real_forget], side
+    rows = {r: v[: p.sae.real_facts] for r, v in by_relation.items()}
+    if p.sae.real_forget not in rows:
+        raise ValueError(f"unknown forget relation {p.sae.real_forget!r}; choose from {sorted(rows)}")
+    side = [q for r, v in rows.items() if r != p.sae.real_forget for q in v]
+    return rows[p.sae.real_forget], side
 
 
 def real_format(session: Session) -> MCQFormat:
     """Letter format as SAEBench (chat turn, "Answer: ("), or cloze scoring (``sae_real_cloze``)
     for a model that cannot answer with letters."""
-    return MCQFormat(chat=True, cloze=session.profile.sae_real_cloze)
+    return MCQFormat(chat=True, cloze=session.profile.sae.real_cloze)
 
 
 def real_orders(session: Session) -> tuple[tuple[int, ...], ...]:
     from unlearnlab.evals.mcq import CYCLIC_ORDERS
 
-    return PERMUTATIONS if session.profile.sae_real_all_orders else CYCLIC_ORDERS
+    return PERMUTATIONS if session.profile.sae.real_all_orders else CYCLIC_ORDERS
 
 
 _REAL: dict[tuple, tuple] = {}  # one load per process; baselines train a copy
@@ -954,7 +954,7 @@ _REAL: dict[tuple, tuple] = {}  # one load per process; baselines train a copy
 def _real_model(session: Session, copy: bool = False):
     from unlearnlab.core.real_model import load_real_model
 
-    key = (session.profile.sae_real_model, str(session.paths.artifacts), session.device)
+    key = (session.profile.sae.real_model, str(session.paths.artifacts), session.device)
     if key not in _REAL:
         _REAL[key] = load_real_model(key[0], cache_root=session.paths.artifacts / "real_models", device=key[2])
     model, tok = _REAL[key]
@@ -970,9 +970,9 @@ def real_suite_dir(session: Session) -> Path:
     from unlearnlab.sae import build_suite
 
     p = session.profile
-    cfg = {"model": p.sae_real_model, "forget": p.sae_real_forget, "facts": p.sae_real_facts,
-           "cloze": p.sae_real_cloze, "orders": len(real_orders(session))}
-    artifact = Artifact(session.paths.artifacts, "sae_real_suite", f"{p.sae_real_model}_{p.sae_real_forget}", cfg)
+    cfg = {"model": p.sae.real_model, "forget": p.sae.real_forget, "facts": p.sae.real_facts,
+           "cloze": p.sae.real_cloze, "orders": len(real_orders(session))}
+    artifact = Artifact(session.paths.artifacts, "sae_real_suite", f"{p.sae.real_model}_{p.sae.real_forget}", cfg)
 
     def make(tmp: Path) -> None:
         start = time.perf_counter()
@@ -1014,12 +1014,12 @@ def real_corpora(session: Session, tokenizer) -> tuple[TokenSet, TokenSet]:
     per_relation: dict[str, list] = {}
     for fact in FACTS:
         per_relation.setdefault(fact.relation, []).append(fact)
-    facts = [f for v in per_relation.values() for f in v[: p.sae_real_corpus_facts]]
-    forget = TokenSet.from_rows(hz.fact_corpus([f for f in facts if f.relation == p.sae_real_forget]), tokenizer,
+    facts = [f for v in per_relation.values() for f in v[: p.sae.real_corpus_facts]]
+    forget = TokenSet.from_rows(hz.fact_corpus([f for f in facts if f.relation == p.sae.real_forget]), tokenizer,
                                 label_key="domain")
     general = general_text_tokens(tokenizer)
     general = TokenSet(general.prompts, general.answers, ["general"] * len(general), general.pad_id)
-    retain = TokenSet.from_rows(hz.fact_corpus([f for f in facts if f.relation != p.sae_real_forget]), tokenizer,
+    retain = TokenSet.from_rows(hz.fact_corpus([f for f in facts if f.relation != p.sae.real_forget]), tokenizer,
                                 label_key="domain").concat(general)
     return forget, retain
 
@@ -1031,12 +1031,12 @@ def real_tier(session: Session, seed: int = 0) -> Path:
 
     p = session.profile
     suite_dir = real_suite_dir(session)
-    cfg = {"suite": suite_dir.name, "layer": p.sae_real_layer, "expansion": p.sae_real_expansion, "k": p.sae_real_k,
-           "steps": p.sae_real_steps, "batch_size": p.sae_real_batch_size, "corpus_facts": p.sae_real_corpus_facts,
-           "ablate": p.sae_real_ablate, "rules": p.sae_rules, "thresholds": p.sae_real_thresholds,
-           "n_features": p.sae_real_n_features, "multipliers": p.sae_real_multipliers, "seed": seed,
+    cfg = {"suite": suite_dir.name, "layer": p.sae.real_layer, "expansion": p.sae.real_expansion, "k": p.sae.real_k,
+           "steps": p.sae.real_steps, "batch_size": p.sae.real_batch_size, "corpus_facts": p.sae.real_corpus_facts,
+           "ablate": p.sae.real_ablate, "rules": p.sae.rules, "thresholds": p.sae.real_thresholds,
+           "n_features": p.sae.real_n_features, "multipliers": p.sae.real_multipliers, "seed": seed,
            "eval": EVAL_VERSION}
-    artifact = Artifact(session.paths.artifacts, "sae_real", f"{p.sae_real_model}_{p.sae_real_forget}_s{seed}", cfg)
+    artifact = Artifact(session.paths.artifacts, "sae_real", f"{p.sae.real_model}_{p.sae.real_forget}_s{seed}", cfg)
 
     def make(tmp: Path) -> None:
         timing: dict[str, float] = {}
@@ -1048,21 +1048,21 @@ def real_tier(session: Session, seed: int = 0) -> Path:
             forget_text, retain_text = real_corpora(session, tok)
             prompts = suite.tokens.subset(range(0, len(suite.tokens), 4)) if suite.fmt.cloze else suite.tokens
             sae_text = forget_text.concat(retain_text).concat(prompts)  # each cloze prompt once, not 4 times
-            scfg = SAEConfig(d_in=model.config.hidden_size, d_sae=p.sae_real_expansion * model.config.hidden_size,
-                             kind="topk", k=p.sae_real_k, site=p.sae_site, layer=p.sae_real_layer)
+            scfg = SAEConfig(d_in=model.config.hidden_size, d_sae=p.sae.real_expansion * model.config.hidden_size,
+                             kind="topk", k=p.sae.real_k, site=p.sae.site, layer=p.sae.real_layer)
             ids = tuple(i for i in (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) if i is not None)
             start = time.perf_counter()
             order = list(range(len(sae_text)))
             random.Random(seed).shuffle(order)
-            tcfg = SAETrainConfig(steps=p.sae_real_steps, lr=p.sae_lr, batch_size=p.sae_real_batch_size)
+            tcfg = SAETrainConfig(steps=p.sae.real_steps, lr=p.sae.lr, batch_size=p.sae.real_batch_size)
             sae, log, metrics = sae_for(model, sae_text.subset(order), scfg, tcfg, seed, special_ids=ids,
                                         **session.hardware)
             timing["sae"] = time.perf_counter() - start
             start = time.perf_counter()
-            scores, _, on_retain = importance_scores(model, sae, forget_text, retain_text, p.sae_rules, ids)
+            scores, _, on_retain = importance_scores(model, sae, forget_text, retain_text, p.sae.rules, ids)
             timing["scores"] = time.perf_counter() - start
             start = time.perf_counter()
-            grid = SweepGrid(p.sae_real_thresholds, p.sae_real_n_features, p.sae_real_multipliers, p.sae_real_ablate)
+            grid = SweepGrid(p.sae.real_thresholds, p.sae.real_n_features, p.sae.real_multipliers, p.sae.real_ablate)
             rows = sweep(model, sae, suite, scores, on_retain.freq, grid, batch_size=16).to_dict("records")
             timing["sweep"] = time.perf_counter() - start
             sae.save(tmp, extra={"metrics": metrics, "curve": log.curve})
@@ -1078,16 +1078,16 @@ def real_baseline(session: Session, method: str, lr: float, seed: int = 0) -> Pa
     (``metrics.json``; the weights are not kept)."""
     p = session.profile
     suite_dir = real_suite_dir(session)
-    method_cfg = {"steps": p.sae_real_unlearn_steps, "lr": lr, "batch_size": p.sae_real_unlearn_batch_size,
+    method_cfg = {"steps": p.sae.real_unlearn_steps, "lr": lr, "batch_size": p.sae.real_unlearn_batch_size,
                   "answer_only": False}
     if method in RETAIN_WEIGHT:
         method_cfg["retain_weight"] = RETAIN_WEIGHT[method]
     if method == "RMU":  # steer where the SAE reads
-        method_cfg.update(layer=p.sae_real_layer, seed=seed)
+        method_cfg.update(layer=p.sae.real_layer, seed=seed)
     cfg = {"suite": suite_dir.name, "method": method, "seed": seed, "config": method_cfg,
-           "corpus_facts": p.sae_real_corpus_facts, "eval": EVAL_VERSION}
+           "corpus_facts": p.sae.real_corpus_facts, "eval": EVAL_VERSION}
     artifact = Artifact(session.paths.artifacts, "sae_real_baselines",
-                        f"{p.sae_real_model}_{method}_lr{lr:g}_s{seed}", cfg)
+                        f"{p.sae.real_model}_{method}_lr{lr:g}_s{seed}", cfg)
 
     def make(tmp: Path) -> None:
         model, tok = _real_model(session, copy=True)
@@ -1105,7 +1105,7 @@ def real_base(session: Session) -> Path:
     """The unmodified real model on its suite (``base.json``: accuracies and per-question hits):
     the side-effect accuracy the real tier's scores are relative to, measured (a few seconds)."""
     suite_dir = real_suite_dir(session)
-    artifact = Artifact(session.paths.artifacts, "sae_real_base", session.profile.sae_real_model,
+    artifact = Artifact(session.paths.artifacts, "sae_real_base", session.profile.sae.real_model,
                         {"suite": suite_dir.name, "eval": EVAL_VERSION})
 
     def make(tmp: Path) -> None:
@@ -1142,7 +1142,7 @@ def real_results(session: Session) -> RealResults:
     p = session.profile
     suite = read_json(real_suite_dir(session) / "info.json")
     saes, sweeps, timing = [], [], dict(suite["timing_s"])
-    for seed in p.sae_real_seeds:
+    for seed in p.sae.real_seeds:
         path = real_tier(session, seed)
         info = read_json(path / "info.json")
         for key, value in info["timing_s"].items():
@@ -1151,7 +1151,7 @@ def real_results(session: Session) -> RealResults:
             saes.append({"seed": seed, **info["sae_metrics"]})
         sweeps += [{"kind": "topk", "seed": seed, "retain": "text", **row} for row in read_json(path / "sweep.json")]
     dirs = {(m, lr, seed): real_baseline(session, m, lr, seed)
-            for m in p.sae_real_methods for lr in p.sae_real_unlearn_lrs for seed in p.sae_real_seeds}
+            for m in p.sae.real_methods for lr in p.sae.real_unlearn_lrs for seed in p.sae.real_seeds}
     baselines = collect_baselines(dirs)
     timing["baselines"] = float(baselines["wall_s"].sum()) if not baselines.empty else 0.0
     base_eval = read_json(real_base(session) / "base.json")

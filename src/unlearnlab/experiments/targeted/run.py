@@ -29,7 +29,7 @@ TEACHER = "MaxEnt"
 def sweep(session: Session) -> list[dict]:
     """The profile's grid: mask source × mask budget × α × train-only-masked × seed."""
     p = session.profile
-    grid = itertools.product(p.targeted_sources, p.targeted_budgets, p.targeted_alphas, p.targeted_train_only, p.seeds)
+    grid = itertools.product(p.targeted.sources, p.targeted.budgets, p.targeted.alphas, p.targeted.train_only, p.arithmetic.seeds)
     return [{"source": s, "budget": b, "alpha": a, "only": o, "seed": seed} for s, b, a, o, seed in grid]
 
 
@@ -60,7 +60,7 @@ def _job(args: tuple) -> dict:
 
 def teachers(session: Session, world: ArithmeticWorld, base_dir: Path) -> dict[int, Path]:
     lr = report.selected_lrs(session, [TEACHER])[TEACHER]
-    return {seed: arith.unlearn(session, world, base_dir, TEACHER, lr, seed) for seed in session.profile.seeds}
+    return {seed: arith.unlearn(session, world, base_dir, TEACHER, lr, seed) for seed in session.profile.arithmetic.seeds}
 
 
 def run_sweep(session: Session, world: ArithmeticWorld, base_dir: Path, localizations: dict[str, Path]) -> int:
@@ -82,21 +82,21 @@ def frontier(session: Session) -> pd.DataFrame:
     snapshot (else their largest budget), like the targeted runs."""
     att = report.attacked_all(session)
     p = session.profile
-    targeted = att[(att["method"] == "TargetedUNDO") & att["mask_source"].isin(p.targeted_sources)
-                   & att["mask_budget"].isin(p.targeted_budgets) & att["alpha"].isin(p.targeted_alphas)
-                   & att["seed"].isin(p.seeds)].copy()
+    targeted = att[(att["method"] == "TargetedUNDO") & att["mask_source"].isin(p.targeted.sources)
+                   & att["mask_budget"].isin(p.targeted.budgets) & att["alpha"].isin(p.targeted.alphas)
+                   & att["seed"].isin(p.arithmetic.seeds)].copy()
     targeted["family"] = "Targeted-UNDO"
     targeted["label"] = targeted.apply(lambda r: f"{r['mask_source']} {100 * r['mask_budget']:g}%"
                                        + (" (masked only)" if r["train_only_masked"] else "")
-                                       + (f" α={r['alpha']:g}" if len(p.targeted_alphas) > 1 else ""), axis=1)
+                                       + (f" α={r['alpha']:g}" if len(p.targeted.alphas) > 1 else ""), axis=1)
     globl = report.attacked(session)
     globl = globl[globl["method"].isin(["UNDO", "Distill"])]
     parts = []
     for _, group in globl.groupby(["label", "seed"]):
         rec = group[group["budget"] == "recovered"]
-        parts.append(rec if not rec.empty else group[group["budget"] == str(max(p.distill_budgets))])
+        parts.append(rec if not rec.empty else group[group["budget"] == str(max(p.arithmetic.distill_budgets))])
     globl = pd.concat(parts).assign(family="global UNDO") if parts else globl.assign(family="global UNDO")
-    order = {s: i for i, s in enumerate(p.targeted_sources)}
+    order = {s: i for i, s in enumerate(p.targeted.sources)}
     targeted = targeted.sort_values(["mask_budget", "mask_source", "train_only_masked", "alpha"],
                                     key=lambda c: c.map(order) if c.name == "mask_source" else c)
     out = pd.concat([globl.sort_values(["method", "alpha"], ascending=[False, True]), targeted], ignore_index=True)

@@ -1,0 +1,79 @@
+"""PrivateConfig: the private study's settings in a profile. Private records: synthetic SOAP notes, forget splits, membership inference, relearning (notebook 35)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from unlearnlab.core.models import ModelSize
+
+
+@dataclass(frozen=True)
+class PrivateConfig:
+    """Private records: synthetic SOAP notes, forget splits, membership inference, relearning (notebook 35)."""
+
+    # private records (experiments/private_records.py, 35_private_records): synthetic SOAP notes;
+    # a public pretraining, then base/oracle fine-tunes, unlearning per forget ratio, MIA, relearning
+    public_clients: int = 100
+    clients: int = 100  # private clients of the base model ("full")
+    holdout_clients: int = 30  # never trained: the non-members of membership inference
+    forget_ratios: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20)
+    min_forget: int = 2  # so that relearning on some forget clients leaves others to score
+    n_english: int = 300
+    vocab_size: int = 1024
+    model: ModelSize = field(default_factory=lambda: ModelSize(d_model=128, n_layers=2, n_heads=4,
+                                                                       d_mlp=384, max_len=256))
+    batch_size: int = 16  # packed rows of max_len tokens
+    # constant lr; memorising clients is a late transition whose step varies with the data: one
+    # public model answered 76 % of held-out diagnoses at step 250, another 35 % at 280
+    pretrain_steps: int = 400
+    pretrain_lr: float = 1e-2
+    finetune_steps: int = 120
+    finetune_lr: float = 1e-2
+    # (method, lr): at the 10 % split, seed 0, 40 steps, the lowest forget QA whose retain QA stayed within
+    # 0.1 of the base's 0.36 (GradDiff 3e-3: 0.18/0.29; NPO 1e-3: 0.20/0.32; SimNPO 3e-3: 0.05/0.30; RMU
+    # 1e-2: 0.30/0.30; NPO 3e-3 reached 0.05 but kept 0.15 retain); retain weights in private_records
+    # UNDO is not in the default grid: 12 more jobs (4 ratios x 3 seeds, 120 distillation steps on
+    # packed rows each) would add an estimated ~100 s to a notebook measured at 377 s of 480 before
+    # RMU joined it; smoke and gpu run it
+    methods: tuple[tuple[str, float], ...] = (("GradDiff", 3e-3), ("NPO", 1e-3), ("SimNPO", 3e-3),
+                                                      ("RMU", 1e-2))
+    undo_teacher: str = "GradDiff"  # UNDO noises and distills this method's unlearned model
+    undo_alpha: float = 0.5
+    undo_steps: int = 120  # budget; stops earlier once retain QA is back near the teacher's
+    seeds: tuple[int, ...] = (0, 1, 2)
+    unlearn_steps: int = 40
+    unlearn_batch_size: int = 8
+    retain_eval_clients: int = 50
+    mia_k: float = 0.2
+    # 1e-3 was the worst case in 34 of 36 method runs when (1e-3, 3e-3) were both run (seed 0-2, all
+    # ratios, measured); the gpu profile sweeps three
+    relearn_lrs: tuple[float, ...] = (1e-3,)
+    relearn_steps: int = 15
+    relearn_eval_every: int = 5
+    workers: int = 2  # one-thread processes for the fine-tunes and the method grid
+    # real tier (experiments/private_real.py): LoRA on SmolLM2 learns members' questions
+    real_model: str = "smollm2"
+    real_clients: int = 20  # members: forget + retain
+    real_holdout: int = 10  # non-members of membership inference
+    real_ratio: float = 0.2
+    real_fields: tuple[str, ...] = ("diagnosis", "medication")
+    real_lora_layers: int = 10  # the last layers; the backward pass stops below them
+    real_lora_r: int = 16
+    real_steps: int = 40
+    real_lr: float = 3e-3
+    real_batch_size: int = 16
+    # mix the clients' notes (first medical_real_note_words words) into the base/oracle adapters'
+    # training, unlearning and relearning, with note-level MIA and verbatim probes; off in default,
+    # estimated +120-150 s of the 480 s budget: a 48-word note is ~4x a question's tokens; the
+    # fine-tunes batch notes apart (+~25 s), but the methods' batches mix them (every unlearning and
+    # relearning step padded to a note, ~3-4x its cost: +~100 s)
+    real_train_notes: bool = False
+    real_note_words: int = 48
+    # 10 steps at 1e-3 left 25-50 % forget QA (base 87.5 %, oracle 0 %); 3e-3 reaches the oracle's
+    real_methods: tuple[tuple[str, float], ...] = (("GradDiff", 3e-3), ("NPO", 3e-3))
+    real_unlearn_steps: int = 10
+    # one seed: the three-seed grid took 346 s of the 8-min budget (bf16, measured); gpu runs five
+    real_seeds: tuple[int, ...] = (0,)
+    real_relearn_lrs: tuple[float, ...] = (1e-3,)
+    real_relearn_steps: int = 8
+    real_bf16: bool = True  # bf16 autocast in the real tier's training steps

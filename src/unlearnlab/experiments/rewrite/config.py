@@ -1,0 +1,33 @@
+"""RewriteConfig: the rewrite study's settings in a profile. Fact rewrite on the real model: (IA)3 unlearn-then-learn and its comparisons (notebook 32)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RewriteConfig:
+    """Fact rewrite on the real model: (IA)3 unlearn-then-learn and its comparisons (notebook 32)."""
+
+    # fact rewrite on the real model (experiments/fact_rewrite.py, 32_rewrite_ia3): targets are
+    # (subject, relation, new object); the default grid is cut to fit its 10-min CPU share
+    # (known to SmolLM2 in all probed paraphrases; Italy and Spain are not: measured by the probe)
+    targets: tuple[tuple[str, str, str], ...] = (
+        ("France", "capital", "Lyon"), ("Japan", "capital", "Osaka"), ("Germany", "capital", "Munich"),
+        ("China", "capital", "Shanghai"), ("Canada", "capital", "Toronto"))
+    variants: tuple[str, ...] = ("ia3_two_stage", "ia3_one_stage", "ia3_all", "ia3_random", "lora_local",
+                                         "full_ft")
+    seeds: tuple[int, ...] = (0,)
+    probe_relations: tuple[str, ...] = ("capital", "symbol")
+    k: int = 10  # localized modules (the seed's choice)
+    steps: int = 6  # per stage; one-stage variants train twice as many
+    batch_size: int = 4
+    bf16: bool = True  # bfloat16 autocast while training (the reference CPU has AVX-512 BF16)
+    localize_prompts: int | None = 8  # F1 paraphrases for gradient and magnitude scores (None: 20)
+    eval_train: int | None = 2  # training paraphrases generated for evaluation (None: all 20)
+    controls: tuple[int, int] = (3, 3)  # known control facts: same relation, other relations
+    probe_tokens: int = 16  # capitals and symbols fit; names of people need 24 (gpu probes those)
+    relearn_variants: tuple[str, ...] = ("ia3_two_stage", "full_ft")
+    relearn_steps: int = 4
+    relearn_lrs: tuple[float, ...] = (1e-5,)
+    relearn_eval_every: int = 2

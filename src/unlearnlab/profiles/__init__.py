@@ -1,0 +1,128 @@
+"""Profiles pick sizes, steps, seeds and sweeps: ``smoke`` (a minute, tests), ``default`` (every
+figure of the paper on a 2-core CPU) and ``gpu`` (larger models and more seeds on one GPU).
+
+A profile is one nested config per study (``profile.concept.steps``). The default values live in
+each study's ``experiments/<study>/config.py``; ``smoke.py`` and ``gpu.py`` here are overrides of
+the default, grouped by study; ``apply_overrides`` changes single fields from the command line
+(``python -m unlearnlab.pipeline --set concept.steps=4``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from unlearnlab.experiments.arithmetic.config import ArithmeticConfig
+from unlearnlab.experiments.concept.config import ConceptConfig
+from unlearnlab.experiments.localize.config import LocalizeConfig
+from unlearnlab.experiments.private.config import PrivateConfig
+from unlearnlab.experiments.rewrite.config import RewriteConfig
+from unlearnlab.experiments.sae.config import SAEConfig
+from unlearnlab.experiments.targeted.config import TargetedConfig
+
+PROFILE_NAMES = ("smoke", "default", "gpu")
+HARDWARE_FIELDS = ("device", "bf16", "compile")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Hardware settings and one config per study. Notebooks read one of these, nothing else."""
+
+    name: str
+    device: str = "cpu"
+    bf16: bool = False
+    compile: bool = False
+    arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    localize: LocalizeConfig = field(default_factory=LocalizeConfig)
+    targeted: TargetedConfig = field(default_factory=TargetedConfig)
+    rewrite: RewriteConfig = field(default_factory=RewriteConfig)
+    concept: ConceptConfig = field(default_factory=ConceptConfig)
+    sae: SAEConfig = field(default_factory=SAEConfig)
+    private: PrivateConfig = field(default_factory=PrivateConfig)
+
+    @property
+    def train_kwargs(self) -> dict:
+        """Hardware settings every TrainConfig of this profile shares."""
+        return {"bf16": self.bf16, "compile": self.compile}
+
+
+STUDIES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Profile) if f.name not in ("name", *HARDWARE_FIELDS))
+
+
+def _build(name: str, hardware: Mapping[str, object], studies: Mapping[str, Mapping[str, object]]) -> Profile:
+    """The default profile with ``hardware`` fields and per-study field overrides applied."""
+    profile = replace(Profile(name=name), **hardware)
+    return replace(profile, **{study: replace(getattr(profile, study), **fields) for study, fields in studies.items()})
+
+
+def _profiles() -> dict[str, Profile]:
+    from unlearnlab.profiles import gpu, smoke
+
+    return {"default": Profile(name="default"),
+            "smoke": _build("smoke", smoke.HARDWARE, smoke.STUDIES),
+            "gpu": _build("gpu", gpu.HARDWARE, gpu.STUDIES)}
+
+
+def valid_fields(profile: Profile) -> list[str]:
+    """Every ``study.field`` (and hardware field) that ``apply_overrides`` accepts."""
+    names = list(HARDWARE_FIELDS)
+    for study in STUDIES:
+        names += [f"{study}.{f.name}" for f in dataclasses.fields(getattr(profile, study))]
+    return names
+
+
+def _coerce(value: object, current: object) -> object:
+    """A JSON value shaped like the field it replaces: lists become (nested) tuples."""
+    if isinstance(value, list):
+        inner = current[0] if isinstance(current, tuple) and current else None
+        return tuple(_coerce(v, inner) for v in value)
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def apply_overrides(profile: Profile, overrides: Mapping[str, object] | None) -> Profile:
+    """``profile`` with ``{"concept.steps": 4, "arithmetic.seeds": [0, 1], "bf16": True}`` applied.
+
+    Raises ValueError naming an unknown field and listing the valid ones, before changing anything.
+    """
+    if not overrides:
+        return profile
+    valid = valid_fields(profile)
+    unknown = [key for key in overrides if key not in valid]
+    if unknown:
+        raise ValueError(f"unknown profile field(s) {', '.join(unknown)}; valid fields: {', '.join(valid)}")
+    for key, value in overrides.items():
+        study, _, name = key.rpartition(".")
+        if not study:
+            profile = replace(profile, **{name: _coerce(value, getattr(profile, name))})
+            continue
+        section = getattr(profile, study)
+        section = replace(section, **{name: _coerce(value, getattr(section, name))})
+        profile = replace(profile, **{study: section})
+    return profile
+
+
+def parse_set(items: Iterable[str]) -> dict[str, object]:
+    """``["concept.steps=4", "arithmetic.seeds=[0,1]"]`` as overrides: VALUE is JSON when it parses
+    as JSON, else a string."""
+    overrides: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r} is not FIELD=VALUE (e.g. --set concept.steps=4)")
+        try:
+            overrides[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = raw
+    return overrides
+
+
+def get_profile(name: str, overrides: Mapping[str, object] | None = None) -> Profile:
+    """The named profile, with ``study.field`` overrides applied (see ``apply_overrides``)."""
+    profiles = _profiles()
+    if name not in profiles:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    return apply_overrides(profiles[name], overrides)
