@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Unit tests (tiny models, seconds) and the smoke pipeline (every notebook, smoke profile, into a
-# temporary output root). Extra arguments go to pytest, e.g. ./run_tests.sh -m "not smoke".
+# Every test tier: unit (tiny models, seconds), integration (pieces together) and smoke (every
+# notebook in the smoke profile, in order, into one temporary output root; one test per notebook),
+# then the 15 slowest tests. Extra arguments go to pytest, e.g. ./run_tests.sh -m unit
+# or ./run_tests.sh -m "not smoke".
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap_env.sh
-python -m pytest tests "$@"
+python -m pytest tests --durations=15 "$@"

@@ -21,13 +21,14 @@
 import pandas as pd
 from IPython.display import display
 
+from unlearnlab.experiments.arithmetic import report
 from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 
 # %%
 session = start(profile, output_root, overrides)
@@ -39,9 +40,7 @@ display(pd.Series(world.card["sizes"], name="rows"))
 # Examples from each split: forget rows are x and ÷ only; retain rows + and − only.
 
 # %%
-examples = pd.concat([world.splits[s].to_pandas().sample(3, random_state=0).assign(split=s)
-                      for s in ["forget_train", "retain_train", "eval", "english_train"]])
-display(examples[["split", "op", "format", "prompt", "answer", "text"]])
+display(report.world_examples(world))
 
 # %% [markdown]
 # The tokenizer was trained here on the pretraining text; digits are single tokens, so an

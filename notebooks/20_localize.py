@@ -20,22 +20,20 @@
 # a real pretrained model (SmolLM2-135M-Instruct) for one fact it knows.
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
-from unlearnlab.plots import localize as lplots
-from unlearnlab.experiments.arithmetic import run as arith
-from unlearnlab.experiments.localize import run as loc
-from unlearnlab.experiments.localize import real
-from unlearnlab.experiments.session import start
-from unlearnlab.localization.mask import Mask
 from unlearnlab.core.models import load_model
-from unlearnlab.plots.arithmetic import save_figure
+from unlearnlab.experiments.arithmetic import run as arith
+from unlearnlab.experiments.localize import real, report
+from unlearnlab.experiments.localize import run as loc
+from unlearnlab.experiments.session import start
+from unlearnlab.plots import localize as lplots
+from unlearnlab.reporting import figures
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 agreement_budget = 0.05
 # the real-model fact: a capital the model knows (FactSpec's templates are about capitals; pass others for other relations)
 real_subject = "France"
@@ -49,36 +47,34 @@ base_dir = arith.pretrain(session, world, "base")
 localization_dirs = loc.localize_all(session, world, base_dir)
 locs = {m: loc.load_localization(d) for m, d in localization_dirs.items()}
 model = load_model(base_dir)
-pd.DataFrame({m: {"granularity": l.granularity} for m, l in locs.items()}).T
+report.granularities(locs)
 
 # %% [markdown]
 # ## Scores per method (layer × head, layer × neuron)
 # Weight-space scores are averaged over each component's parameters; colours are per panel.
 
 # %%
-fig = lplots.score_heatmaps(loc.heatmap_grids(model, locs), "arithmetic base model: forget (x, ÷) vs retain (+, −)")
-save_figure(fig, session.paths.figures, "loc_heatmaps")
+fig = figures.draw(session.paths, "loc_heatmaps", lplots.score_heatmaps, report.heatmap_grids(model, locs),
+                   report.HEATMAP_TITLE)
 display(fig)
 
 # %% [markdown]
 # ## Do the methods agree?
 
 # %%
-masks = {m: Mask.load(loc.mask_dir(localization_dirs, m, agreement_budget)) for m in locs if m != "random"}
-jaccard, spearman = loc.agreement_tables(model, locs, masks)
-fig = lplots.agreement(jaccard, spearman, agreement_budget)
-save_figure(fig, session.paths.figures, "loc_agreement")
+masks = loc.load_masks(localization_dirs, agreement_budget)
+jaccard, spearman = report.agreement_tables(model, locs, masks)
+fig = figures.draw(session.paths, "loc_agreement", lplots.agreement, jaccard, spearman, agreement_budget)
 display(fig)
 
 # %% [markdown]
 # ## Causal validation: zero each mask, compare with random masks of the same size
 
 # %%
-causal = pd.DataFrame(loc.causal_rows(session, world, base_dir, localization_dirs))
-fig = lplots.causal_bars(causal)
-save_figure(fig, session.paths.figures, "loc_causal")
+causal = loc.causal_table(session, world, base_dir, localization_dirs)
+fig = figures.draw(session.paths, "loc_causal", lplots.causal_bars, causal)
 display(fig)
-display(Markdown(loc.describe_causal(causal)))
+display(Markdown(report.describe_causal(causal)))
 
 # %% [markdown]
 # ## The real tier: one fact in SmolLM2-135M-Instruct
@@ -87,9 +83,7 @@ display(Markdown(loc.describe_causal(causal)))
 if run_real_model:
     fact = real.FactSpec(subject=real_subject, answer=real_answer, patch_layers=session.profile.localize.real_patch_layers)
     scores, info = real.load_fact_scores(real.localize_fact(session, fact))
-    fig = lplots.score_heatmaps(real.fact_grids(scores, info),
-                                f"SmolLM2-135M-Instruct: '{real_subject}' → '{real_answer.strip()}' "
-                                f"(act_patching neurons: only the top {fact.top_neurons} by attribution)")
-    save_figure(fig, session.paths.figures, "loc_smollm2_heatmaps")
+    fig = figures.draw(session.paths, "loc_smollm2_heatmaps", lplots.score_heatmaps, real.fact_grids(scores, info),
+                       report.fact_title(fact))
     display(fig)
-    display(Markdown(real.describe_fact(scores, info, fact)))
+    display(Markdown(report.describe_fact(scores, info, fact)))

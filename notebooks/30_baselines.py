@@ -19,33 +19,26 @@
 # %%
 from IPython.display import Markdown, display
 
+from unlearnlab.experiments.arithmetic import report, selection
 from unlearnlab.experiments.arithmetic import run as arith
-from unlearnlab.experiments.arithmetic import report
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 methods = ["GradDiff", "MaxEnt", "RMU"]
 
 # %%
 session = start(profile, output_root, overrides)
 world = arith.load_world(session)
 base_dir = arith.pretrain(session, world, "base")
-for method in methods:
-    for lr in session.profile.arithmetic.unlearn_lrs:
-        for seed in session.profile.arithmetic.seeds:
-            arith.unlearn(session, world, base_dir, method, lr, seed)
+arith.run_baselines(session, world, base_dir, methods)
 
 # %%
-models = report.models(session)
+models = selection.models(session)
 runs = models[models["method"].isin(methods)]
-display(runs.groupby(["method", "lr"])[["retain_acc", "forget_acc", "english_ce"]].mean().round(3))
+display(report.baseline_sweep(runs))
 
 # %%
-chosen = report.selected_lrs(session, methods)
-summary = runs[runs.apply(lambda r: r["lr"] == chosen[r["method"]], axis=1)].groupby("method")[["retain_acc", "forget_acc"]].mean()
-display(Markdown("Chosen learning rates: " + ", ".join(
-    f"{m} lr={chosen[m]:g} (retain {100*summary.loc[m,'retain_acc']:.1f} %, forget {100*summary.loc[m,'forget_acc']:.1f} %)"
-    for m in methods) + ". Whether this suppression survives relearning is tested in 40_attacks."))
+display(Markdown(report.describe_baselines(runs, selection.selected_lrs(session, methods))))

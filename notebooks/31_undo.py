@@ -18,44 +18,27 @@
 # Full distillation from a random init (α = 1) is the most expensive end of the trade-off.
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
-from unlearnlab.core.artifacts import read_json
-from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.arithmetic import report
+from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 teacher_method = "MaxEnt"
 
 # %%
 session = start(profile, output_root, overrides)
 world = arith.load_world(session)
 base_dir = arith.pretrain(session, world, "base")
-lr = report.selected_lrs(session, [teacher_method])[teacher_method]
-curves = []
-for seed in session.profile.arithmetic.seeds:
-    teacher = arith.unlearn(session, world, base_dir, teacher_method, lr, seed)
-    for alpha in session.profile.arithmetic.undo_alphas:
-        out = arith.distill(session, world, teacher, "UNDO", seed, alpha)
-        curves.append({"label": f"UNDO α={alpha:g}", "seed": seed, **read_json(out / "retain_curve.json")})
-    out = arith.distill(session, world, teacher, "Distill", seed)
-    curves.append({"label": "Distill (α=1)", "seed": seed, **read_json(out / "retain_curve.json")})
+curves = arith.run_undo(session, world, base_dir, teacher_method)
 
 # %%
-rec = pd.DataFrame([{"label": c["label"], "seed": c["seed"], "teacher retain": c["teacher_retain_acc"],
-                     "recovered at step": c["recovered_step"]} for c in curves])
-display(rec.groupby("label").agg({"teacher retain": "mean", "recovered at step": list}))
+rec = report.recovery(curves)
+display(report.recovery_table(rec))
 
 # %%
-never = rec[rec["recovered at step"].isna()]["label"].unique().tolist()
-display(Markdown(
-    f"Distillation budget up to {max(session.profile.arithmetic.distill_budgets)} steps. "
-    + (f"Retain accuracy did not recover within the budget for: {', '.join(never)}." if never
-       else "Every run recovered retain accuracy within the budget.")
-    + " Larger α means more noise: more distillation to recover retain, and (we test next) less"
-      " latent forget knowledge left for an attacker."))
+display(Markdown(report.describe_recovery(rec, max(session.profile.arithmetic.distill_budgets))))

@@ -27,18 +27,20 @@
 # by layer)? How fast does a few-step fine-tune on F1 bring it back?
 
 # %%
+from dataclasses import replace
+
 from IPython.display import Markdown, display
 
-from unlearnlab.plots import rewrite as rplots
-from unlearnlab.reporting import tables
+from unlearnlab.experiments.rewrite import report, results
 from unlearnlab.experiments.rewrite import run as fr
 from unlearnlab.experiments.session import start
-from unlearnlab.plots.arithmetic import save_figure
+from unlearnlab.plots import rewrite as rplots
+from unlearnlab.reporting.figures import draw
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 # a rewrite of your own replaces the profile's list of rewrites (figures then get a suffix and
 # the paper's files are left alone); the relation must be one of facts.RELATIONS
 subject = ""  # e.g. "Inception"
@@ -49,47 +51,35 @@ new_object = ""  # e.g. "Steven Spielberg"
 # %%
 session = start(profile, output_root, overrides)
 custom = bool(subject)
-targets = (fr.Target(subject, relation, new_object, old_object or None),) if custom else None
-grid = fr.Grid.of(session, targets)
-suffix = f"_{fr.Target(subject, relation, new_object).name}".replace("->", "_").replace(" ", "_") if custom else ""
-out = fr.run_grid(session, grid)
+cfg = session.profile.rewrite
+if custom:
+    cfg = replace(cfg, targets=((subject, relation, new_object, old_object or None),))
+suffix = f"_{fr.targets(cfg)[0].name}".replace("->", "_").replace(" ", "_") if custom else ""
+out = fr.run_grid(session, cfg)
 known = out["known"]
-print(f"probe: {int(known.known.sum())} of {len(known)} facts answered correctly in all 3 paraphrases")
+print(report.probe_line(known))
 known.groupby("relation").known.agg(["sum", "count"])
 
 # %% [markdown]
 # ## Results per variant
 
 # %%
-df = fr.results(out)
-table = fr.table(df)
-caption = (f"Rewriting F1 $\\to$ F2 in SmolLM2-135M-Instruct ({profile} profile: {df.target.nunique()} rewrites, "
-           f"{len(grid.seeds)} seed(s), {grid.steps} steps per stage, k = {grid.k} modules). Held-out paraphrases "
-           "unless marked; F1 still preferred: F1 ranks first among candidate objects under forced choice. "
-           "Mean $\\pm$ 95\\% CI over rewrites and seeds.")
-if not custom:
-    tables.write_latex(table, session.paths.tables / "rewrite_ia3.tex", caption=caption, label="tab:rewrite-ia3")
-display(table)
+df = results.results(out)
+display(report.write_table(df, cfg, session, write=not custom))
 
 # %%
-fig = rplots.accuracy_bars(df)
-save_figure(fig, session.paths.figures, f"rewrite_bars{suffix}")
-display(fig)
+display(draw(session.paths, f"rewrite_bars{suffix}", rplots.accuracy_bars, df))
 
 # %% [markdown]
 # ## Is F1 still there? Logit lens by layer, and a relearning attack
 
 # %%
-lens = fr.lens_frame(out)
-fig = rplots.logit_lens(lens)
-save_figure(fig, session.paths.figures, f"rewrite_logit_lens{suffix}")
-display(fig)
+lens = results.lens_frame(out)
+display(draw(session.paths, f"rewrite_logit_lens{suffix}", rplots.logit_lens, lens))
 
 # %%
-curves = fr.relearn_frame(out)
-fig = rplots.relearn_curves(curves, fr.base_f1_level(out))
-save_figure(fig, session.paths.figures, f"rewrite_relearn{suffix}")
-display(fig)
+curves = results.relearn_frame(out)
+display(draw(session.paths, f"rewrite_relearn{suffix}", rplots.relearn_curves, curves, results.base_f1_level(out)))
 
 # %%
-display(Markdown(fr.describe(df, curves, grid, lens)))
+display(Markdown(report.describe(df, curves, cfg, lens)))

@@ -37,20 +37,24 @@
 # `python -m unlearnlab.pipeline --only 33 -p concept=Jaws -p 'concept_fields={"director": "Steven Spielberg", ...}'`
 
 # %%
+from dataclasses import replace
+
 from IPython.display import Markdown, display
 
-from unlearnlab.plots import concept as concept_plots
-from unlearnlab.reporting import tables
 from unlearnlab.data import concepts as cx
-from unlearnlab.experiments.concept import run as cc
+from unlearnlab.experiments.concept import report, run, tables
+from unlearnlab.experiments.concept.localize import heatmap_grids
+from unlearnlab.experiments.concept.setup import setup
 from unlearnlab.experiments.session import start
+from unlearnlab.plots import concept as concept_plots
 from unlearnlab.plots.localize import score_heatmaps
-from unlearnlab.plots.arithmetic import save_figure
+from unlearnlab.reporting.figures import draw
+from unlearnlab.reporting.tables import write_latex
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 # the concept: a built-in one (data.concepts.CONCEPTS: "Inception", "Titanic", "The Matrix"), or
 # any film the model knows, described by concept_fields (see data.concepts.make_concept), e.g.
 # concept = "Jaws"; concept_fields = {"director": "Steven Spielberg", "star": "Roy Scheider",
@@ -65,38 +69,33 @@ model = ""  # empty: the profile's ("smollm2"); or a local model directory / hub
 # %%
 session = start(profile, output_root, overrides)
 spec = cx.make_concept(concept, **concept_fields)
-cfg = cc.ConceptConfig.from_profile(session.profile, name=spec.name, model=model or session.profile.concept.model)
-custom = spec != cx.CONCEPTS.get(session.profile.concept.name) or cfg.model != session.profile.concept.model
-# a custom concept or model gets its own figure and table names: the paper's files stay as they are
-suffix = "_" + "_".join(filter(None, [spec.name, model])).replace("/", "_").replace(" ", "_") if custom else ""
-print(cc.grid_note(cfg, profile))
-s = cc.setup(session, cfg, spec)
+cfg = replace(session.profile.concept, name=spec.name, model=model or session.profile.concept.model)
+suffix = report.file_suffix(session.profile.concept, spec, model)  # a custom concept or model: its own file names
+print(report.grid_note(cfg, profile))
+s = setup(session, cfg, spec)
 print(f"{len(s.probes)} probes:")
-display(cc.probe_counts(s))
-knowledge = cc.base_knowledge(s)  # what the base model shows of the film on held-out prompts
+display(tables.probe_counts(s))
+knowledge = tables.base_knowledge(s)  # what the base model shows of the film on held-out prompts
 display(knowledge)
 
 # %% [markdown]
 # ## Where the concept lives: saliency of every MLP neuron (and attention head)
 
 # %%
-df = cc.run_grid(s)
-fig = score_heatmaps(cc.heatmap_grids(s), title=f"{spec.name}: fisher (concept vs retain), gradient_norm (concept "
-                    "only); decades above 1e-4 of the maximum")
-save_figure(fig, session.paths.figures, f"concept_saliency{suffix}")
-display(fig)
-print(cc.mask_note(s))
+df = run.run_grid(s)
+display(draw(session.paths, f"concept_saliency{suffix}", score_heatmaps, heatmap_grids(s),
+             title=report.saliency_title(cfg)))
+print(report.mask_note(s))
 
 # %% [markdown]
 # ## Before and after: answers to held-out prompts (seed 0)
 
 # %%
-answers = cc.answers_table(s)
+answers = run.answers_table(s)
+captions = report.captions(cfg, profile, knowledge)
+write_latex(tables.answers_latex(answers, spec), session.paths.tables / f"masked_lora_answers{suffix}.tex",
+            caption=captions["answers"], label=f"tab:masked-lora-answers{suffix}")
 display(answers.style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
-model_name = "SmolLM2-135M-Instruct" if cfg.model == "smollm2" else tables.latex_text(cfg.model)
-captions = cc.captions(cfg, profile, knowledge, tables.latex_text(spec.name), model_name)
-tables.write_latex(cc.answers_latex(answers, spec), session.paths.tables / f"masked_lora_answers{suffix}.tex",
-                   caption=captions["answers"], label=f"tab:masked-lora-answers{suffix}")
 
 # %% [markdown]
 # ## Suppression vs side effects, per variant (mean ± 95 % CI over seeds)
@@ -106,10 +105,8 @@ tables.write_latex(cc.answers_latex(answers, spec), session.paths.tables / f"mas
 # model, general-text cross-entropy, degenerate answers).
 
 # %%
-table = cc.summary(df)
-fig = concept_plots.variant_bars(table, cc.BAR_PANELS, ncols=5)
-save_figure(fig, session.paths.figures, f"concept_bars{suffix}")
-display(fig)
+table = tables.summary(df)
+display(draw(session.paths, f"concept_bars{suffix}", concept_plots.variant_bars, table, tables.BAR_PANELS, ncols=5))
 
 # %% [markdown]
 # ## Relearning attack: does the concept come back faster than after plain LoRA?
@@ -121,25 +118,23 @@ display(fig)
 # model's pre-attack log-prob is reached.
 
 # %%
-curves = cc.relearn_table(s)
-relearn = cc.relearn_summary(curves)
-fig = concept_plots.relearn_curves(curves)
-save_figure(fig, session.paths.figures, f"concept_relearn{suffix}")
-display(fig)
+curves = run.relearn_table(s)
+relearn = tables.relearn_summary(curves)
+display(draw(session.paths, f"concept_relearn{suffix}", concept_plots.relearn_curves, curves))
 display(relearn.round(3))
 
 # %% [markdown]
 # ## Results table and which variant wins where
 
 # %%
-paper = cc.paper_table(table, relearn)
-tables.write_latex(paper, session.paths.tables / f"masked_lora{suffix}.tex", caption=captions["suppression"],
-                   label=f"tab:masked-lora{suffix}")
-side = cc.side_table(table)
-tables.write_latex(side, session.paths.tables / f"masked_lora_side{suffix}.tex", caption=captions["side"],
-                   label=f"tab:masked-lora-side{suffix}")
+paper = tables.paper_table(table, relearn)
+write_latex(paper, session.paths.tables / f"masked_lora{suffix}.tex", caption=captions["suppression"],
+            label=f"tab:masked-lora{suffix}")
+side = tables.side_table(table)
+write_latex(side, session.paths.tables / f"masked_lora_side{suffix}.tex", caption=captions["side"],
+            label=f"tab:masked-lora-side{suffix}")
 display(paper, side)
-display(cc.cost(df).round(1))
+display(tables.cost(df).round(1))
 
 # %%
-display(Markdown(cc.verdict(table, relearn, cfg, profile, knowledge)))
+display(Markdown(report.verdict(table, relearn, cfg, profile, knowledge)))

@@ -36,24 +36,25 @@
 # others as side effects; one TopK SAE at a middle layer. One seed on a CPU, so its intervals are
 # bootstrap intervals over questions (the `gpu` profile runs three seeds).
 #
-# Activations are read with plain forward hooks on the decoder blocks (the SAE edit must live on
-# the model that is evaluated and fine-tuned; the bridge wraps a copy). `tests/test_sae.py::
-# test_hook_sites_equal_the_bridge_hooks` proves these sites equal TransformerBridge's
-# `blocks.L.hook_resid_post` (and `hook_mlp_out`) on a tiny random Llama.
+# Activations are read with plain forward hooks on the decoder blocks (`core.anatomy`: the SAE edit
+# must live on the model that is evaluated and fine-tuned; the bridge wraps a copy).
+# `tests/test_anatomy.py::test_sites_equal_the_bridge_hooks` proves these sites equal
+# TransformerBridge's `blocks.L.hook_resid_post` (and `hook_attn_out`, `hook_mlp_out`) on a tiny
+# random Llama.
 
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab.plots import sae as sae_plots
-from unlearnlab.reporting import tables
+from unlearnlab.experiments.sae import report
 from unlearnlab.experiments.sae import run as xs
 from unlearnlab.experiments.session import start
-from unlearnlab.plots.arithmetic import save_figure
+from unlearnlab.plots import sae as sae_plots
+from unlearnlab.reporting.figures import draw
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 real = True  # run the SmolLM2 tier (minutes on a CPU)
 attack = True  # relearning attack on each method's scoring configuration
 histogram_kind = "topk"  # the SAE whose feature scores the histograms show
@@ -61,7 +62,7 @@ histogram_retain = "text"  # and the retain corpus they were computed against
 
 # %%
 session = start(profile, output_root, overrides)
-print(xs.grid_note(session))
+print(report.grid_note(session))
 
 # %% [markdown]
 # ## Synthetic tier
@@ -75,28 +76,21 @@ print(f"unmodified model's side-effect accuracy on the filtered suite (measured)
 # SAE training: normalised reconstruction error and fraction of dead features (mean over seeds).
 
 # %%
-fig = sae_plots.training_curves(results.curves)
-save_figure(fig, session.paths.figures, "sae_training")
-display(fig)
+display(draw(session.paths, "sae_training", sae_plots.training_curves, results.curves))
 
 # %% [markdown]
 # Unlearning score per variant (mean ± 95 % CI over seeds), coloured by intervention.
 
 # %%
-table = xs.score_table(results.scores, results.stats)
-fig = sae_plots.score_bars(table)
-save_figure(fig, session.paths.figures, "sae_scores")
-display(fig)
+display(draw(session.paths, "sae_scores", sae_plots.score_bars, report.score_table(results)))
 
 # %% [markdown]
 # Feature scores of forget-leaning features (firing more often on forget than on retain text)
 # and of the rest, per rule, for one SAE.
 
 # %%
-features = xs.feature_table(results.sae_dirs[(histogram_kind, session.profile.arithmetic.seeds[0])], histogram_retain)
-fig = sae_plots.score_histograms(features, session.profile.sae.rules)
-save_figure(fig, session.paths.figures, "sae_feature_scores")
-display(fig)
+features = xs.feature_table(results.sae_dirs[(histogram_kind, session.profile.sae.seeds[0])], histogram_retain)
+display(draw(session.paths, "sae_feature_scores", sae_plots.score_histograms, features, session.profile.sae.rules))
 
 # %% [markdown]
 # Forget vs side-effect accuracy of every sweep configuration and baseline run: the score reads
@@ -104,12 +98,11 @@ display(fig)
 # the looser matched side-effect levels (0.95, 0.90).
 
 # %%
-fig = sae_plots.tradeoff(results.sweeps, results.baselines, results.base_side_acc)
-save_figure(fig, session.paths.figures, "sae_tradeoff")
-display(fig)
+display(draw(session.paths, "sae_tradeoff", sae_plots.tradeoff, results.sweeps, results.baselines,
+             results.base_side_acc))
 
 # %%
-display(Markdown(xs.describe(results)))
+display(Markdown(report.describe(results)))
 
 # %% [markdown]
 # ## Real tier (SmolLM2-135M-Instruct)
@@ -121,75 +114,27 @@ if real_results is not None:
     print({k: round(v, 1) for k, v in real_results.timing_s.items()})
     print(f"unmodified SmolLM2's side-effect accuracy on its suite (measured): "
           f"{real_results.base_eval['side_acc']:.3f}")
-    display(xs.score_table(real_results.scores, real_results.stats).drop(columns=["family"]).round(3))
+    display(report.score_table(real_results).drop(columns=["family"]).round(3))
 
 # %% [markdown]
 # ## Tables
 #
-# Unlearning score per variant and tier.
+# `sae_unlearning`: unlearning score per variant and tier. `sae_matched`: at matched side
+# effects, per family (rules and retain corpora pooled into one sweep) the lowest forget accuracy
+# among configurations keeping side effects ≥ r × base. `sae_quality`: SAE quality on held-out
+# activations (MSE in model units, explained variance, features active per token, never-firing
+# features, next-token loss increase when the reconstruction is spliced in). `sae_attack`
+# (synthetic tier; the real tier is not attacked on a CPU): held-out forget accuracy of the base
+# and of each family's best configuration at side effects ≥ `attack_side_ratio` × base, before
+# the attack, at the attacker's best stopping point, and of the attacked base at that same step.
 
 # %%
-latex = xs.latex_table(results, real_results)
-caption = (f"SAE feature unlearning vs RMU and GradDiff ({xs.grid_note(session)}). Unlearning score "
-           "$= 1 -$ min forget accuracy over configurations keeping side-effect accuracy $\\geq 0.99$ of the "
-           "unmodified model's (measured), in \\%: mean $\\pm$ 95\\% CI over seeds; for one seed (SmolLM2 "
-           "in the default profile) the 95\\% bootstrap interval over questions in brackets. *: evidence "
-           "($\\geq 2$ questions forgotten per seed and $\\geq 2$ distinct ones, the bootstrap interval over questions and, with several "
-           "seeds, the seed CI exclude 0).")
-caption += (f" Synthetic suite: {results.base['n_known_forget']} forget and {results.base['n_known_side']} "
-            f"side-effect questions; unmodified side-effect accuracy {results.base_side_acc:.3f}.")
-if real_results is not None:
-    caption += (f" SmolLM2 suite: {real_results.suite['n_known_forget']} forget and "
-                f"{real_results.suite['n_known_side']} side-effect questions; unmodified side-effect accuracy "
-                f"{real_results.base_eval['side_acc']:.3f}.")
-tables.write_latex(latex, session.paths.tables / "sae_unlearning.tex", caption=caption, label="tab:sae")
-display(latex)
-
-# %% [markdown]
-# At matched side effects: per family (rules and retain corpora pooled into one sweep) the lowest
-# forget accuracy among configurations keeping side effects ≥ r × base.
-
-# %%
-matched = xs.matched_latex(results, real_results)
-tables.write_latex(matched, session.paths.tables / "sae_matched.tex", label="tab:sae-matched", caption=(
-    "Lowest forget accuracy (\\%, lower is better) at matched side effects: among each family's "
-    "configurations (SAE: every rule, retain corpus, threshold, number of features and multiplier) whose "
-    "side-effect accuracy is $\\geq r\\times$ the unmodified model's; 100 where none qualifies. Mean "
-    "$\\pm$ 95\\% CI over seeds; one seed: the mean."))
-display(matched)
-
-# %% [markdown]
-# SAE quality on held-out activations (MSE in model units, explained variance, features active
-# per token, never-firing features, next-token loss increase when the reconstruction is spliced in).
-
-# %%
-quality = xs.quality_latex(results, real_results)
-tables.write_latex(quality, session.paths.tables / "sae_quality.tex", label="tab:sae-quality", caption=(
-    f"SAE quality per tier and kind ({session.profile.name} profile): MSE, explained variance, $L_0$, dead "
-    "fraction and $\\Delta$ next-token loss with the reconstruction spliced in, on held-out data; mean "
-    "$\\pm$ 95\\% CI over seeds, one seed: the mean."))
-display(quality)
-
-# %% [markdown]
-# Relearning attack (synthetic tier; the real tier is not attacked on a CPU): held-out forget
-# accuracy of the base and of each family's best configuration at side effects ≥
-# `sae_attack_side_ratio` × base, before the attack, at the attacker's best stopping point, and
-# of the attacked base at that same step.
-
-# %%
-if attack and not results.attacks.empty:
-    attack_table = xs.attack_latex(xs.attack_summary(results.attacks))
-    tables.write_latex(attack_table, session.paths.tables / "sae_attack.tex", label="tab:sae-attack", caption=(
-        f"Relearning attack on the synthetic tier ({session.profile.name} profile): fine-tuning on forget "
-        f"data of held-out entities (lr {list(session.profile.sae.attack_lrs)}, {session.profile.arithmetic.attack_steps} "
-        "steps); held-out forget accuracy in \\% before, at the best evaluated step, of the attacked "
-        "unmodified model at that step, and at the last step; targets: each family's best configuration at "
-        f"side effects $\\geq {session.profile.sae.attack_side_ratio:g}\\times$ base. Mean $\\pm$ 95\\% CI "
-        "over seeds."))
-    display(attack_table)
+for name, table in report.write_tables(session, results, real_results).items():
+    print(name)
+    display(table)
 
 # %% [markdown]
 # ## What the numbers say
 
 # %%
-display(Markdown(xs.conclusion(results, real_results)))
+display(Markdown(report.conclusion(results, real_results)))

@@ -18,23 +18,20 @@
 # %%
 from IPython.display import display
 
+from unlearnlab.experiments.arithmetic import report, selection
 from unlearnlab.experiments.arithmetic import run as arith
-from unlearnlab.experiments.arithmetic import report
 from unlearnlab.experiments.session import start
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 
 # %%
 session = start(profile, output_root, overrides)
 world = arith.load_world(session)
-targets = report.attack_targets(session)
-print(len(targets), "models to attack, learning rates", session.profile.arithmetic.attack_lrs)
-for key, model_dir, seed in targets:
-    arith.attack(session, world, model_dir, key, seed)
+n_models = arith.attack_all(session, world)
+print(n_models, "models attacked, learning rates", session.profile.arithmetic.attack_lrs)
 
 # %%
-att = report.attacked(session)
-display(att.groupby("label")[["forget_acc", "post_attack_forget_acc", "retain_acc"]].mean().round(3))
+display(report.attack_summary(selection.attacked(session)))

@@ -23,19 +23,18 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab.plots import localize as lplots
-from unlearnlab.reporting import tables
 from unlearnlab.experiments.arithmetic import run as arith
-from unlearnlab.experiments.arithmetic import report
 from unlearnlab.experiments.localize import run as loc
-from unlearnlab.experiments.targeted import run as targeted
 from unlearnlab.experiments.session import start
-from unlearnlab.plots.arithmetic import save_figure
+from unlearnlab.experiments.targeted import report
+from unlearnlab.experiments.targeted import run as targeted
+from unlearnlab.plots import localize as lplots
+from unlearnlab.reporting import figures
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 
 # %%
 session = start(profile, output_root, overrides)
@@ -48,24 +47,15 @@ print(f"{n_jobs} runs: sources {p.targeted.sources}, mask budgets {p.targeted.bu
       f"masked-only training {p.targeted.train_only}, seeds {p.arithmetic.seeds}")
 
 # %%
-front = targeted.frontier(session)
-ratios = targeted.steps_ratio(front, max(p.arithmetic.distill_budgets))
-oracle_after = report.attacked(session).query("method == 'oracle'")["post_attack_forget_acc"].mean()
-fig = lplots.targeted_frontier(front, oracle_after, max(p.arithmetic.distill_budgets))
-save_figure(fig, session.paths.figures, "arith_targeted_frontier")
+front = report.frontier(session)
+ratios = report.steps_ratio(front, max(p.arithmetic.distill_budgets))
+oracle_after = report.oracle_after_attack(session)
+fig = figures.draw(session.paths, "arith_targeted_frontier", lplots.targeted_frontier, front, oracle_after,
+                   max(p.arithmetic.distill_budgets))
 display(fig)
 
 # %%
-table = targeted.frontier_table(front, ratios)
-budgets = ", ".join(f"{100 * b:g}\\%" for b in p.targeted.budgets)
-alphas = ", ".join(f"{a:g}" for a in p.targeted.alphas)
-caption = (f"Targeted-UNDO vs global UNDO ({profile} profile; mask budgets {budgets}, $\\alpha$ {alphas}). "
-           f"Steps to recover retain accuracy (within {100 * p.arithmetic.retain_threshold:g} points of the teacher, at most "
-           f"{max(p.arithmetic.distill_budgets)}), post-attack forget accuracy, and distillation steps relative to global UNDO "
-           "at the same post-attack forget accuracy ($<$1: cheaper; bounds in brackets where global UNDO never "
-           "reached that robustness within the budget); mean $\\pm$ 95\\% CI over seeds.")
-tables.write_latex(table, session.paths.tables / "arith_targeted.tex", caption=caption, label="tab:arith-targeted")
-display(table)
+display(report.write_table(session, front, ratios))
 
 # %%
-display(Markdown(targeted.describe(front, ratios, oracle_after)))
+display(Markdown(report.describe(front, ratios, oracle_after)))

@@ -17,19 +17,19 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab.plots import arithmetic as plots
-from unlearnlab.reporting import figures, tables
-from unlearnlab.experiments.arithmetic import report
+from unlearnlab.experiments.arithmetic import report, selection
 from unlearnlab.experiments.session import start
+from unlearnlab.plots import arithmetic as plots
+from unlearnlab.reporting import figures
 
 # %% tags=["parameters"]
 profile = "default"
 output_root = ""
-overrides = {}  # profile fields, e.g. {"concept.steps": 4} (pipeline: --set concept.steps=4)
+overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
 
 # %%
 session = start(profile, output_root, overrides)
-att = report.attacked(session)
+att = selection.attacked(session)
 
 # %% [markdown]
 # ## Relearning curves
@@ -47,10 +47,8 @@ display(fig)
 # accuracy; dashed: the attacked oracle.
 
 # %%
-oracle_after = att[att["method"] == "oracle"]["post_attack_forget_acc"].mean()
-teacher_retain = att[att["method"] == "MaxEnt"]["retain_acc"].mean()  # UNDO's teacher
 fig = figures.draw(session.paths, "arith_compute_vs_robustness", plots.compute_vs_robustness,
-                   report.frontier_data(att), oracle_after, teacher_retain)
+                   report.frontier_data(att), report.oracle_after_attack(att), report.teacher_retain(att))
 display(fig)
 
 # %% [markdown]
@@ -65,18 +63,7 @@ display(fig)
 # ## Main table
 
 # %%
-table = tables.mean_ci_table(
-    rows, "label",
-    {"retain_acc": "retain acc. (\\%)", "forget_acc": "forget acc. (\\%)",
-     "post_attack_forget_acc": "forget after attack (\\%)"},
-    counts={"steps": "optimizer steps"})
-table = table.rename(columns={"label": "method"})
-tables.write_latex(table, session.paths.tables / "arith_main.tex",
-                   caption=f"Arithmetic world ({profile} profile): exact-match accuracy on held-out items, "
-                           "before and after the worst-case relearning attack; mean $\\pm$ 95\\% CI over seeds. "
-                           "Optimizer steps count unlearning plus distillation.",
-                   label="tab:arith-main")
-display(table)
+display(report.write_main_table(rows, session.paths, profile))
 
 # %%
 display(Markdown(report.describe(att)))

@@ -1,10 +1,12 @@
-"""Shared tiny fixtures: a tokenizer trained on a few lines and Llama models of a few thousand
-parameters, so every unit test runs in well under a second or two."""
+"""Shared fixtures: a tokenizer trained on a few lines and Llama models of a few thousand
+parameters, so every unit test runs in well under a second or two; the smoke pipeline, run once
+per session into one temporary root; and the rule that every test file declares its tier."""
 
 from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +19,9 @@ from unlearnlab.data import arithmetic as arith  # noqa: E402
 from unlearnlab.data import english  # noqa: E402
 from unlearnlab.core.models import ModelSize, build_llama  # noqa: E402
 from unlearnlab.core.tokenizer import train_tokenizer  # noqa: E402
+from unlearnlab import pipeline  # noqa: E402
+
+TIERS = ("unit", "integration", "smoke")
 
 TINY = ModelSize(d_model=16, n_layers=2, n_heads=2, d_mlp=32, max_len=64)
 
@@ -45,3 +50,53 @@ def tokens(rows, tokenizer) -> TokenSet:
 def tiny_model(tokenizer):
     torch.manual_seed(0)
     return build_llama(TINY, len(tokenizer), tokenizer, seed=0)
+
+
+def _tier(item: pytest.Item) -> int | None:
+    return next((i for i, tier in enumerate(TIERS) if item.get_closest_marker(tier)), None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test without a tier marker (``pytestmark = pytest.mark.unit`` at the top of its
+    file), so ``-m unit``, ``-m integration`` and ``-m smoke`` together run every test. Run the
+    fast tiers first, and the notebooks under their own test ids before the checks of their outputs."""
+    untiered = sorted({item.location[0] for item in items if _tier(item) is None})
+    if untiered:
+        raise pytest.UsageError(f"test files without a tier marker ({', '.join(TIERS)}): {', '.join(untiered)}")
+    items.sort(key=lambda item: (_tier(item), item.path.name != "test_smoke_pipeline.py"))
+
+
+class SmokeRun:
+    """The smoke pipeline into one temporary root, one notebook at a time in order, each at most
+    once per session; tests ask for the notebook they check and get every earlier one run too."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.errors: dict[str, str | None] = {}  # notebook -> None when it ran, else its error
+
+    def require(self, notebook: str) -> Path:
+        """Run the notebooks up to ``notebook``; return its executed ``.ipynb``. Fails naming the
+        notebook when it failed; skips when an earlier one did (that one's test names it)."""
+        for path in pipeline.notebook_paths():
+            if path.stem not in self.errors:
+                self.errors[path.stem] = self._run(path.stem)
+            if path.stem == notebook:
+                break
+        failed_before = [nb for nb, err in self.errors.items() if err and nb != notebook]
+        if self.errors[notebook]:
+            pytest.fail(f"notebook {notebook} failed: {self.errors[notebook]}", pytrace=False)
+        if failed_before:
+            pytest.skip(f"{notebook} needs {failed_before[0]}, which failed")
+        return self.root / "outputs" / "notebooks" / "smoke" / f"{notebook}.ipynb"
+
+    def _run(self, notebook: str) -> str | None:
+        try:
+            pipeline.run("smoke", str(self.root), only=[notebook])
+        except Exception as err:  # papermill's error names the failing cell and its traceback
+            return f"{type(err).__name__}: {err}"
+        return None
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory) -> SmokeRun:
+    return SmokeRun(tmp_path_factory.mktemp("smoke"))

@@ -17,6 +17,8 @@ from unlearnlab.localization import (
 )
 from unlearnlab.localization.activations import answer_positions
 
+pytestmark = pytest.mark.unit
+
 ATTN_MLP_SITES = ("hook_z", "hook_v", "mlp.hook_pre", "mlp.hook_post")
 
 

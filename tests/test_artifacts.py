@@ -9,6 +9,8 @@ import pytest
 
 from unlearnlab.core.artifacts import Artifact, ResultsStore, config_hash
 
+pytestmark = pytest.mark.integration
+
 
 def test_config_hash_is_stable_and_order_free():
     assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})

@@ -1,13 +1,16 @@
 """The arithmetic world: operand ranges, splits disjoint, forget really is x/÷."""
 
+import dataclasses
 import random
 
 import pytest
 
 from unlearnlab.data import arithmetic as arith
 from unlearnlab.data import english
-from unlearnlab.data.world import generate_splits, world_config
+from unlearnlab.data.world import generate_splits
 from unlearnlab.profiles import get_profile
+
+pytestmark = pytest.mark.unit
 
 
 def test_fact_ranges_and_exactness():
@@ -18,6 +21,14 @@ def test_fact_ranges_and_exactness():
     assert all(1 <= f.a <= 50 and 1 <= f.b <= 50 for f in arith.facts("add"))
     with pytest.raises(ValueError):
         arith.facts("pow")
+
+
+def test_operand_ranges_are_parameters():
+    assert len(arith.facts("add", (1, 99))) == 99 * 99
+    assert all(1 <= f.b <= 5 and 1 <= f.c <= 5 for f in arith.facts("div", (1, 5)))
+    assert arith.facts("mul") == arith.facts("mul", arith.FORGET_RANGE)
+    with pytest.raises(ValueError, match="positive and ordered"):
+        arith.facts("add", (10, 2))
 
 
 def test_prompts_state_the_operation():
@@ -31,7 +42,7 @@ def test_prompts_state_the_operation():
 
 @pytest.fixture(scope="module")
 def splits():
-    return generate_splits(world_config(get_profile("smoke"), seed=0))
+    return generate_splits(get_profile("smoke").arithmetic.world())
 
 
 def test_train_and_eval_facts_are_disjoint(splits):
@@ -54,6 +65,6 @@ def test_forget_split_is_multiplication_and_division_only(splits):
 
 
 def test_generation_is_deterministic():
-    cfg = world_config(get_profile("smoke"), seed=3)
+    cfg = dataclasses.replace(get_profile("smoke").arithmetic.world(), seed=3)
     assert generate_splits(cfg) == generate_splits(cfg)
     assert english.corpus(20, 1) == english.corpus(20, 1) != english.corpus(20, 2)

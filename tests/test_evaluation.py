@@ -1,10 +1,13 @@
 """Exact match from one forward pass equals greedy decoding; training loop basics."""
 
+import pytest
 import torch
 
 from unlearnlab.evals.exact_match import accuracy_by_label, cross_entropy, exact_match
 from unlearnlab.core.logprobs import logits_of, nll
 from unlearnlab.core.training import TrainConfig, lr_at, train
+
+pytestmark = pytest.mark.unit
 
 
 def _fit(model, data, steps=150):

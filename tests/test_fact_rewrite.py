@@ -6,7 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from unlearnlab.experiments.rewrite import report
 from unlearnlab.experiments.rewrite import run as fr
+from unlearnlab.experiments.rewrite.config import RewriteConfig
+
+pytestmark = pytest.mark.unit
 
 
 def test_target_looks_up_known_facts_and_accepts_new_ones():
@@ -44,7 +48,7 @@ def _runs() -> pd.DataFrame:
 
 
 def test_paired_difference_is_the_mean_of_per_rewrite_differences():
-    mean, ci, n = fr.paired_difference(_runs(), "control_test", "ia3_two_stage", "full_ft")
+    mean, ci, n = report.paired_difference(_runs(), "control_test", "ia3_two_stage", "full_ft")
     assert n == 3
     assert mean == pytest.approx(((0.9 - 0.5) + (0.8 - 0.45) + (1.0 - 0.55)) / 3)
     assert ci > 0
@@ -52,12 +56,10 @@ def test_paired_difference_is_the_mean_of_per_rewrite_differences():
 
 def test_table_and_description_follow_the_numbers():
     df = _runs()
-    table = fr.table(df)
-    assert list(table.variant) == [fr.VARIANT_LABELS[v] for v in ("base", "ia3_two_stage", "full_ft")]
-    grid = fr.Grid(targets=(), variants=("ia3_two_stage", "full_ft"), seeds=(0,), probe_relations=(), k=10,
-                   steps=8, batch_size=4, eval_train=4, n_control_same=4, n_control_other=4, bf16=False, localize_prompts=None, probe_tokens=16,
-                   relearn_variants=(), relearn_steps=0, relearn_lrs=(), relearn_eval_every=1)
-    text = fr.describe(df, pd.DataFrame(), grid)
+    table = report.table(df)
+    assert list(table.variant) == [report.VARIANT_LABELS[v] for v in ("base", "ia3_two_stage", "full_ft")]
+    grid = RewriteConfig(targets=(), variants=("ia3_two_stage", "full_ft"), k=10, steps=8, batch_size=4)
+    text = report.describe(df, pd.DataFrame(), grid)
     assert "beats direct full fine-tuning: +40.0" in text
     worse = df.assign(control_test=df.control_test.where(df.variant != "ia3_two_stage", 0.1))
-    assert "is worse than direct full fine-tuning" in fr.describe(worse, pd.DataFrame(), grid)
+    assert "is worse than direct full fine-tuning" in report.describe(worse, pd.DataFrame(), grid)

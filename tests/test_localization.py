@@ -17,6 +17,8 @@ from unlearnlab.localization import (
 from unlearnlab.methods import apply_undo_noise
 from unlearnlab.core.models import fresh_copy
 
+pytestmark = pytest.mark.unit
+
 
 def n_params(model):
     return sum(p.numel() for p in model.parameters())

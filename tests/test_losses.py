@@ -2,12 +2,15 @@
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
 from unlearnlab.core import logprobs as losses
 from unlearnlab.methods import get_method
+
+pytestmark = pytest.mark.unit
 
 
 def naive_token_logprobs(logits, batch, answer_only):

@@ -1,22 +1,78 @@
-"""figures/MANIFEST.json: a partial run updates only the notebooks it ran."""
+"""The manifest says which notebook wrote each figure and table; a partial run updates only the
+notebooks it ran; the pipeline attributes files by what changed on disk around each notebook."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
+from unlearnlab import pipeline
 from unlearnlab.core.artifacts import read_json
 from unlearnlab.core.paths import Paths
-from unlearnlab.pipeline import write_manifest
+from unlearnlab.reporting import manifest
+
+pytestmark = pytest.mark.unit
+
+
+def _write(path, text="x", mtime_ns=None):
+    path.write_text(text)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_snapshot_sees_new_and_rewritten_files_only(tmp_path):
+    paths = Paths.at(tmp_path).ensure()
+    _write(paths.figures / "old.pdf", mtime_ns=10**18)
+    _write(paths.tables / "kept.tex", mtime_ns=10**18)
+    _write(paths.figures / manifest.MANIFEST_NAME)
+    before = manifest.snapshot(paths)
+    assert set(before) == {"figures/old.pdf", "paper/tables/kept.tex"}
+    _write(paths.figures / "old.pdf", mtime_ns=2 * 10**18)
+    _write(paths.figures / "new.png")
+    assert manifest.changed(before, manifest.snapshot(paths)) == ["figures/new.png", "figures/old.pdf"]
 
 
 def test_partial_run_keeps_the_other_notebooks_entries(tmp_path):
     paths = Paths.at(tmp_path).ensure()
-    (paths.figures / "a.pdf").write_bytes(b"%PDF")
-    write_manifest(paths, "default", "h1", {"00_data": 1.0, "10_pretrain": 2.0, "total": 3.0}, partial=False)
-    (paths.figures / "b.pdf").write_bytes(b"%PDF")
-    write_manifest(paths, "default", "h2", {"10_pretrain": 5.0, "total": 5.0}, partial=True)
+    path = paths.figures / manifest.MANIFEST_NAME
+    for name in ("a.pdf", "b.pdf"):
+        _write(paths.figures / name)
+    _write(paths.tables / "t.tex")
+    full = {"00_data": ["figures/a.pdf"], "10_pretrain": ["figures/b.pdf", "paper/tables/t.tex"]}
+    manifest.write_manifest(path, paths, {"profile_hash": "h1"}, {"00_data": 1.0, "10_pretrain": 2.0, "total": 3.0},
+                            full, partial=False)
+    (paths.tables / "t.tex").unlink()
+    _write(paths.figures / "c.pdf")
+    manifest.write_manifest(path, paths, {"profile_hash": "h2"}, {"10_pretrain": 5.0, "total": 5.0},
+                            {"10_pretrain": ["figures/c.pdf"]}, partial=True)
 
-    manifest = read_json(paths.figures / "MANIFEST.json")
-    runs = manifest["notebook_runs"]
-    assert runs["00_data"]["seconds"] == 1.0 and runs["00_data"]["profile_hash"] == "h1"
-    assert runs["10_pretrain"]["seconds"] == 5.0 and runs["10_pretrain"]["profile_hash"] == "h2"
-    assert manifest["notebook_seconds"]["total"] == 3.0  # the last full run's totals stay
-    assert manifest["figures"] == ["a.pdf", "b.pdf"]
+    record = read_json(path)
+    runs = record["notebook_runs"]
+    assert runs["00_data"] == {"profile_hash": "h1", "seconds": 1.0}
+    assert runs["10_pretrain"] == {"profile_hash": "h2", "seconds": 5.0}
+    assert record["notebook_seconds"]["total"] == 3.0  # the last full run's totals stay
+    assert record["written_by"] == {"figures/a.pdf": "00_data", "figures/c.pdf": "10_pretrain"}
+    assert record["figures"] == ["a.pdf", "b.pdf", "c.pdf"] and record["tables"] == []
+    assert manifest.written_by_notebook(record) == {"00_data": ["figures/a.pdf"], "10_pretrain": ["figures/c.pdf"]}
+
+
+def test_pipeline_attributes_files_to_the_notebook_that_wrote_them(tmp_path, monkeypatch):
+    """``run`` with stand-in notebooks (no kernel): each one's files are recorded under its name,
+    and a run into a temporary root never writes a paper manifest there."""
+    notebooks = [tmp_path / "nb" / f"{n}.py" for n in ("00_first", "10_second")]
+
+    def fake_run_notebook(py_path, out_dir, parameters):
+        figures = Paths.at(parameters["output_root"]).figures
+        _write(figures / f"{py_path.stem}.png")
+        return 0.5
+
+    monkeypatch.setattr(pipeline, "notebook_paths", lambda only=None: notebooks)
+    monkeypatch.setattr(pipeline, "run_notebook", fake_run_notebook)
+    root = tmp_path / "root"
+    pipeline.run("smoke", str(root), overrides={"concept.steps": 1})
+
+    record = read_json(root / "outputs" / "manifest_smoke.json")
+    assert record["written_by"] == {"figures/00_first.png": "00_first", "figures/10_second.png": "10_second"}
+    assert record["overrides"] == {"concept.steps": 1}
+    assert not (root / "figures" / manifest.MANIFEST_NAME).exists()

@@ -10,12 +10,20 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from unlearnlab.methods import masked_lora as ml
+from dataclasses import replace
+
 from unlearnlab.data import concepts as cx
+from unlearnlab.evals.text_quality import degeneration, distinct_n, is_degenerate, repetition_rate
+from unlearnlab.experiments.concept import report, run, tables
+from unlearnlab.experiments.concept.config import ConceptConfig
 from unlearnlab.localization import LocalizationData, localize
 from unlearnlab.localization.mask import Mask, mask_from_component_scores, random_mask
+from unlearnlab.localization.neurons import neuron_mask, random_neuron_mask
 from unlearnlab.methods import UnlearnData, get_method
-from unlearnlab.evals.text_quality import degeneration, distinct_n, is_degenerate, repetition_rate
+from unlearnlab.methods import masked_lora as ml
+from unlearnlab.profiles import get_profile
+
+pytestmark = pytest.mark.integration
 
 
 def _bits(t: torch.Tensor) -> torch.Tensor:
@@ -148,13 +156,38 @@ def test_unstructured_masks_are_refused(tiny_model):
 def test_neuron_masks_from_registry_scores_hold_the_budget(tiny_model, tokens, method):
     data = LocalizationData(tiny_model, tokens.where(["mul"]), tokens.where(["add"]), batch_size=8, max_batches=2)
     loc = localize(method, data)
-    mask = ml.neuron_mask(tiny_model, loc, budget=0.02)
-    control = ml.random_neuron_mask(tiny_model, mask, seed=1)
+    mask = neuron_mask(tiny_model, loc, budget=0.02)
+    control = random_neuron_mask(tiny_model, mask, seed=1)
     total = sum(p.numel() for p in tiny_model.parameters())
     assert 0 < mask.n_selected <= 0.02 * total
     assert control.n_selected == mask.n_selected and control.jaccard(mask) < 1
     wrapped = ml.apply_masked_lora(tiny_model, mask, r=2)
     assert ml.update_size(wrapped) == mask.n_selected
+
+
+@pytest.mark.parametrize("source", ["gradient_norm", "fisher"])
+def test_the_neuron_localizers_average_their_source_over_whole_neurons_and_heads(tiny_model, tokens, source):
+    data = LocalizationData(tiny_model, tokens.where(["mul"]), tokens.where(["add"]), batch_size=8, max_batches=2)
+    units = localize(f"{source}_neurons", data)
+    assert units.granularity == "head+neuron" and units.details["source"] == source
+    expected = localize(source, data).component_scores(tiny_model, "neuron")
+    assert units.component_scores(tiny_model, "neuron") == expected
+    assert neuron_mask(tiny_model, units, 0.02).entries.keys() == neuron_mask(tiny_model, localize(source, data),
+                                                                                0.02).entries.keys()
+
+
+def test_masked_lora_is_a_registered_method_that_trains_only_inside_its_mask(tiny_model, tokens):
+    mask = _neuron_mask(tiny_model, {0: [1, 5], 1: [3]})
+    method = get_method("MaskedLoRA", mask="fisher", lora_r=4, lora_alpha=8, steps=4, lr=5e-2, batch_size=4,
+                        warmup_frac=0.0)
+    before = _snapshot(tiny_model)
+    wrapped = method.adapt(tiny_model, mask)
+    assert ml.update_size(wrapped) == mask.n_selected
+    method.run(wrapped, _data(tokens))
+    after = ml.merge_adapter(wrapped.eval()).state_dict()
+    for name, old in before.items():
+        inside = mask.entries.get(name, torch.zeros(old.shape, dtype=torch.bool))
+        assert torch.equal(_bits(after[name])[~inside], _bits(old)[~inside]), name
 
 
 def test_head_masks_confine_attention_updates(tiny_model, tokens):
@@ -243,10 +276,10 @@ def test_title_echo_is_no_mention_and_a_given_fact_is_no_knowledge():
 
 
 def test_honest_rates_skip_probes_that_cannot_tell():
-    from unlearnlab.experiments.concept import run as cc
+    from unlearnlab.experiments.concept.evaluate import mean_known
 
-    assert cc._mean([True, None, False, None]) == 0.5
-    assert cc._mean([None, None]) != cc._mean([None, None])  # NaN: nothing measured
+    assert mean_known([True, None, False, None]) == 0.5
+    assert mean_known([None, None]) != mean_known([None, None])  # NaN: nothing measured
 
 
 # ------------------------------------------------------------------ the driver's configuration
@@ -254,15 +287,14 @@ def test_honest_rates_skip_probes_that_cannot_tell():
 
 @pytest.mark.parametrize("profile", ["smoke", "default", "gpu"])
 def test_every_profile_has_a_valid_concept_grid(profile):
-    from unlearnlab.experiments.concept.run import ConceptConfig
-    from unlearnlab.profiles import get_profile
-
-    cfg = ConceptConfig.from_profile(get_profile(profile))
+    cfg = get_profile(profile).concept
     assert set(cfg.relearn_variants) <= set(cfg.variants) and cfg.seeds
     assert cfg.name in cx.CONCEPTS and set(cfg.train_kinds) <= set(cx.FORGET_KINDS)
-    assert ConceptConfig.from_profile(get_profile(profile), name="Titanic").name == "Titanic"
+    assert replace(cfg, name="Titanic").name == "Titanic"
+    assert cfg.variant(cfg.reference_variant).mask == cfg.reference_localizer
+    assert cfg.variant("lora").method == "RefusalKL" and not cfg.variant("NPO").refusal
     with pytest.raises(ValueError, match="unknown variants"):
-        ConceptConfig.from_profile(get_profile(profile), variants=("masked:nonsense",))
+        replace(cfg, variants=("masked:nonsense",))
 
 
 def _fake_results():
@@ -283,32 +315,29 @@ def _fake_results():
 
 
 def test_describe_names_winners_and_claims_no_difference_inside_the_cis():
-    from unlearnlab.experiments.concept import run as cc
-
     df = _fake_results().assign(adversarial_leak=lambda d: d["adversarial_mention"])
-    text = cc.describe(cc.summary(df, ["adversarial_correct", "adversarial_leak", "neighbour_retained",
-                                       "unrelated_retained", "general_ce", "all_degenerate"]), "masked:fisher")
+    text = report.describe(tables.summary(df, ["adversarial_correct", "adversarial_leak", "neighbour_retained",
+                                               "unrelated_retained", "general_ce", "all_degenerate"]), "masked:fisher")
+
     def line(column: str) -> str:
-        return next(li for li in text.splitlines() if li.startswith(f"- {cc.HEADLINE[column]}: "))
+        return next(li for li in text.splitlines() if li.startswith(f"- {tables.HEADLINE[column]}: "))
 
     assert "no clear difference" in line("adversarial_correct")
     assert "masked:fisher better" in line("general_ce") and "masked:fisher better" in line("neighbour_retained")
     assert "best lora" in line("adversarial_leak") and line("adversarial_leak").endswith("(base model 0.5)")
-    one_seed = cc.summary(df[df["seed"] == 0], ["general_ce"])
-    assert "one seed, no verdict" in cc.describe(one_seed, "masked:fisher")
-    unmeasured = cc.summary(df.assign(adversarial_leak=float("nan")), ["adversarial_leak"])
-    assert "no held-out prompt can measure it" in cc.describe(unmeasured, "masked:fisher")
+    one_seed = tables.summary(df[df["seed"] == 0], ["general_ce"])
+    assert "one seed, no verdict" in report.describe(one_seed, "masked:fisher")
+    unmeasured = tables.summary(df.assign(adversarial_leak=float("nan")), ["adversarial_leak"])
+    assert "no held-out prompt can measure it" in report.describe(unmeasured, "masked:fisher")
 
 
 def test_relearn_summary_compares_with_the_attacked_base_model():
     import pandas as pd
 
-    from unlearnlab.experiments.concept import run as cc
-
     curves = pd.DataFrame([{"variant": "base", "seed": 0, "step": step, "logprob": lp} for step, lp in ((0, -8.0), (6, -1.0))]
                           + [{"variant": "lora", "seed": s, "step": step, "logprob": lp}
                              for s in (0, 1) for step, lp in ((0, -5.0), (6, -2.0))])
-    table = cc.relearn_summary(curves).set_index("variant")
+    table = tables.relearn_summary(curves).set_index("variant")
     assert table.loc["lora", "steps"] == 6 and table.loc["lora", "n"] == 2
     assert table.loc["lora", "before_mean"] == -5.0 and table.loc["lora", "after_mean"] == -2.0
     assert table.loc["lora", "gap_mean"] == -1.0 and table.loc["base", "gap_mean"] == 0.0
@@ -319,87 +348,69 @@ def test_relearning_speed_reads_the_whole_curve_against_the_attacked_base():
     steps to base the first step at the base model's pre-attack log-prob (censored at 5)."""
     import pandas as pd
 
-    from unlearnlab.experiments.concept import run as cc
-
     curves = {("base", 0): [-8, -6, -4, -2, -1], ("masked:fisher", 0): [-10, -9, -8.5, -8, -7],
               ("masked:fisher", 1): [-12, -11, -10, -9, -9], ("lora", 0): [-9, -7, -5, -3, -2]}
     df = pd.DataFrame([{"variant": v, "seed": s, "step": i, "logprob": float(lp)}
                        for (v, s), values in curves.items() for i, lp in enumerate(values)])
-    speed = cc.relearn_speed(df).set_index(["variant", "seed"])
+    speed = tables.relearn_speed(df).set_index(["variant", "seed"])
     assert speed.loc[("masked:fisher", 0), "area"] == (-3 - 4.5 - 6 - 6) / 4
     assert speed.loc[("masked:fisher", 0), "steps_to_base"] == 3 and speed.loc[("masked:fisher", 0), "reached"]
     assert speed.loc[("masked:fisher", 1), "steps_to_base"] == 5 and not speed.loc[("masked:fisher", 1), "reached"]
     assert speed.loc[("lora", 0), "area"] == -1.0 and speed.loc[("lora", 0), "steps_to_base"] == 1
     assert speed.loc[("base", 0), "area"] == 0.0 and speed.loc[("base", 0), "steps_to_base"] == 0
-    table = cc.relearn_summary(df).set_index("variant")
+    table = tables.relearn_summary(df).set_index("variant")
     assert table.loc["masked:fisher", "reached"] == 1 and table.loc["masked:fisher", "steps_to_base_mean"] == 4.0
     assert table.loc["masked:fisher", "gap_mean"] == -7.0
-
-
-def test_projected_cost_scales_training_with_steps_and_counts_seeds():
-    from dataclasses import replace
-
-    from unlearnlab.experiments.concept import run as cc
-    from unlearnlab.profiles import get_profile
-
-    cfg = replace(cc.ConceptConfig.from_profile(get_profile("default")), variants=("masked:fisher", "lora"),
-                  relearn_variants=("masked:fisher",), seeds=(0, 1), steps=20, relearn_steps=3)
-    table = cc.projected_cost(_fake_results(), cfg, {"setup": 7.0}).set_index("stage")
-    assert table.loc["masked:fisher", "per_seed_s"] == 2.0 * 20 + 5.0 + 1.0 * 3
-    assert table.loc["lora", "total_s"] == 2 * (1.0 * 20 + 5.0)
-    assert table.loc["total", "total_s"] == 2 * 48.0 + 2 * 25.0 + 7.0
 
 
 def test_the_concept_pipeline_runs_end_to_end_on_a_tiny_model(tiny_model, tokenizer, tmp_path):
     """Setup, both localizers, every variant, evaluation, relearning and the tables, on a tiny
     random Llama saved as a local model directory (the real run uses SmolLM2)."""
-    from unlearnlab.experiments.concept import run as cc
-    from unlearnlab.experiments.session import Session
     from unlearnlab.core.paths import Paths
-    from unlearnlab.profiles import get_profile
+    from unlearnlab.experiments.concept.localize import concept_mask, heatmap_grids
+    from unlearnlab.experiments.concept.setup import setup
+    from unlearnlab.experiments.session import Session
 
     model_dir = tmp_path / "tiny"
     tiny_model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     session = Session(get_profile("smoke"), Paths.at(tmp_path / "out").ensure())
     variants = ("masked:fisher", "masked:random", "lora", "GradDiff", "NPO")
-    cfg = cc.ConceptConfig.from_profile(session.profile, model=str(model_dir), variants=variants, budget=0.02,
-                                        relearn_variants=("masked:fisher", "lora"))
-    s = cc.setup(session, cfg)
-    df = cc.run_grid(s, workers=1)
+    cfg = replace(session.profile.concept, model=str(model_dir), variants=variants, budget=0.02,
+                  relearn_variants=("masked:fisher", "lora"))
+    s = setup(session, cfg)
+    df = run.run_grid(s, workers=1)
 
     assert list(df["variant"]) == ["base", *variants]
-    assert df.set_index("variant").loc["masked:fisher", "update_size"] == cc.concept_mask(s, "fisher").n_selected
+    assert df.set_index("variant").loc["masked:fisher", "update_size"] == concept_mask(s, "fisher").n_selected
     assert {"adversarial_leak", "adversarial_mention", "neighbour_kl", "general_ce", "all_degenerate"} <= set(df.columns)
-    table = cc.summary(df)
-    assert "masked:fisher" in cc.describe(table, "masked:fisher")
-    answers = cc.answers_table(s)
+    table = tables.summary(df)
+    assert "masked:fisher" in report.describe(table, "masked:fisher")
+    answers = run.answers_table(s)
     assert list(answers.columns[-3:]) == ["base", "masked:fisher", "lora"] and answers["prompt"].is_unique
-    assert len(cc.answers_latex(answers, s.concept)) == 2 * len(cx.KINDS)
-    knowledge = cc.base_knowledge(s)
+    assert len(tables.answers_latex(answers, s.concept)) == 2 * len(cx.KINDS)
+    knowledge = tables.base_knowledge(s)
     assert knowledge.loc["adversarial", "name_free"] == 3 and knowledge["prompts"].sum() == len(answers)
-    curves = cc.relearn_table(s)
+    curves = run.relearn_table(s)
     assert set(curves["variant"]) == {"base", "masked:fisher", "lora"}
-    relearn = cc.relearn_summary(curves)
+    relearn = tables.relearn_summary(curves)
     assert set(relearn["variant"]) == {"base", "masked:fisher", "lora"} and relearn["area_mean"].notna().all()
-    assert len(cc.paper_table(table, relearn)) == len(cc.side_table(table)) == len(variants) + 1
-    assert "names the film in" in cc.verdict(table, relearn, cfg, "smoke", knowledge)
-    grids = cc.heatmap_grids(s)
+    assert len(tables.paper_table(table, relearn)) == len(tables.side_table(table)) == len(variants) + 1
+    assert "names the film in" in report.verdict(table, relearn, cfg, "smoke", knowledge)
+    grids = heatmap_grids(s)
     assert grids["fisher"]["neurons"].shape == (2, 32) and grids["fisher"]["heads"].shape == (2, 2)
-    adapter = cc.run_variant(s, "masked:fisher", 0) / "adapter"
+    adapter = run.run_variant(s, "masked:fisher", 0) / "adapter"
     loaded = ml.load_adapter(copy.deepcopy(s.model), adapter)
-    assert ml.update_size(loaded) == cc.concept_mask(s, "fisher").n_selected
-    assert not cc.projected_cost(df, cfg, cc.fixed_cost(s)).isna()["total_s"].any()
+    assert ml.update_size(loaded) == concept_mask(s, "fisher").n_selected
 
 
 def test_concept_figures_draw_from_the_tables():
+    import matplotlib.pyplot as plt
     import pandas as pd
 
     from unlearnlab.plots import concept as concept_plots
-    from unlearnlab.experiments.concept import run as cc
-    from unlearnlab.plots.arithmetic import plt
 
-    table = cc.summary(_fake_results(), ["adversarial_mention", "general_ce"])
+    table = tables.summary(_fake_results(), ["adversarial_mention", "general_ce"])
     fig = concept_plots.variant_bars(table, {"adversarial_mention": "mention", "general_ce": "CE"}, ncols=3)
     assert len(fig.axes) == 3 and len(fig.axes[0].patches) == 3
     curves = pd.DataFrame([{"variant": v, "seed": s, "step": k, "logprob": -k, "exact": 0.0}
@@ -428,26 +439,22 @@ def test_make_concept_builds_a_custom_film_and_its_probes():
 def test_paper_table_and_verdict_come_from_the_numbers():
     import pandas as pd
 
-    from unlearnlab.experiments.concept import run as cc
-    from unlearnlab.profiles import get_profile
-
     df = _fake_results().assign(adversarial_keylogp=-4.0, adversarial_leak=lambda d: d["adversarial_mention"],
                                 neighbour_kl=0.1)
-    table = cc.summary(df, [*cc.SUPPRESSION_COLUMNS, *cc.SIDE_COLUMNS])
+    table = tables.summary(df, [*tables.SUPPRESSION_COLUMNS, *tables.SIDE_COLUMNS])
     relearn = pd.DataFrame([{"variant": "base", "steps": 4, "n": 1, "reached": 1, **{f"{c}_{k}": 0.0 for c in
-                             cc.RELEARN_COLUMNS for k in ("mean", "ci")}},
+                             tables.RELEARN_COLUMNS for k in ("mean", "ci")}},
                             {"variant": "masked:fisher", "steps": 4, "n": 3, "reached": 2, "gap_mean": -2.0,
                              "gap_ci": 0.5, "area_mean": -1.0, "area_ci": 0.2, "steps_to_base_mean": 3.0,
                              "steps_to_base_ci": 1.0}])
-    paper = cc.paper_table(table, relearn).set_index("variant")
+    paper = tables.paper_table(table, relearn).set_index("variant")
     assert paper.loc["lora", "adv. names %"] == "0 $\\pm$ 0" and paper.loc["lora", "relearn gap"] == "--"
     assert paper.loc["masked:fisher", "relearn gap"] == "-2.00 $\\pm$ 0.50" and "seeds" not in paper
     assert paper.loc["masked:fisher", "steps to base"] == "3.0 $\\pm$ 1.0"
     assert paper.loc["base", "adv. names %"] == "50" and paper.loc["base", "relearn area"] == "0.00"  # one model
-    side = cc.side_table(table).set_index("variant")
+    side = tables.side_table(table).set_index("variant")
     assert side.loc["lora", "degen. %"] == "30 $\\pm$ 0" and side.loc["base", "neighb. KL"] == "0.10"
-    cfg = cc.ConceptConfig.from_profile(get_profile("default"))
-    text = cc.verdict(table, relearn, cfg, "default")
+    text = report.verdict(table, relearn, ConceptConfig(), "default")
     assert "default profile grid" in text and "lora 30 %" in text
     assert "suppressed beyond the CI after the attack: masked:fisher" in text
     assert "reached by 2 of 3 seeds" in text
@@ -456,27 +463,31 @@ def test_paper_table_and_verdict_come_from_the_numbers():
 def test_base_knowledge_line_and_captions_carry_the_counts():
     import pandas as pd
 
-    from unlearnlab.experiments.concept import run as cc
-    from unlearnlab.profiles import get_profile
-
     knowledge = pd.DataFrame({"prompts": [4, 4, 6, 6, 6], "name_free": [1, 0, 3, 6, 6], "base_names": [0, 0, 0, 0, 0],
                               "fact_free": [4, 4, 5, 6, 6], "base_correct": [0, 1, 0, 3, 5]}, index=list(cx.KINDS))
-    line = cc._knowledge_line(knowledge)
+    line = report._knowledge_line(knowledge)
     assert "0 of the 3 held-out adversarial prompts" in line and "1 of 4 paraphrase" in line
     assert "only the key-answer log-probs can show suppression" in line
-    cfg = cc.ConceptConfig.from_profile(get_profile("default"))
-    caps = cc.captions(cfg, "default", knowledge, "Inception", "SmolLM2")
+    cfg = ConceptConfig()
+    caps = report.captions(cfg, "default", knowledge)
+    assert "Removing the film Inception from SmolLM2-135M-Instruct (default profile" in caps["suppression"]
     assert "over the 3 of 6 adversarial prompts" in caps["suppression"] and "1 of 4" in caps["suppression"]
     assert "over the 3 of 6 neighbour-film prompts" in caps["side"] and "5 of 6 unrelated" in caps["side"]
     assert "0.01 for masked:fisher, masked:random; 0.003 for lora, GradDiff, NPO" in caps["suppression"]
-    assert "gradient_norm scores are shown" in cc.grid_note(cfg, "default") and "gpu profile grid" in cc.grid_note(
-        cfg, "default")
+    note = report.grid_note(cfg, "default")
+    assert "gradient_norm scores are shown" in note and "gpu profile grid" in note
+
+
+def test_a_custom_concept_or_model_gets_its_own_file_names():
+    default = ConceptConfig()
+    assert report.file_suffix(default, cx.CONCEPTS["Inception"], "") == ""
+    assert report.file_suffix(default, cx.CONCEPTS["Inception"], "smollm2") == ""
+    assert report.file_suffix(default, cx.CONCEPTS["Titanic"], "") == "_Titanic"
+    assert report.file_suffix(default, cx.CONCEPTS["Inception"], "org/model") == "_Inception_org_model"
 
 
 def test_answers_table_for_latex_escapes_generated_text():
     import pandas as pd
-
-    from unlearnlab.experiments.concept import run as cc
 
     concept = cx.get_concept("Inception")
     answers = pd.DataFrame([
@@ -485,7 +496,7 @@ def test_answers_table_for_latex_escapes_generated_text():
         {"kind": "adversarial", "form": "fill_blank", "prompt": "The film is called ____.",
          "base": "It cost $5 {a} \\ 50% & more ^~ 日本 " + "long " * 40, "lora": "I'm sorry"},
         {"kind": "direct", "form": "director", "prompt": "Who directed Inception?", "base": "Nolan", "lora": "no"}])
-    out = cc.answers_latex(answers, concept, per_kind=1)
+    out = tables.answers_latex(answers, concept, per_kind=1)
     assert list(out.columns) == ["prompt", "base", "lora"] and len(out) == 2
     assert "direct" in out.loc[0, "prompt"] and "fill blank" in out.loc[1, "prompt"]  # kinds in order, name-free first
     cell = out.loc[1, "base"]

@@ -13,6 +13,8 @@ from unlearnlab.data import medical as med
 from unlearnlab.data import wmdp
 from unlearnlab.evals.mia import mia_auc
 
+pytestmark = pytest.mark.integration
+
 CONDITIONS = {c.diagnosis: c for c in med.CONDITIONS}
 
 
@@ -136,9 +138,11 @@ def test_wmdp_hub_path_fails_clearly_offline(monkeypatch):
 
 
 def test_private_records_world_keeps_heldout_data_out_of_training(tmp_path):
-    from unlearnlab.experiments.private import run as pr
-    from unlearnlab.experiments.session import Session
     from unlearnlab.core.paths import Paths
+    from unlearnlab.data.medical_world import MedicalWorld
+    from unlearnlab.experiments.private import run as pr
+    from unlearnlab.experiments.private.evaluate import relearn_split
+    from unlearnlab.experiments.session import Session
     from unlearnlab.profiles import get_profile
 
     session = Session(get_profile("smoke"), Paths.at(tmp_path).ensure())
@@ -152,10 +156,11 @@ def test_private_records_world_keeps_heldout_data_out_of_training(tmp_path):
         assert not any(c in t for t in trained for c in s.forget[ratio] + s.holdout)
         held = {q["prompt"] for c in s.retain(ratio) for q in med.qa_probes(world.records[c], world.seed) if q["held_out"]}
         assert held and not held & trained
-        relearned, others = pr.relearn_split(world, ratio, seed=0)
+        relearned, others = relearn_split(s.forget[ratio], seed=0)
         assert relearned and others and not set(relearned) & set(others)
         assert set(relearned) | set(others) == set(s.forget[ratio])
-    assert pr.MedicalWorld.load(world.directory).splits == s  # reloads identically
+    assert MedicalWorld.load(world.directory).splits == s  # reloads identically
+    assert MedicalWorld.build(pr.world_config(session), session.paths.data) == world.directory  # built once
 
 
 def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
@@ -173,20 +178,21 @@ def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
     model_dir = tmp_path / "tiny"
     save_model(build_llama(ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64), len(world.tokenizer),
                            world.tokenizer, seed=0), world.tokenizer, model_dir)
-    cfg = rr.RealConfig.from_profile(session, str(model_dir))
+    cfg = rr.real_config(session, str(model_dir))
+    assert cfg.real_model == str(model_dir) and rr.real_config(session) == session.profile.private
     split = rr.real_split(world, cfg)
-    assert len(split.members) == cfg.clients and len(split.holdout) == cfg.holdout
+    assert len(split.members) == cfg.real_clients and len(split.holdout) == cfg.real_holdout
     assert split.forget and not set(split.forget) & set(split.retain) and not set(split.members) & set(split.holdout)
     oracle_text = " ".join(rr.texts(rr.qa_rows(world, split.retain, cfg, held_out=False)))
     assert not any(c in oracle_text for c in split.forget + split.holdout)
-    assert all(r["answer"].startswith(" ") and r["field"] in cfg.fields for r in rr.qa_rows(world, split.forget, cfg, True))
+    assert all(r["answer"].startswith(" ") and r["field"] in cfg.real_fields for r in rr.qa_rows(world, split.forget, cfg, True))
 
-    assert "RMU" in {m for m, _ in cfg.methods} and cfg.train_notes  # the smoke grid exercises both paths
+    assert "RMU" in {m for m, _ in cfg.real_methods} and cfg.real_train_notes  # the smoke grid exercises both paths
     df = rr.run(session, world, str(model_dir))
-    methods = [m for m, _ in cfg.methods]
-    assert len(df) == 1 + len(cfg.seeds) * (1 + len(methods))
+    methods = [m for m, _ in cfg.real_methods]
+    assert len(df) == 1 + len(cfg.real_seeds) * (1 + len(methods))
     assert set(df["method"]) == {"base", "oracle", *methods}
-    assert (df["n_forget_questions"] == len(split.forget) * len(cfg.fields)).all()
+    assert (df["n_forget_questions"] == len(split.forget) * len(cfg.real_fields)).all()
     assert df["forget_qa_acc"].between(0, 1).all() and df["auc_min_k"].between(0, 1).all()
     assert df["auc_note_min_k"].between(0, 1).all() and df["forget_verbatim"].between(0, 1).all()
     assert df.loc[df["method"] != "base", "others_after"].notna().all()
@@ -229,8 +235,8 @@ def test_private_token_accuracy_scores_only_private_tokens_after_the_cut():
     """A model that predicts every token perfectly scores 1 on both measures; one that knows
     only the template (its argmax is right exactly off the private spans) scores 0 on private
     tokens and the template share on all tokens; a text without private tokens scores NaN."""
-    from unlearnlab.experiments.private import run as pr
     from unlearnlab.core.tokenizer import train_tokenizer
+    from unlearnlab.evals.verbatim import private_token_accuracy
 
     texts = ["alpha beta 123 gamma delta 456 omega", "alpha beta gamma delta omega"]
     tok = train_tokenizer(texts * 20, 300)
@@ -254,17 +260,17 @@ def test_private_token_accuracy_scores_only_private_tokens_after_the_cut():
                     logits[row, t, target] = 1.0
             return type("Out", (), {"logits": logits})()
 
-    perfect, every = pr.private_token_accuracy(Oracle(set()), tok, texts, spans, starts)
+    perfect, every = private_token_accuracy(Oracle(set()), tok, texts, spans, starts)
     assert perfect[0] == 1.0 and every[0] == 1.0 and torch.isnan(perfect[1]) and every[1] == 1.0
     offsets = tok(texts[0], add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
     private = {(0, j) for j, (a, b) in enumerate(offsets) if any(a < e and s < b for s, e in spans[0])}
     scored = [j for j, (_, b) in enumerate(offsets) if b > starts[0]]
-    priv, every = pr.private_token_accuracy(Oracle(private), tok, texts, spans, starts)
+    priv, every = private_token_accuracy(Oracle(private), tok, texts, spans, starts)
     assert priv[0] == 0.0 and every[0] == pytest.approx(1 - len(private) / len(scored))
 
 
 def test_one_seed_cells_are_untested_not_clean():
-    from unlearnlab.experiments.private import run as pr
+    from unlearnlab.experiments.private import report as pr
 
     row = {k: False for k in pr.CRITERIA}
     ver = pd.DataFrame([{"method": "GradDiff", "ratio": 0.2, "seeds": 1, **row},

@@ -15,6 +15,8 @@ from unlearnlab.evals.mia import ATTACKS, lowest_k_mean, mia_auc, mia_scores, pr
 from unlearnlab.core.models import ModelSize, build_llama
 from unlearnlab.core.training import TrainConfig, train
 
+pytestmark = pytest.mark.unit
+
 
 def random_set(n: int, length: int, vocab: int, seed: int) -> TokenSet:
     """Plain-text-like rows: BOS, then ``length`` random tokens (ids 4.. vocab) as the answer."""

@@ -8,6 +8,8 @@ import torch
 from unlearnlab.localization import iter_components, mask_from_component_scores, semi_nmf, semi_nmf_scores
 from unlearnlab.localization.nmf import explained_variance, feature_selectivity, neuron_scores_from_factors
 
+pytestmark = pytest.mark.unit
+
 
 def planted(n=200, d=30, k=4, seed=0):
     """X = G_true F_trueᵀ with G_true ≥ 0 (sparse-ish: squared uniforms) and F_true of any sign."""

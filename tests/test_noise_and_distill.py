@@ -8,6 +8,8 @@ from unlearnlab.methods import apply_undo_noise, get_method
 from unlearnlab.methods.base import UnlearnData
 from unlearnlab.core.models import fresh_copy
 
+pytestmark = pytest.mark.unit
+
 
 def test_noise_formula_matches_reference(tiny_model):
     before = {k: v.clone() for k, v in tiny_model.named_parameters()}

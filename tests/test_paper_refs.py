@@ -2,7 +2,11 @@
 
 from pathlib import Path
 
+import pytest
+
 from unlearnlab.reporting.paper_refs import missing_references, referenced_files
+
+pytestmark = pytest.mark.unit
 
 
 def _paper(tmp_path: Path) -> Path:

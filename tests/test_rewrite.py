@@ -1,6 +1,6 @@
 """Knowledge rewrite on a tiny random Llama: adapters touch only the chosen modules, merging keeps
-the outputs, fresh (IA)³ is an identity, module choice, forced choice, logit lens, the variants,
-and the fact templates and rewrite pairs."""
+the outputs, fresh (IA)³ is an identity, module choice (the "modules" localizer), forced choice,
+logit lens, the registered rewrite variants, and the fact templates and rewrite pairs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,19 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from unlearnlab.methods import rewrite as rw
+from unlearnlab.attacks.relearn import RelearnConfig, answer_loss, relearn
+from unlearnlab.core.models import fresh_copy
+from unlearnlab.core.training import TrainConfig
 from unlearnlab.data import facts as fx
+from unlearnlab.evals import probes
+from unlearnlab.experiments.rewrite import measure
+from unlearnlab.experiments.rewrite import run as fr
+from unlearnlab.localization import localize
+from unlearnlab.localization import modules as lm
+from unlearnlab.methods import adapters, get_method
+from unlearnlab.methods import rewrite as rw
+
+pytestmark = pytest.mark.integration
 
 CHOSEN = ["model.layers.0.self_attn.o_proj", "model.layers.1.mlp.down_proj", "model.layers.1.mlp.up_proj"]
 PAIRS = [fx.QA("what is 2 plus 3", " 5", ("5",), chat=False),
@@ -28,7 +39,11 @@ def _snapshot(model) -> dict[str, torch.Tensor]:
 
 
 def _adapted(model, kind: str):
-    return rw.apply_ia3(model, CHOSEN) if kind == "ia3" else rw.apply_lora(model, CHOSEN, r=2, alpha=4)
+    return adapters.apply_ia3(model, CHOSEN) if kind == "ia3" else adapters.apply_lora(model, CHOSEN, r=2, alpha=4)
+
+
+def _train(model, tokenizer, pairs, steps: int, lr: float, batch_size: int):
+    return rw.train_answers(model, tokenizer, pairs, TrainConfig(steps=steps, lr=lr, batch_size=batch_size))
 
 
 # ------------------------------------------------------------------ adapters
@@ -38,9 +53,9 @@ def _adapted(model, kind: str):
 def test_adapter_changes_only_chosen_modules_and_merge_keeps_outputs(tiny_model, tokenizer, kind):
     before = _snapshot(tiny_model)
     wrapped = _adapted(tiny_model, kind)
-    rw.train_answers(wrapped, tokenizer, PAIRS, steps=5, lr=5e-2, batch_size=2)
+    _train(wrapped, tokenizer, PAIRS, steps=5, lr=5e-2, batch_size=2)
     adapted_logits = _logits(wrapped.eval(), tokenizer)
-    merged = rw.merge(wrapped)
+    merged = adapters.merge(wrapped)
 
     assert_close(_logits(merged, tokenizer), adapted_logits, atol=1e-5, rtol=1e-5)
     after = merged.state_dict()
@@ -52,7 +67,7 @@ def test_adapter_changes_only_chosen_modules_and_merge_keeps_outputs(tiny_model,
 
 def test_fresh_ia3_is_an_identity(tiny_model, tokenizer):
     base = _logits(tiny_model, tokenizer)
-    wrapped = rw.apply_ia3(tiny_model, CHOSEN)
+    wrapped = adapters.apply_ia3(tiny_model, CHOSEN)
     assert_close(_logits(wrapped, tokenizer), base, atol=0, rtol=0)
     ia3 = [n for n, p in wrapped.named_parameters() if p.requires_grad]
     assert ia3 and all("ia3_l" in n for n in ia3)
@@ -61,38 +76,43 @@ def test_fresh_ia3_is_an_identity(tiny_model, tokenizer):
 
 def test_adapters_refuse_unknown_modules(tiny_model):
     with pytest.raises(ValueError, match="not linear modules"):
-        rw.apply_ia3(tiny_model, ["model.layers.7.mlp.down_proj"])
+        adapters.apply_ia3(tiny_model, ["model.layers.7.mlp.down_proj"])
 
 
 # ------------------------------------------------------------------ module choice
 
 
 def test_linear_modules_top_and_random(tiny_model):
-    names = rw.linear_modules(tiny_model)
+    names = lm.linear_modules(tiny_model)
     assert len(names) == 2 * 7 and "lm_head" not in names
     scores = {n: float(i) for i, n in enumerate(names)}
-    assert rw.top_modules(scores, 3) == names[::-1][:3]
-    picks = rw.random_modules(tiny_model, 5, seed=1)
-    assert picks == rw.random_modules(tiny_model, 5, seed=1) and len(set(picks)) == 5
+    assert lm.top_modules(scores, 3) == names[::-1][:3]
+    picks = lm.random_modules(tiny_model, 5, seed=1)
+    assert picks == lm.random_modules(tiny_model, 5, seed=1) and len(set(picks)) == 5
     assert set(picks) <= set(names)
-    assert picks != rw.random_modules(tiny_model, 5, seed=2)
+    assert picks != lm.random_modules(tiny_model, 5, seed=2)
 
 
 def test_combine_ranks_is_a_rank_average():
-    combined = rw.combine_ranks({"a": {"x": 10.0, "y": 0.0, "z": 5.0}, "b": {"x": 0.1, "y": 0.3, "z": 0.2}})
+    combined = lm.combine_ranks({"a": {"x": 10.0, "y": 0.0, "z": 5.0}, "b": {"x": 0.1, "y": 0.3, "z": 0.2}})
     assert_close(torch.tensor([combined["x"], combined["y"], combined["z"]]),
                  torch.tensor([(3 + 1) / 6, (1 + 3) / 6, (2 + 2) / 6]))
 
 
-def test_module_scores_cover_every_linear_module(tiny_model, tokenizer):
+def test_module_localizer_scores_every_linear_module(tiny_model, tokenizer):
     fact = fx.Fact("Japan", "capital", "Tokyo")  # with the test tokenizer, China and Kenya have Japan's length
-    components = rw.component_scores(tiny_model, tokenizer, fact, corrupt_subjects=["Spain", "China", "Kenya"],
-                                     controls=[fx.Fact("gold", "symbol", "Au")])
-    names = set(rw.linear_modules(tiny_model))
+    data = fr.localization_data(tiny_model, tokenizer, fact, [fx.Fact("gold", "symbol", "Au")],
+                                corrupt_subjects=["Spain", "China", "Kenya"])
+    localization = localize("modules", data)
+    components = localization.details["components"]
+    names = set(lm.linear_modules(tiny_model))
     assert set(components) == {"attribution", "magnitude", "gradient"}
     assert all(set(c) == names for c in components.values())
-    top = rw.top_modules(rw.combine_ranks(components), 4)
-    assert len(top) == 4 and set(top) <= names
+    assert localization.scores == {f"{n}.weight": s for n, s in lm.combine_ranks(components).items()}
+    top = lm.chosen_modules(localization, 4)
+    assert top == lm.top_modules(lm.combine_ranks(components), 4) and set(top) <= names
+    mask = localization.mask(tiny_model, 0.2)  # whole matrices, within the budget
+    assert set(mask.entries) <= {f"{n}.weight" for n in names} and all(m.all() for m in mask.entries.values())
 
 
 # ------------------------------------------------------------------ evaluation
@@ -100,8 +120,8 @@ def test_module_scores_cover_every_linear_module(tiny_model, tokenizer):
 
 def test_forced_choice_matches_a_manual_sum_and_ranks_a_trained_answer_first(tiny_model, tokenizer):
     pair = fx.QA("what is 2 plus 3", " 5", ("5",), chat=False)
-    rw.train_answers(tiny_model, tokenizer, [pair], steps=40, lr=1e-2, batch_size=1)
-    (row,) = rw.forced_choice(tiny_model, tokenizer, [pair], ["9", "12"], target="5")
+    _train(tiny_model, tokenizer, [pair], steps=40, lr=1e-2, batch_size=1)
+    (row,) = probes.forced_choice(tiny_model, tokenizer, [pair], ["9", "12"], target="5")
     assert row["target_rank"] == 0 and set(row["logprobs"]) == {"5", "9", "12"}
 
     prompt = tokenizer("what is 2 plus 3", add_special_tokens=False)["input_ids"]
@@ -112,7 +132,7 @@ def test_forced_choice_matches_a_manual_sum_and_ranks_a_trained_answer_first(tin
 
 
 def test_logit_lens_last_layer_is_the_models_own_ranking(tiny_model, tokenizer):
-    rows = rw.logit_lens(tiny_model, tokenizer, PAIRS, target="5")
+    rows = probes.logit_lens(tiny_model, tokenizer, PAIRS, ["5", "8"])["5"]
     assert [r["layer"] for r in rows] == [0, 1]
     ranks = []
     for pair in PAIRS:
@@ -122,25 +142,33 @@ def test_logit_lens_last_layer_is_the_models_own_ranking(tiny_model, tokenizer):
     assert rows[-1]["rank"] == pytest.approx(sum(ranks) / len(ranks))
 
 
-def test_relearn_curve_and_variants_leave_the_input_alone(tiny_model, tokenizer):
+def test_relearn_curve_on_answers_leaves_the_input_alone(tiny_model, tokenizer):
     before = _snapshot(tiny_model)
-    curve = rw.relearn(tiny_model, tokenizer, PAIRS, steps=6, lr=1e-2, eval_every=3)
+    batches = fx.answer_batches(tokenizer, PAIRS, 4, seed=0)
+    curve = relearn(tiny_model, batches, probes.answer_metric(tokenizer, PAIRS),
+                    RelearnConfig(lrs=(1e-2,), steps=6, eval_every=3, batch_size=4), loss=answer_loss)
     assert [p["step"] for p in curve] == [0, 3, 6]
     assert curve[-1]["logprob"] > curve[0]["logprob"]
-
-    spec = fx.rewrite_spec(fx.Fact("France", "capital", "Paris"), "Lyon", [fx.Fact("gold", "symbol", "Au")])
-    cfg = rw.RewriteConfig(steps=2, batch_size=2)
-    for name in rw.VARIANTS:
-        logs: list = []
-        out = rw.rewrite(name, tiny_model, tokenizer, spec, CHOSEN[:2], cfg, logs=logs)
-        assert type(out).__name__ == "LlamaForCausalLM"
-        assert sum(log.steps for log in logs) == 4  # same optimizer-step budget for every variant
     assert all(torch.equal(v, tiny_model.state_dict()[k]) for k, v in before.items())
+
+
+def test_every_variant_is_a_registered_method_with_one_step_budget(tiny_model, tokenizer):
+    spec = fx.rewrite_spec(fx.Fact("France", "capital", "Paris"), "Lyon", [fx.Fact("gold", "symbol", "Au")])
+    for name in rw.VARIANTS:
+        method = rw.variant(name, CHOSEN[:2], steps=2, batch_size=2)
+        assert method.name in {"IA3Rewrite", "LoRARewrite", "FullFineTuneRewrite"}
+        out = fresh_copy(tiny_model)
+        log = method.run(out, rw.RewriteData(tokenizer, spec))
+        assert type(out).__name__ == "LlamaForCausalLM"
+        assert log.steps == sum(stage.steps for stage in log.stages) == 4  # the same optimizer-step budget
+    assert rw.variant("ia3_random", CHOSEN, seed=3).target_modules(tiny_model) == lm.random_modules(tiny_model, 3, 3)
+    assert get_method("IA3Rewrite", placement="all").target_modules(tiny_model) == lm.linear_modules(tiny_model)
 
 
 def test_two_stage_touches_only_the_chosen_modules(tiny_model, tokenizer):
     spec = fx.rewrite_spec(fx.Fact("France", "capital", "Paris"), "Lyon", [])
-    out = rw.unlearn_then_learn(tiny_model, tokenizer, spec, CHOSEN, rw.RewriteConfig(steps=3, batch_size=2))
+    out = fresh_copy(tiny_model)
+    get_method("IA3Rewrite", modules=tuple(CHOSEN), steps=3, batch_size=2).run(out, rw.RewriteData(tokenizer, spec))
     base = tiny_model.state_dict()
     changed = {k for k, v in out.state_dict().items() if not torch.equal(v, base[k])}
     assert changed and all(any(k.startswith(m + ".") for m in CHOSEN) for k in changed)
@@ -149,7 +177,7 @@ def test_two_stage_touches_only_the_chosen_modules(tiny_model, tokenizer):
 def test_evaluate_rewrite_and_probe_run_on_a_tiny_model(tiny_model, tokenizer):
     spec = fx.rewrite_spec(fx.Fact("France", "capital", "Paris"), "Lyon", [fx.Fact("gold", "symbol", "Au")],
                            n_control_paraphrases=1)
-    scores = rw.evaluate_rewrite(tiny_model, tokenizer, spec, max_new_tokens=3)
+    scores = measure.evaluate_rewrite(tiny_model, tokenizer, spec, max_new_tokens=3)
     assert set(scores) == {f"{m}_{s}" for m in ("f2", "f1_forget", "control") for s in ("train", "test")}
     assert all(0.0 <= v <= 1.0 for v in scores.values())
     rows = fx.probe_knowledge(tiny_model, tokenizer, fx.FACTS[:2], n_paraphrases=2, max_new_tokens=3)

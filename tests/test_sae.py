@@ -1,18 +1,25 @@
 """Sparse autoencoders, feature-level interventions and the SAEBench-style unlearning evaluation."""
 
+from functools import partial
+
 import pandas as pd
 import pytest
 import torch
 
-from unlearnlab.data import hazard
-from unlearnlab.evals.mcq import (PERMUTATIONS, MCQFormat, known_under_all_permutations, letter_logits, letter_token_ids,
-                            mcq_tokens, permuted, predictor, unlearning_score)
 from unlearnlab.core.models import ModelSize, build_llama
-from unlearnlab.sae import (FeatureStats, SAEConfig, SAETrainConfig, SparseAutoencoder, SweepGrid, ablate_directions,
-                            attribution_scores, build_suite, clamp, collect_activations, delta_loss, intervene,
-                            kl_scores, select_features, splice, sweep, train_sae)
-from unlearnlab.sae.hooks import real_token_mask
 from unlearnlab.core.tokenizer import train_tokenizer
+from unlearnlab.data import hazard, questions
+from unlearnlab.data.questions import PERMUTATIONS, MCQFormat, letter_token_ids, mcq_tokens, permuted
+from unlearnlab.evals import unlearning_score as us
+from unlearnlab.evals.mcq import build_suite, known_under_all_permutations, letter_logits, predictor
+from unlearnlab.evals.unlearning_score import unlearning_score
+from unlearnlab.methods.sae_clamp import SweepGrid, sweep
+from unlearnlab.sae import (FeatureStats, SAEConfig, SAETrainConfig, SparseAutoencoder, ablate_directions,
+                            attribution_scores, clamp, collect_activations, delta_loss, intervene, kl_scores,
+                            select_features, splice, train_sae)
+from unlearnlab.sae.hooks import real_token_mask
+
+pytestmark = pytest.mark.integration
 
 D = 16  # conftest's TINY model width
 
@@ -290,13 +297,12 @@ def test_sweep_end_to_end_on_a_tiny_model(world_tokenizer):
     suite = build_suite(model, world_tokenizer, forget, side)
     assert suite.n_asked[hazard.FORGET_DOMAIN] == len(forget)
     assert len(suite.forget_rows) + len(suite.side_rows) < len(rows)  # a random model knows little
-    suite = type(suite)(forget, side, mcq_tokens(forget + side, world_tokenizer),
-                        torch.tensor([r["answer"] for r in forget + side]), letter_token_ids(world_tokenizer), {})
+    suite = type(suite).of(forget, side, world_tokenizer)  # every question, known or not
     base = suite.evaluate(model)
     sae = random_sae("relu", layer=1)
     scores = {"frequency": torch.rand(64), "kl": torch.zeros(64)}
     grid = SweepGrid(retain_thresholds=(0.5,), n_features=(0, 5), multipliers=(10.0,))
-    table = sweep(model, sae, suite, scores, torch.zeros(64), grid)
+    table = sweep(model, sae, partial(suite.evaluate, hits=True), scores, torch.zeros(64), grid)
     assert len(table) == 2 * 2 * 2  # rules × n_features × (clamp + ablate)
     untouched = table[(table["n_selected"] == 0)]
     assert (untouched["forget_acc"] == base["forget_acc"]).all() and (untouched["side_acc"] == base["side_acc"]).all()
@@ -320,62 +326,51 @@ def hand_sweep(forget_hits, side_hits):
 
 
 def test_matched_forget_on_a_hand_made_sweep():
-    from unlearnlab.evals.mcq import matched_forget
-
     results = pd.DataFrame({"forget_acc": [0.9, 0.6, 0.2], "side_acc": [1.0, 0.96, 0.91]})
-    got = matched_forget(results, 1.0, (0.99, 0.95, 0.90))
+    got = us.matched_forget(results, 1.0, (0.99, 0.95, 0.90))
     assert got == {0.99: pytest.approx(0.9), 0.95: pytest.approx(0.6), 0.90: pytest.approx(0.2)}
-    assert matched_forget(results, 0.5, (0.99,))[0.99] == pytest.approx(0.2)  # measured base 0.5: all qualify
-    assert matched_forget(results.iloc[[2]], 1.0, (0.95,))[0.95] == 1.0  # none qualifies: counted as 1
+    assert us.matched_forget(results, 0.5, (0.99,))[0.99] == pytest.approx(0.2)  # measured base 0.5: all qualify
+    assert us.matched_forget(results.iloc[[2]], 1.0, (0.95,))[0.95] == 1.0  # none qualifies: counted as 1
 
 
 def test_score_rows_use_the_measured_base_side_accuracy():
-    from unlearnlab.sae import scoring
-
     baselines = pd.DataFrame({"method": "RMU", "seed": 0, "forget_acc": [0.5, 0.9], "side_acc": [0.8, 0.85]})
-    runs = scoring.runs_frame(pd.DataFrame(), baselines)
-    assert scoring.score_rows(runs, 1.0)["score"].item() == 0.0  # nothing keeps 0.99 of a base at 1.0
-    row = scoring.score_rows(runs, 0.8).iloc[0]  # base measured at 0.8: both runs qualify
-    assert row["score"] == pytest.approx(0.5) and row[scoring.forget_col(0.9)] == pytest.approx(0.5)
+    runs = us.runs_frame(pd.DataFrame(), baselines)
+    assert us.score_rows(runs, 1.0)["score"].item() == 0.0  # nothing keeps 0.99 of a base at 1.0
+    row = us.score_rows(runs, 0.8).iloc[0]  # base measured at 0.8: both runs qualify
+    assert row["score"] == pytest.approx(0.5) and row[us.forget_col(0.9)] == pytest.approx(0.5)
 
 
 def test_bootstrap_over_questions_brackets_the_score_and_is_zero_when_nothing_is_forgotten():
-    from unlearnlab.evals.mcq import score_bootstrap
-
     base = "1" * 20
     half = hand_sweep(["1" * 10 + "0" * 10, "1" * 20], [base, "0" * 20])  # 2nd config loses every side question
-    low, high = score_bootstrap([half, half], base)
+    low, high = us.score_bootstrap([half, half], base)
     assert 0.2 < low < 0.5 < high < 0.8
-    assert score_bootstrap([hand_sweep(["1" * 20], [base])], base) == (0.0, 0.0)
-    assert score_bootstrap([hand_sweep(["0" * 20], ["0" * 20])], base) == (0.0, 0.0)  # disqualified
-    assert all(map(pd.isna, score_bootstrap([pd.DataFrame({"forget_acc": [0.5], "side_acc": [1.0]})], base)))
+    assert us.score_bootstrap([hand_sweep(["1" * 20], [base])], base) == (0.0, 0.0)
+    assert us.score_bootstrap([hand_sweep(["0" * 20], ["0" * 20])], base) == (0.0, 0.0)  # disqualified
+    assert all(map(pd.isna, us.score_bootstrap([pd.DataFrame({"forget_acc": [0.5], "side_acc": [1.0]})], base)))
 
 
 def test_significance_rejects_a_zero_variance_single_question_score():
-    from unlearnlab.evals.mcq import forgotten_questions, score_bootstrap
-    from unlearnlab.sae.scoring import is_significant
-
     base = "1" * 36
     one = hand_sweep(["0" + "1" * 35], [base])  # every seed forgets the same question: score 1/36, seed CI 0
     runs = [one, one, one]
-    low, _ = score_bootstrap(runs, base)
-    n_q = len(forgotten_questions(runs, 1.0))
+    low, _ = us.score_bootstrap(runs, base)
+    n_q = len(us.forgotten_questions(runs, 1.0))
     assert n_q == 1 and low == 0.0
-    assert not is_significant(n_q, low, 3, 1 / 36, 0.0)
-    assert not is_significant(1, 0.02, 3, 1 / 36, 0.0)  # one question is never enough
+    assert not us.is_significant(n_q, low, 3, 1 / 36, 0.0)
+    assert not us.is_significant(1, 0.02, 3, 1 / 36, 0.0)  # one question is never enough
     many = hand_sweep(["0" * 12 + "1" * 24], [base])
-    low, _ = score_bootstrap([many] * 3, base)
-    assert low > 0 and is_significant(len(forgotten_questions([many], 1.0)), low, 3, 1 / 3, 0.0)
-    assert not is_significant(12, low, 3, 0.1, 0.2)  # the seed CI includes 0
+    low, _ = us.score_bootstrap([many] * 3, base)
+    assert low > 0 and us.is_significant(len(us.forgotten_questions([many], 1.0)), low, 3, 1 / 3, 0.0)
+    assert not us.is_significant(12, low, 3, 0.1, 0.2)  # the seed CI includes 0
     # one question per seed, a different one each time: distinct questions 3, bootstrap > 0, seed CI 0
-    assert is_significant(3, 0.009, 3, 1 / 36, 0.0)
-    assert not is_significant(3, 0.009, 3, 1 / 36, 0.0, n_questions=36)
-    assert is_significant(12, low, 3, 1 / 3, 0.0, n_questions=36)
+    assert us.is_significant(3, 0.009, 3, 1 / 36, 0.0)
+    assert not us.is_significant(3, 0.009, 3, 1 / 36, 0.0, n_questions=36)
+    assert us.is_significant(12, low, 3, 1 / 3, 0.0, n_questions=36)
 
 
 def test_score_table_marks_evidence_per_variant():
-    from unlearnlab.sae import scoring
-
     base = {"side_acc": 1.0, "side_hits": "1" * 10}
     rows = []
     for seed in range(3):
@@ -383,16 +378,16 @@ def test_score_table_marks_evidence_per_variant():
         rows.append({"method": "GradDiff", "seed": seed, "forget_hits": "0000011111", "side_hits": "1" * 10})
     baselines = hand_sweep([r["forget_hits"] for r in rows], [r["side_hits"] for r in rows]).assign(
         method=[r["method"] for r in rows], seed=[r["seed"] for r in rows])
-    runs = scoring.runs_frame(pd.DataFrame(), baselines)
-    table = scoring.score_table(scoring.score_rows(runs, 1.0), scoring.question_stats(runs, base))
+    runs = us.runs_frame(pd.DataFrame(), baselines)
+    table = us.score_table(us.score_rows(runs, 1.0), us.question_stats(runs, base))
     verdict = dict(zip(table["variant"], table["significant"]))
     assert verdict == {"GradDiff": True, "RMU": False}
-    matched = scoring.matched_table(runs, 1.0).set_index("family")
-    assert matched.loc["GradDiff", f"{scoring.forget_col(0.9)}_mean"] == pytest.approx(0.5)
+    matched = us.matched_table(runs, 1.0).set_index("family")
+    assert matched.loc["GradDiff", f"{us.forget_col(0.9)}_mean"] == pytest.approx(0.5)
 
 
 def test_attack_summary_reads_recovery_against_the_attacked_base():
-    from unlearnlab.experiments.sae.run import attack_summary
+    from unlearnlab.experiments.sae.attack import attack_summary
 
     curve = lambda accs: [{"lr": 1e-3, "step": 10 * i, "forget_acc": a} for i, a in enumerate(accs)]  # noqa: E731
     attacks = pd.DataFrame([
@@ -405,33 +400,15 @@ def test_attack_summary_reads_recovery_against_the_attacked_base():
     assert summary.loc["base", "recovered"] == 0.9 and summary.loc["RMU", "final"] == 0.5
 
 
-def test_score_bars_colour_clamp_ablation_and_baselines_apart():
-    from unlearnlab.plots.sae import METHOD_COLORS, _color
+def test_score_bars_colour_variants_by_intervention_from_the_style():
+    from unlearnlab.plots.sae import style_name
+    from unlearnlab.plots.style import color
 
-    assert _color("SAE-topk attribution clamp | retain text") == METHOD_COLORS["clamp"]
-    assert _color("SAE-relu kl dir-ablate | retain text+mcq") == METHOD_COLORS["dir-ablate"]
-    assert _color("RMU") == METHOD_COLORS["RMU"] and _color("GradDiff") == METHOD_COLORS["GradDiff"]
-    assert _color("SAE-relu-untrained kl clamp | retain text") not in METHOD_COLORS.values()
-
-
-def test_hook_sites_equal_the_bridge_hooks(tiny_model, tokenizer, tokens):
-    """The activations our forward hooks read (``site_output``) are TransformerBridge's
-    ``blocks.L.hook_resid_post`` and ``blocks.L.hook_mlp_out`` on the same weights."""
-    pytest.importorskip("transformer_lens", reason="transformer-lens is not installed in this environment")
-    from unlearnlab.localization.activations import bridge
-    from unlearnlab.sae import site_output
-
-    model = tiny_model.eval()
-    batch = tokens.batch(range(6))  # mixed lengths: padding exercised
-    br = bridge(model, tokenizer)
-    with torch.no_grad():
-        _, cache = br.run_with_cache(batch["input_ids"], attention_mask=batch["attention_mask"],
-                                     names_filter=lambda n: n.endswith(("hook_resid_post", "hook_mlp_out")))
-    real = batch["attention_mask"].bool()
-    for layer in range(len(model.model.layers)):
-        for site, hook in (("resid_post", "hook_resid_post"), ("mlp_out", "hook_mlp_out")):
-            ours = site_output(model, batch, site, layer)
-            torch.testing.assert_close(ours[real], cache[f"blocks.{layer}.{hook}"][real].float())
+    assert style_name("SAE-topk attribution clamp | retain text") == "SAE-clamp"
+    assert style_name("SAE-relu kl dir-ablate | retain text+mcq") == "SAE-dir-ablate"
+    assert style_name("SAE-relu-untrained kl clamp | retain text") == "SAE-untrained"
+    assert style_name("RMU") == "RMU" and color(style_name("GradDiff")) == color("GradDiff")
+    assert len({color(n) for n in ("SAE-clamp", "SAE-dir-ablate", "SAE-untrained", "RMU", "GradDiff")}) == 5
 
 
 # ------------------------------------------------------------------ data
@@ -452,10 +429,45 @@ def test_hazard_world_questions_are_well_formed_and_stated_in_the_corpus():
     assert questions == hazard.world_questions(cfg)  # deterministic
 
 
+def test_hazard_world_builds_once_and_loads_its_parts(tmp_path):
+    from unlearnlab.data.hazard import HazardWorld
+
+    cfg = hazard.HazardConfig(n_forget_entities=4, n_side_entities=2, n_english=10, n_generic=5, vocab_size=300)
+    directory = HazardWorld.build(cfg, tmp_path)
+    assert HazardWorld.build(cfg, tmp_path) == directory  # skipped when done
+    world = HazardWorld.load(directory)
+    assert world.questions == hazard.world_questions(cfg) and len(world.generic) == 5
+    assert set(world.forget_corpus().labels) == {hazard.FORGET_DOMAIN}
+    assert hazard.FORGET_DOMAIN not in set(world.retain_corpus(with_format=True).labels)
+    assert set(world.attack_set(8, seed=0).labels) == {hazard.FORGET_DOMAIN} and world.special_ids()
+    with pytest.raises(FileNotFoundError, match="HazardWorld.build"):
+        HazardWorld.load(tmp_path / "missing")
+
+
+def test_sae_clamp_method_trains_the_carried_sae_and_attaches_its_edit(tiny_model, tokens):
+    from unlearnlab.data.arithmetic import FORGET_OPS, RETAIN_OPS
+    from unlearnlab.methods import UnlearnData, get_method
+
+    method = get_method("SAEClamp", layer=1, expansion=2, k=4, steps=3, batch_size=16, rule="kl",
+                        retain_threshold=1.0, n_features=3, multiplier=10.0)
+    data = UnlearnData(tokens.where(FORGET_OPS), tokens.where(RETAIN_OPS), torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="prepare"):
+        method.run(tiny_model, data)
+    batch = tokens.batch(range(4))
+    clean = logits(tiny_model, batch)
+    sae = method.prepare(tiny_model)
+    assert torch.equal(logits(tiny_model, batch), clean)  # carrying an SAE changes nothing
+    log = method.run(tiny_model, data)
+    assert log.steps == 3 and 0 < len(method.features) <= 3
+    assert not torch.equal(logits(tiny_model, batch), clean)  # the clamp edits the forward pass
+    method.handle.remove()
+    assert torch.equal(logits(tiny_model, batch), clean) and not any(p.requires_grad for p in sae.parameters())
+
+
 def test_generic_questions_ask_the_format_about_no_domain():
     from unlearnlab.data.english import LEXICON
 
-    rows = hazard.validate_rows(hazard.generic_questions(30, seed=1))
+    rows = questions.validate_rows(hazard.generic_questions(30, seed=1))
     for row in rows:
         category = hazard.WORD_CLASSES[row["question"].removeprefix("Which word is ").rstrip("?")]
         assert [c in LEXICON[category] for c in row["choices"]].count(True) == 1
@@ -485,11 +497,11 @@ def test_question_files_round_trip(tmp_path, suffix):
 
         path.write_text(json.dumps(rows))
     else:
-        hazard.save_questions(rows, path)
-    loaded = hazard.load_wmdp_bio(path)
+        questions.save_questions(rows, path)
+    loaded = questions.load_wmdp_bio(path)
     assert [r["answer"] for r in loaded] == [2, 0] and loaded[0]["choices"] == ["a", "b", "c", "d"]
     assert loaded[0]["subject"] == "biology"
-    mmlu = hazard.load_mmlu("high_school_us_history", path)
+    mmlu = questions.load_mmlu("high_school_us_history", path)
     assert mmlu[0]["subject"] == "high school us history"
 
 
@@ -497,12 +509,12 @@ def test_question_loaders_give_clear_errors(tmp_path, monkeypatch):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "choices": ["a", "b"], "answer": 0}\n')
     with pytest.raises(ValueError, match="4 choices"):
-        hazard.load_questions(bad)
+        questions.load_questions(bad)
     bad.write_text('{"question": "q", "answer": 0}\n')
     with pytest.raises(ValueError, match="choices"):
-        hazard.load_questions(bad)
+        questions.load_questions(bad)
     with pytest.raises(FileNotFoundError):
-        hazard.load_questions(tmp_path / "none.parquet")
+        questions.load_questions(tmp_path / "none.parquet")
 
     import datasets
 
@@ -511,9 +523,9 @@ def test_question_loaders_give_clear_errors(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(RuntimeError, match="local parquet/json"):
-        hazard.load_wmdp_bio()
+        questions.load_wmdp_bio()
     with pytest.raises(RuntimeError, match="cais/mmlu"):
-        hazard.load_mmlu("human_aging")
+        questions.load_mmlu("human_aging")
 
 
 def test_mcq_text_follows_saebench():
@@ -526,10 +538,10 @@ def test_mcq_text_follows_saebench():
 def test_reports_are_conditioned_on_hand_made_results(tmp_path):
     """describe / conclusion / the four tables / the figures on a hand-made synthetic tier: a
     clamp variant that forgets the same single question in every seed is not called evidence."""
-    from unlearnlab.plots import sae as sae_plots
+    from unlearnlab.experiments.sae import report
     from unlearnlab.experiments.sae import run as xs
-    from unlearnlab.sae import scoring
-
+    from unlearnlab.experiments.sae.attack import attack_summary
+    from unlearnlab.plots import sae as sae_plots
     base_eval = {"forget_acc": 1.0, "side_acc": 1.0, "forget_hits": "1" * 10, "side_hits": "1" * 10}
     sweeps, baselines, attacks = [], [], []
     for seed in range(3):
@@ -552,21 +564,21 @@ def test_reports_are_conditioned_on_hand_made_results(tmp_path):
         for r in rows:
             r["forget_acc"], r["side_acc"] = r["forget_hits"].count("1") / 10, r["side_hits"].count("1") / 10
     sweeps, baselines = pd.DataFrame(sweeps), pd.DataFrame(baselines)
-    runs = scoring.runs_frame(sweeps, baselines)
+    runs = us.runs_frame(sweeps, baselines)
     saes = pd.DataFrame([{"kind": "topk", "seed": s, "mse": 0.1, "explained_variance": 0.9, "l0": 8.0,
                           "dead_fraction": 0.0, "delta_loss": 0.05, "train_wall_s": 1.0} for s in range(3)])
     results = xs.SAEResults(tmp_path, {"n_known_forget": 10, "n_known_side": 10, "n_asked": {}, "wall_s": 1.0},
                             base_eval, saes, pd.DataFrame({"kind": ["topk"], "seed": [0], "step": [0], "mse": [1.0],
                                                            "dead_fraction": [0.0]}),
-                            sweeps, baselines, runs, scoring.score_rows(runs, 1.0),
-                            scoring.question_stats(runs, base_eval), pd.DataFrame(attacks), {}, {})
-    text = xs.conclusion(results)
+                            sweeps, baselines, runs, us.score_rows(runs, 1.0),
+                            us.question_stats(runs, base_eval), pd.DataFrame(attacks), {}, {})
+    text = report.conclusion(results)
     assert "Rules whose score is evidence: none" in text and "rests on 1 distinct question" in text
-    assert "0 distinct question(s) forgotten" in xs.describe(results)
+    assert "0 distinct question(s) forgotten" in report.describe(results)
     assert "SAE-topk clamp (forget 0.20)" in text  # matched side effects at 0.90: the 40x clamp wins
-    main = xs.latex_table(results)
+    main = report.latex_table(results)
     assert not main.apply(lambda c: c.astype(str).str.contains(r"\*", regex=True)).any().any()
-    assert len(xs.matched_latex(results)) == 3 and len(xs.quality_latex(results)) == 1
-    assert xs.attack_latex(xs.attack_summary(results.attacks))["Best step"].iloc[0] == "90.0 $\\pm$ 0.0"
-    sae_plots.score_bars(xs.score_table(results.scores, results.stats))
+    assert len(report.matched_latex(results)) == 3 and len(report.quality_latex(results)) == 1
+    assert report.attack_latex(attack_summary(results.attacks))["Best step"].iloc[0] == "90.0 $\\pm$ 0.0"
+    sae_plots.score_bars(report.score_table(results))
     sae_plots.tradeoff(sweeps, baselines, 1.0)

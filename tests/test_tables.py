@@ -1,8 +1,11 @@
 """LaTeX tables must compile whatever the labels contain."""
 
 import pandas as pd
+import pytest
 
 from unlearnlab.reporting.tables import latex_text, write_latex
+
+pytestmark = pytest.mark.unit
 
 
 def test_latex_text_escapes_specials_outside_math_only():
@@ -39,3 +42,18 @@ def test_format_mean_ci_never_prints_negative_zero():
     assert format_mean_ci(-0.0001, float("nan")) == "0.0"
     assert format_mean_ci(-0.0001, 0.2) == "0.0 $\\pm$ 20.0"
     assert format_mean_ci(-0.5, 0.1) == "-50.0 $\\pm$ 10.0"
+
+
+def test_strict_latex_text_escapes_everything_a_model_may_write():
+    assert latex_text(r"costs $5 {a} \x ^ ~ <b> | 50%_#&", strict=True) == (
+        r"costs \textdollar{}5 \{a\} \textbackslash{}x \textasciicircum{} \textasciitilde{} "
+        r"\textless{}b\textgreater{} \textbar{} 50\%\_\#\&")
+    assert latex_text("“Zoë’s” café → 東京", strict=True) == "\"Zoë's\" café ? ??"
+
+
+def test_latex_box_cuts_collapses_and_labels():
+    from unlearnlab.reporting.tables import latex_box
+
+    box = latex_box("a  $b$\n" + "x" * 20, 3.5, 10, "direct, no name")
+    assert box == r"\parbox[t]{3.5cm}{\raggedright\footnotesize \textit{direct, no name:} a \textdollar{}b\textdollar{} xxxx...}"
+    assert latex_box("short", 2.0, 10) == r"\parbox[t]{2cm}{\raggedright\footnotesize short}"

@@ -6,12 +6,14 @@ import pandas as pd
 import pytest
 import torch
 
-from unlearnlab.experiments.targeted.run import global_steps_at, steps_ratio
+from unlearnlab.experiments.targeted.report import global_steps_at, steps_ratio
 from unlearnlab.localization import LOCALIZERS, LocalizationData, ablate, causal_validation, localize, random_mask
 from unlearnlab.localization.components import component_grid
 from unlearnlab.methods import get_method
 from unlearnlab.methods.base import UnlearnData
 from unlearnlab.core.models import fresh_copy
+
+pytestmark = pytest.mark.unit
 
 
 def _mask(model, budget=0.1, seed=0):

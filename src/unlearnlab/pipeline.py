@@ -2,26 +2,29 @@
 
     python -m unlearnlab.pipeline --profile smoke --output-root "$(mktemp -d)"
     python -m unlearnlab.pipeline --profile default          # updates figures/ and paper/tables/
+    python -m unlearnlab.pipeline --set concept.steps=4 --set 'arithmetic.seeds=[0,1]'
+    python -m unlearnlab.pipeline --figure concept_bars      # re-draw one figure, no training
 
 Notebooks are jupytext percent files (``notebooks/NN_name.py``); each is converted in memory to
-``.ipynb`` (papermill cannot read ``.py``), executed with parameters ``profile`` and
-``output_root``, and saved executed under ``<root>/outputs/notebooks/<profile>/``. A full run
-into the repository root writes ``figures/MANIFEST.json``.
+``.ipynb`` (papermill cannot read ``.py``), executed with parameters ``profile``, ``output_root``
+and ``overrides``, and saved executed under ``<root>/outputs/notebooks/<profile>/``. Every run
+records which notebook wrote which figure and table in ``<root>/outputs/manifest_<profile>.json``;
+a full run into the repository root with no overrides also writes ``figures/MANIFEST.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from unlearnlab.core.artifacts import config_hash, read_json, write_json_atomic
+from unlearnlab.core.artifacts import config_hash, write_json_atomic
 from unlearnlab.core.paths import Paths, repo_root
-from unlearnlab.profiles import PROFILE_NAMES, get_profile
+from unlearnlab.profiles import PROFILE_NAMES, get_profile, parse_set
+from unlearnlab.reporting import figures, manifest
 
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
@@ -34,78 +37,73 @@ def notebook_paths(only: list[str] | None = None) -> list[Path]:
     return paths
 
 
-def to_ipynb(py_path: Path):
-    """The percent-format script as a notebook object with a Python kernelspec."""
-    import jupytext
-
-    nb = jupytext.read(py_path)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
-
-
 def run_notebook(py_path: Path, out_dir: Path, parameters: dict) -> float:
-    """Execute one notebook; return its wall time in seconds."""
+    """Execute one notebook; return its wall time in seconds. The kernel talks over IPC sockets
+    in a temporary directory, not TCP: no "running over TCP without encryption" warning on every
+    start, and no socket files left next to the notebooks."""
+    import jupytext
     import nbformat
     import papermill
+    from traitlets.config import Config
 
     out_dir.mkdir(parents=True, exist_ok=True)
     src = out_dir / f"{py_path.stem}.input.ipynb"
     dst = out_dir / f"{py_path.stem}.ipynb"
-    nbformat.write(to_ipynb(py_path), src)
+    nbformat.write(jupytext.read(py_path), src)  # its header names the kernel
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
-                                   cwd=str(py_path.parent), progress_bar=False, log_output=False)
+        with tempfile.TemporaryDirectory(prefix="unlearnlab-kernel-") as sockets:
+            config = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
+            papermill.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
+                                       cwd=str(py_path.parent), progress_bar=False, log_output=False, config=config)
     finally:
         src.unlink(missing_ok=True)
     return time.perf_counter() - start
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+def check_output_root(output_root: str | None, overrides: dict[str, object] | None) -> None:
+    """Overridden profile fields would rewrite the paper's figures and tables under their stable
+    names with numbers the profile does not make: such runs need their own output root."""
+    if overrides and Paths.at(output_root).root == repo_root():
+        raise ValueError("--set changes the profile, so its figures and tables must not replace the paper's: "
+                         "add --output-root DIR (e.g. --output-root \"$(mktemp -d)\")")
 
 
 def run(profile: str, output_root: str | None, only: list[str] | None = None,
-        parameters: dict[str, object] | None = None) -> dict[str, float]:
+        parameters: dict[str, object] | None = None,
+        overrides: dict[str, object] | None = None) -> dict[str, float]:
     """Run the notebooks; return wall time per notebook (also written to ``outputs/``).
-    ``parameters`` are passed to every notebook run, on top of profile and output root."""
-    prof = get_profile(profile)  # fails early with a clear message on an unknown profile
+    ``parameters`` are passed to every notebook run, on top of profile, output root and
+    ``overrides`` (profile fields, ``{"study.field": value}``, validated before anything runs)."""
+    overrides = overrides or {}
+    prof = get_profile(profile, overrides)  # bad input fails here, before anything is written
+    check_output_root(output_root, overrides)
+    notebooks = notebook_paths(only)
     paths = Paths.at(output_root).ensure()
     out_dir = paths.executed_notebooks / profile
     times: dict[str, float] = {}
-    for nb in notebook_paths(only):
+    written: dict[str, list[str]] = {}
+    for nb in notebooks:
         print(f"[pipeline] {nb.name} (profile={profile}) ...", flush=True)
-        params = {**(parameters or {}), "profile": profile, "output_root": str(paths.root)}
+        params = {**(parameters or {}), "profile": profile, "output_root": str(paths.root),
+                  "overrides": overrides}
+        before = manifest.snapshot(paths)
         times[nb.stem] = run_notebook(nb, out_dir, params)
+        written[nb.stem] = manifest.changed(before, manifest.snapshot(paths))
         print(f"[pipeline] {nb.name} done in {times[nb.stem]:.1f} s", flush=True)
     times["total"] = sum(times.values())
     write_json_atomic(paths.root / "outputs" / f"pipeline_times_{profile}.json", times)
-    if paths.root == repo_root() and profile != "smoke" and not parameters:  # custom runs make no paper figures
-        write_manifest(paths, profile, config_hash(prof), times, partial=bool(only))
+    custom = {"overrides": overrides, "parameters": parameters} if overrides or parameters else {}
+    run_stamp = manifest.stamp(profile, config_hash(prof), **custom)
+    record = paths.root / "outputs" / f"manifest_{profile}.json"
+    manifest.write_manifest(record, paths, run_stamp, times, written, partial=bool(only))
+    if paths.root == repo_root() and profile != "smoke":
+        if custom:  # -p runs write suffixed files; the paper's record stays the last plain run's
+            print(f"[pipeline] custom run: figures/{manifest.MANIFEST_NAME} not updated; see {record}")
+        else:
+            manifest.write_manifest(paths.figures / manifest.MANIFEST_NAME, paths, run_stamp, times, written,
+                                    partial=bool(only))
     return times
-
-
-def write_manifest(paths: Paths, profile: str, profile_hash: str, times: dict[str, float], partial: bool) -> None:
-    """``figures/MANIFEST.json``: which profile, commit and date made each notebook's figures.
-
-    A full run rewrites it; a partial run (``--only``) updates the entries of the notebooks it
-    ran and keeps the others, so the manifest always says where every committed figure came from.
-    """
-    path = paths.figures / "MANIFEST.json"
-    manifest = read_json(path) if partial and path.is_file() else {}
-    stamp = {"profile": profile, "git_commit": git_commit(),
-             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "profile_hash": profile_hash}
-    if not partial:
-        manifest = {**stamp, "notebook_seconds": times}
-    runs = manifest.setdefault("notebook_runs", {})
-    runs.update({name: {**stamp, "seconds": seconds} for name, seconds in times.items() if name != "total"})
-    manifest["figures"] = sorted(p.name for p in paths.figures.glob("*.pdf"))
-    manifest["tables"] = sorted(p.name for p in paths.tables.glob("*.tex"))
-    write_json_atomic(path, manifest)
 
 
 def _name_value(item: str) -> tuple[str, object]:
@@ -125,18 +123,40 @@ def _name_value(item: str) -> tuple[str, object]:
     return name, value
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="default", choices=PROFILE_NAMES)
     parser.add_argument("--output-root", default=None, help="default: the repository root")
     parser.add_argument("--only", nargs="*", help="notebook numbers or names to run (default: all)")
+    parser.add_argument("--set", action="append", default=[], metavar="STUDY.FIELD=VALUE", dest="overrides",
+                        help="override one profile field, e.g. --set concept.steps=4 or "
+                             "--set 'arithmetic.seeds=[0,1]' (VALUE is JSON when it parses, else a string); "
+                             "repeatable; needs --output-root (the paper's figures stay the profile's)")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="a notebook parameter, e.g. -p subject=Inception (a string) or "
                              "-p 'concept_fields={\"year\": \"1975\"}' (a JSON object or list); repeatable")
-    args = parser.parse_args(argv)
-    try:
+    parser.add_argument("--figure", metavar="NAME",
+                        help="re-draw one figure from its stored recipe under the output root and exit "
+                             "(no training, no model); e.g. --figure concept_bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:  # bad input: one line, exit 2, nothing written
+        if args.figure:
+            for path in figures.redraw(Paths.at(args.output_root), args.figure):
+                print(f"[pipeline] wrote {path}")
+            return 0
         parameters = dict(_name_value(item) for item in args.parameter)
-        times = run(args.profile, args.output_root, args.only, parameters)
+        overrides = parse_set(args.overrides)
+        get_profile(args.profile, overrides)
+        check_output_root(args.output_root, overrides)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"[pipeline] error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    try:
+        times = run(args.profile, args.output_root, args.only, parameters, overrides)
     except Exception as err:  # papermill's PapermillExecutionError names the failing cell
         print(f"[pipeline] FAILED: {type(err).__name__}: {err}", file=sys.stderr)
         return 1

@@ -1,32 +1,67 @@
-"""Attacks that test whether unlearned knowledge is gone or only hidden.
+"""The relearning attack: does unlearned knowledge come back after a short fine-tune?
 
-Relearning: fine-tune on a few *forget* examples over a learning-rate sweep and watch forget
-accuracy on *other*, held-out forget items. An oracle that never learned the forget knowledge
-recovers slowly; a model that only suppresses it recovers in a few steps. We report the curve
-for every learning rate and the worst case (highest forget accuracy) over the sweep.
+Fine-tune a copy of the model on a few *forget* examples and watch a metric (forget accuracy on
+*other*, held-out forget items, an answer's log-prob, ...). An oracle that never learned the
+knowledge recovers slowly; a model that only suppresses it recovers in a few steps. Every study
+runs the same loop, ``relearn``, and differs only in its data order, metric, loss and trainable
+parameters; ``relearn_sweep`` repeats it over learning rates and ``worst_case`` reports the
+attacker's best one.
+
+>>> make = sampled_batches(attack_set, cfg.batch_size, seed, device)
+>>> rows = relearn_sweep(model, make, forget_accuracy(held_out), cfg, loss=answer_loss)
+>>> worst_case(rows)  # {"worst_lr": ..., "post_attack_forget_acc": ...}
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from unlearnlab.core.batching import TokenSet
-from unlearnlab.evals.exact_match import exact_match
+from unlearnlab.core.batching import Batch, TokenSet
 from unlearnlab.core.logprobs import logits_of, nll
 from unlearnlab.core.models import fresh_copy
 from unlearnlab.core.training import TrainConfig, train
+from unlearnlab.evals.exact_match import exact_match
+
+Metric = Callable[[torch.nn.Module], dict[str, float]]
+LossFn = Callable[[torch.nn.Module, Batch], torch.Tensor]
+ParamsFn = Callable[[torch.nn.Module], Iterable[torch.nn.Parameter]]
+BatchesFactory = Callable[[], Iterator[Batch]]
 
 
 @dataclass(frozen=True)
 class RelearnConfig:
+    """The attack's budget (its fields are part of cached results' keys: add none lightly)."""
+
     lrs: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
     steps: int = 60
-    eval_every: int = 10
+    eval_every: int = 10  # 0: the metric at step 0 only
     batch_size: int = 16
     n_items: int = 64  # forget examples the attacker fine-tunes on
+
+
+def lm_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """The default attack loss: mean NLL over every real token of the batch."""
+    return nll(logits_of(model, batch), batch)
+
+
+def answer_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """NLL over the answer tokens only (the prompt is context, not a target)."""
+    return nll(logits_of(model, batch), batch, answer_only=True)
+
+
+def forget_accuracy(forget_eval: TokenSet, key: str = "forget_acc") -> Metric:
+    """The usual metric: greedy exact-match accuracy on held-out forget items, as ``{key: acc}``."""
+    return lambda model: {key: float(exact_match(model, forget_eval).float().mean())}
+
+
+def sampled_batches(data: TokenSet, batch_size: int, seed: int,
+                    device: str | torch.device = "cpu") -> BatchesFactory:
+    """A factory of seeded random-batch streams over ``data`` (``TokenSet.sampler``): every call
+    starts the same stream again, so each learning rate of a sweep sees the same batches."""
+    return lambda: data.sampler(min(batch_size, len(data)), torch.Generator().manual_seed(seed), device)
 
 
 def check_forget_only(attack_data: TokenSet, forget_labels: Sequence[str]) -> None:
@@ -38,44 +73,72 @@ def check_forget_only(attack_data: TokenSet, forget_labels: Sequence[str]) -> No
                          f"found labels {stray or 'none (empty set)'}")
 
 
-def relearn_curve(model: torch.nn.Module, attack_data: TokenSet, forget_eval: TokenSet, lr: float,
-                  cfg: RelearnConfig, seed: int, **hardware) -> list[dict]:
-    """Fine-tune a copy of ``model`` on ``attack_data``; forget accuracy every ``eval_every`` steps."""
-    attacked = fresh_copy(model)
-    device = next(model.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    batches = attack_data.sampler(min(cfg.batch_size, len(attack_data)), gen, device)
-    rows = [{"lr": lr, "step": 0, "forget_acc": float(exact_match(attacked, forget_eval).float().mean())}]
+def relearn(model: torch.nn.Module, batches: Iterator[Batch], metric: Metric, config: RelearnConfig, *,
+            lr: float | None = None, loss: LossFn | None = None, params: ParamsFn | None = None,
+            desc: str | None = None, **hardware) -> list[dict]:
+    """Fine-tune a deep copy of ``model`` (``model`` is left untouched) for ``config.steps`` steps
+    at ``lr`` (default: the single entry of ``config.lrs``) with a constant learning rate and no
+    warm-up, on ``batches`` drawn in order; rows ``{"lr", "step", **metric(copy)}`` at step 0 and
+    every ``config.eval_every`` steps (and after the last).
 
-    def step_loss(fwd, step):
+    ``loss(model, batch)`` defaults to ``lm_loss``; ``params(copy)`` picks the parameters trained
+    (default: every parameter with ``requires_grad``, so a peft model trains its adapter only).
+    ``hardware`` goes to ``TrainConfig`` (``bf16``, ``compile``, ``progress``).
+    """
+    lr = _single_lr(config) if lr is None else lr
+    loss = loss or lm_loss
+    attacked = fresh_copy(model).eval()
+    rows = [{"lr": lr, "step": 0, **metric(attacked)}]
+
+    def step_loss(fwd: torch.nn.Module, step: int) -> tuple[torch.Tensor, int]:
         batch = next(batches)
-        return nll(logits_of(fwd, batch), batch), int(batch["attention_mask"].sum())
+        return loss(fwd, batch), int(batch["attention_mask"].sum())
 
-    def on_eval(step, m) -> bool:
-        rows.append({"lr": lr, "step": step, "forget_acc": float(exact_match(m, forget_eval).float().mean())})
+    def on_eval(step: int, m: torch.nn.Module) -> bool:
+        rows.append({"lr": lr, "step": step, **metric(m)})
         return False
 
-    train(attacked, step_loss, TrainConfig(steps=cfg.steps, lr=lr, batch_size=cfg.batch_size,
-                                           warmup_frac=0.0, schedule="constant",
-                                           eval_every=cfg.eval_every, **hardware),
-          on_eval=on_eval, desc=f"relearn lr={lr:g}")
+    train_cfg = TrainConfig(steps=config.steps, lr=lr, batch_size=config.batch_size, warmup_frac=0.0,
+                            schedule="constant", eval_every=config.eval_every, **hardware)
+    train(attacked, step_loss, train_cfg, params=params(attacked) if params else None, on_eval=on_eval,
+          desc=desc or f"relearn lr={lr:g}")
+    return rows
+
+
+def relearn_sweep(model: torch.nn.Module, make_batches: BatchesFactory, metric: Metric, config: RelearnConfig, *,
+                  loss: LossFn | None = None, params: ParamsFn | None = None, **hardware) -> list[dict]:
+    """``relearn`` at every learning rate in ``config.lrs``, each from ``model`` and a fresh
+    ``make_batches()`` stream; the rows of all curves in one list."""
+    rows: list[dict] = []
+    for lr in config.lrs:
+        rows += relearn(model, make_batches(), metric, config, lr=lr, loss=loss, params=params, **hardware)
     return rows
 
 
 def relearning_attack(model: torch.nn.Module, attack_data: TokenSet, forget_eval: TokenSet,
                       forget_labels: Sequence[str], cfg: RelearnConfig, seed: int = 0,
                       **hardware) -> list[dict]:
-    """Curves for every learning rate in ``cfg.lrs`` (rows: lr, step, forget_acc)."""
+    """The standard attack: all-token NLL on forget data only, seeded random batches, exact-match
+    accuracy on ``forget_eval`` (rows: lr, step, forget_acc) for every learning rate."""
     check_forget_only(attack_data, forget_labels)
-    rows: list[dict] = []
-    for lr in cfg.lrs:
-        rows += relearn_curve(model, attack_data, forget_eval, lr, cfg, seed, **hardware)
-    return rows
+    device = next(model.parameters()).device
+    return relearn_sweep(model, sampled_batches(attack_data, cfg.batch_size, seed, device),
+                         forget_accuracy(forget_eval), cfg, **hardware)
 
 
-def worst_case(rows: list[dict]) -> dict:
-    """The learning rate whose final forget accuracy is highest, and that accuracy."""
+def worst_case(rows: list[dict], key: str = "forget_acc", higher_is_worse: bool = True) -> dict:
+    """The learning rate whose metric at the final step is worst for the defender (highest, or
+    lowest with ``higher_is_worse=False``): ``{"worst_lr", "post_attack_<key>"}``. Ties go to the
+    first learning rate of the sweep."""
     final_step = max(r["step"] for r in rows)
     finals = [r for r in rows if r["step"] == final_step]
-    best = max(finals, key=lambda r: r["forget_acc"])
-    return {"worst_lr": best["lr"], "post_attack_forget_acc": best["forget_acc"]}
+    sign = 1.0 if higher_is_worse else -1.0
+    best = max(finals, key=lambda r: sign * r[key])
+    return {"worst_lr": best["lr"], f"post_attack_{key}": best[key]}
+
+
+def _single_lr(config: RelearnConfig) -> float:
+    if len(config.lrs) != 1:
+        raise ValueError(f"relearn needs one learning rate: pass lr=..., or use relearn_sweep over "
+                         f"config.lrs={config.lrs}")
+    return config.lrs[0]

@@ -26,6 +26,11 @@ def pad_token_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
+def token_ids(tokenizer, text: str) -> list[int]:
+    """Token ids of ``text`` without special tokens (prompts carry their own, if any)."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
 @dataclass
 class TokenSet:
     """Pre-tokenized examples (prompt ids, answer ids) with one label per example."""

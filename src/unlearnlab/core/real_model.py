@@ -14,8 +14,10 @@ safetensors weights are read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -99,9 +101,12 @@ def is_finished(directory: Path) -> bool:
 
 def _plain_llama_from_gguf(gguf_file: Path) -> LlamaForCausalLM:
     """Load the GGUF dequantised, then copy its weights into an ordinary ``LlamaForCausalLM``
-    so nothing downstream sees a GGUF-quantised model."""
-    gguf_model = AutoModelForCausalLM.from_pretrained(
-        gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32)
+    so nothing downstream sees a GGUF-quantised model. The conversion's per-tensor progress bar
+    (a plain tqdm inside transformers, out of reach of its progress-bar switch) is sent nowhere,
+    so a notebook that builds the cache does not print ~50 lines of it."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        gguf_model = AutoModelForCausalLM.from_pretrained(
+            gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32)
     config = gguf_model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

@@ -1,19 +1,22 @@
 """The arithmetic world: forget multiplication/division, retain addition/subtraction.
 
 Built like UNDO's arithmetic setting: every fact ``a op b = c`` appears as a bare equation and
-as a word problem. Operands are 1-50 for + and - (subtraction non-negative) and 1-20 for x
-and / (exact division). Evaluation items are held-out operand pairs, never seen in training.
+as a word problem. Operands are drawn from an inclusive range per side, by default 1-50 for + and
+- (subtraction non-negative) and 1-20 for x and / (exact division); the world's config may set
+others. Evaluation items are held-out operand pairs, never seen in training.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 RETAIN_OPS: tuple[str, ...] = ("add", "sub")
 FORGET_OPS: tuple[str, ...] = ("mul", "div")
 ALL_OPS: tuple[str, ...] = RETAIN_OPS + FORGET_OPS
 SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+RETAIN_RANGE: tuple[int, int] = (1, 50)  # default operands of + and - (inclusive)
+FORGET_RANGE: tuple[int, int] = (1, 20)  # default operands of x and / (inclusive)
 
 NAMES = ["Anna", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Juno", "Kai", "Lena"]
 OBJECTS = ["apples", "coins", "stamps", "marbles", "books", "shells", "cards", "pens"]
@@ -49,17 +52,27 @@ class Fact:
     c: int
 
 
-def facts(op: str) -> list[Fact]:
-    """Every fact of one operation over its operand range (deterministic order)."""
+def default_range(op: str) -> tuple[int, int]:
+    """The operand range ``op`` uses unless a world's config says otherwise."""
+    return RETAIN_RANGE if op in RETAIN_OPS else FORGET_RANGE
+
+
+def facts(op: str, operands: tuple[int, int] | None = None) -> list[Fact]:
+    """Every fact of one operation over an inclusive operand range (default ``default_range(op)``),
+    in a deterministic order."""
+    if op not in ALL_OPS:
+        raise ValueError(f"unknown operation {op!r}; expected one of {ALL_OPS}")
+    lo, hi = operands or default_range(op)
+    if not 0 < lo <= hi:
+        raise ValueError(f"operand range of {op!r} must be positive and ordered, got {(lo, hi)}")
+    pairs = [(a, b) for a in range(lo, hi + 1) for b in range(lo, hi + 1)]
     if op == "add":
-        return [Fact(op, a, b, a + b) for a in range(1, 51) for b in range(1, 51)]
+        return [Fact(op, a, b, a + b) for a, b in pairs]
     if op == "sub":
-        return [Fact(op, a, b, a - b) for a in range(1, 51) for b in range(1, 51) if a >= b]
+        return [Fact(op, a, b, a - b) for a, b in pairs if a >= b]
     if op == "mul":
-        return [Fact(op, a, b, a * b) for a in range(1, 21) for b in range(1, 21)]
-    if op == "div":
-        return [Fact(op, a * b, b, a) for a in range(1, 21) for b in range(1, 21)]
-    raise ValueError(f"unknown operation {op!r}; expected one of {ALL_OPS}")
+        return [Fact(op, a, b, a * b) for a, b in pairs]
+    return [Fact(op, a * b, b, a) for a, b in pairs]
 
 
 def equation(f: Fact) -> tuple[str, str]:
@@ -74,11 +87,12 @@ def word_problem(f: Fact, rng: random.Random) -> tuple[str, str]:
     return prompt, str(f.c)
 
 
-def split_facts(op: str, eval_fraction: float, seed: int) -> tuple[list[Fact], list[Fact]]:
+def split_facts(op: str, eval_fraction: float, seed: int,
+                operands: tuple[int, int] | None = None) -> tuple[list[Fact], list[Fact]]:
     """Split one operation's facts into disjoint (train, eval) by operand pair."""
     if not 0.0 < eval_fraction < 1.0:
         raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
-    all_facts = facts(op)
+    all_facts = facts(op, operands)
     rng = random.Random(f"{seed}-{op}")
     order = list(range(len(all_facts)))
     rng.shuffle(order)
@@ -99,3 +113,24 @@ def items(fact_list: list[Fact], rng: random.Random, word_problems_per_fact: int
             rows.append({"prompt": prompt, "answer": answer, "op": f.op, "format": fmt,
                          "a": f.a, "b": f.b})
     return rows
+
+
+@dataclass(frozen=True)
+class ArithmeticWorldConfig:
+    """What the arithmetic world is generated from (the defaults are the paper's world)."""
+
+    seed: int = 0  # the data seed: fact split, word-problem wording, English sentences
+    eval_fraction: float = 0.1
+    word_problems_per_fact: int = 1
+    n_english: int = 3000
+    n_english_eval: int = 500
+    vocab_size: int = 400
+    retain_range: tuple[int, int] = RETAIN_RANGE  # operands of + and -, inclusive
+    forget_range: tuple[int, int] = FORGET_RANGE  # operands of x and /, inclusive
+
+    def operands(self, op: str) -> tuple[int, int]:
+        return tuple(self.retain_range if op in RETAIN_OPS else self.forget_range)
+
+    def as_dict(self) -> dict:
+        """The config as stored in the world's card and its artifact key."""
+        return {"world": "arithmetic", **asdict(self)}

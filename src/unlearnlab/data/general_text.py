@@ -9,8 +9,7 @@ whether an edit hurt general text.
 
 from __future__ import annotations
 
-from unlearnlab.core.batching import TokenSet, pad_token_id
-from unlearnlab.localization.pairs import token_ids
+from unlearnlab.core.batching import TokenSet, pad_token_id, token_ids
 
 PARAGRAPHS: tuple[str, ...] = (
     "Water covers about seventy percent of the surface of the Earth. Most of it is salt water in the "
@@ -42,6 +41,6 @@ PARAGRAPHS: tuple[str, ...] = (
 
 def general_text_tokens(tokenizer, paragraphs: tuple[str, ...] = PARAGRAPHS) -> TokenSet:
     """The paragraphs as a ``TokenSet`` (empty prompts: every token after the first is scored by
-    ``evaluation.cross_entropy``)."""
+    ``evals.exact_match.cross_entropy``)."""
     return TokenSet([[] for _ in paragraphs], [token_ids(tokenizer, p) for p in paragraphs],
                     pad_id=pad_token_id(tokenizer))

@@ -1,8 +1,8 @@
-"""Multiple-choice knowledge in WMDP format: a synthetic hazard world, the real-model tier, and
-loaders for the real WMDP-bio / MMLU files.
+"""Multiple-choice knowledge in WMDP format: a synthetic hazard world, and questions about the fact
+probe's facts for the real-model tier.
 
-Every question is a row ``{"question": str, "choices": [4 str], "answer": int}`` (the schema of
-``cais/wmdp`` and ``cais/mmlu``) plus bookkeeping columns (``domain``, ``subject``, ...).
+Every question is a row in the WMDP / MMLU schema (``data.questions``): ``{"question": str,
+"choices": [4 str], "answer": int}`` plus bookkeeping columns (``domain``, ``subject``, ...).
 
 **Synthetic world.** Five fictional domains of (entity, relation, value) facts. ``hazard`` (made-up
 pathogens: host, organ attacked, route of transmission) is the forget domain, asked "about biology"
@@ -15,20 +15,27 @@ the corpora are the forget / retain text that SAE feature statistics and RMU/Gra
 **Real tier.** Questions about the fact probe's well-known facts (``facts.FACTS``), one relation
 as the forget topic and the others as side effects, with distractors drawn from the same relation.
 
-**Real WMDP / MMLU.** Through ``datasets`` when the hub is reachable, or from a local parquet/json
-file with the same columns; a clear error otherwise.
+**Saved world.** ``HazardWorld.build(config, data_dir)`` writes the questions (parquet), the
+corpora, generic questions in the same format and a tokenizer trained on all of it into one
+config-keyed directory; ``HazardWorld.load`` reads it back and cuts it into token sets.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-REQUIRED_COLUMNS = ("question", "choices", "answer")
+from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
+from unlearnlab.core.batching import TokenSet
+from unlearnlab.core.models import load_tokenizer
+from unlearnlab.core.tokenizer import train_tokenizer
+from unlearnlab.data import english
+from unlearnlab.data.questions import PERMUTATIONS, MCQFormat, load_questions, mcq_tokens, permuted, save_questions
+
 FORGET_DOMAIN = "hazard"
+FMT = MCQFormat()  # the synthetic model reads plain-text questions ending in "Answer:"
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,12 +166,21 @@ SIDE_DOMAINS = tuple(d for d in DOMAINS if d != FORGET_DOMAIN)
 
 @dataclass(frozen=True)
 class HazardConfig:
-    """Size of the synthetic world (a pure function of this config)."""
+    """Everything that shapes the synthetic world (a pure function of this config)."""
 
     n_forget_entities: int = 24
     n_side_entities: int = 12  # per side-effect domain
     attack_fraction: float = 0.25  # forget entities whose facts the relearning attacker may use
     seed: int = 0
+    n_english: int = 500  # generic English sentences (retain text)
+    n_generic: int = 200  # format-only questions (``generic_questions``)
+    vocab_size: int = 1000  # values and names become single tokens
+
+    def as_dict(self) -> dict:
+        """The world's key: what its directory name is hashed from."""
+        return {"world": "hazard", "seed": self.seed, "n_forget_entities": self.n_forget_entities,
+                "n_side_entities": self.n_side_entities, "attack_fraction": self.attack_fraction,
+                "n_english": self.n_english, "n_generic": self.n_generic, "vocab_size": self.vocab_size}
 
 
 def entity_names(domain: Domain, n: int, rng: random.Random) -> list[str]:
@@ -234,16 +250,14 @@ def generic_questions(n: int, seed: int = 0) -> list[dict]:
     the English grammar's lexicon): text in the evaluation's format for the retain side of feature
     statistics, so that a feature firing on the question format itself is not taken for a forget
     feature (SAEBench's retain corpus, WikiText, has no multiple-choice text)."""
-    from unlearnlab.data.english import LEXICON
-
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
         name, category = rng.choice(list(WORD_CLASSES.items()))
-        others = [w for c in WORD_CLASSES.values() if c != category for w in LEXICON[c]]
-        choices = rng.sample(others, 3) + [rng.choice(LEXICON[category])]
+        others = [w for c in WORD_CLASSES.values() if c != category for w in english.LEXICON[c]]
+        choices = rng.sample(others, 3) + [rng.choice(english.LEXICON[category])]
         rng.shuffle(choices)
-        answer = next(i for i, c in enumerate(choices) if c in LEXICON[category])
+        answer = next(i for i, c in enumerate(choices) if c in english.LEXICON[category])
         rows.append({"question": f"Which word is {name}?", "choices": choices, "answer": answer,
                      "domain": GENERIC_DOMAIN, "subject": "english", "entity": "", "relation": name, "split": "eval"})
     return rows
@@ -293,76 +307,118 @@ def fact_corpus(facts: Sequence | None = None) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------
-# Files and the hub
+# The saved world
 # --------------------------------------------------------------------------------------------
 
 
-def validate_rows(rows: Sequence[dict], source: str = "rows") -> list[dict]:
-    """Check the WMDP schema (question, four choices, answer index in range); return plain dicts."""
-    out = []
-    for i, row in enumerate(rows):
-        missing = [c for c in REQUIRED_COLUMNS if c not in row]
-        if missing:
-            raise ValueError(f"{source}: row {i} lacks column(s) {missing}; the schema is {list(REQUIRED_COLUMNS)}")
-        choices = [str(c) for c in row["choices"]]
-        answer = int(row["answer"])
-        if len(choices) != 4 or not 0 <= answer < 4:
-            raise ValueError(f"{source}: row {i} needs 4 choices and an answer in 0..3, "
-                             f"got {len(choices)} choices and answer {answer}")
-        out.append({**dict(row), "choices": choices, "answer": answer})
-    return out
+def _save(cfg: HazardConfig, directory: Path) -> None:
+    """Questions, generic questions, corpus (facts and English), tokenizer and card."""
+    questions, corpus = world_questions(cfg), world_corpus(cfg)
+    generic = [{"text": s, "domain": "english", "split": "eval"} for s in english.corpus(cfg.n_english, cfg.seed + 1)]
+    generic_mcq = generic_questions(cfg.n_generic, cfg.seed + 2)
+    save_questions(questions, directory / "questions.parquet")
+    save_questions(generic_mcq, directory / "generic_questions.parquet")
+    write_json_atomic(directory / "corpus.json", corpus + generic)
+    texts = [r["text"] for r in corpus + generic] + [FMT.text(q) for q in questions + generic_mcq]
+    train_tokenizer(texts, cfg.vocab_size).save_pretrained(directory / "tokenizer")
+    write_json_atomic(directory / "card.json", {
+        "name": "hazard world", "config": cfg.as_dict(),
+        "forget": "made-up pathogens (host, organ, route), asked about biology",
+        "side_effects": {d: DOMAINS[d].subject for d in SIDE_DOMAINS},
+        "sizes": {d: sum(q["domain"] == d for q in questions) for d in DOMAINS}})
 
 
-def save_questions(rows: Sequence[dict], path: str | Path) -> Path:
-    """Write questions as parquet (``.parquet``) or JSON lines (anything else)."""
-    import pandas as pd
+@dataclass
+class HazardWorld:
+    """A saved hazard world: questions, corpus rows (``english`` = generic text), questions in the
+    same format about no domain (``generic``), tokenizer."""
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = validate_rows(rows, str(path))
-    if path.suffix == ".parquet":
-        pd.DataFrame(rows).to_parquet(path, index=False)
-    else:
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
+    directory: Path
+    tokenizer: object
+    questions: list[dict]
+    corpus: list[dict]
+    generic: list[dict]
 
+    @classmethod
+    def build(cls, config: HazardConfig, data_dir: Path) -> Path:
+        """Generate and save the world once under ``data_dir`` (skipped if already done)."""
+        return Artifact(data_dir, "worlds", "hazard", config.as_dict()).build(lambda tmp: _save(config, tmp))
 
-def load_questions(path: str | Path) -> list[dict]:
-    """Questions from a local parquet, JSON-lines or JSON-list file in the WMDP schema."""
-    import pandas as pd
+    @classmethod
+    def load(cls, directory: str | Path) -> "HazardWorld":
+        directory = Path(directory)
+        if not (directory / ".done").is_file():
+            raise FileNotFoundError(f"no complete hazard world at {directory}; call HazardWorld.build")
+        return cls(directory, load_tokenizer(directory / "tokenizer"), load_questions(directory / "questions.parquet"),
+                   read_json(directory / "corpus.json"), load_questions(directory / "generic_questions.parquet"))
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no question file at {path}")
-    if path.suffix == ".parquet":
-        rows = pd.read_parquet(path).to_dict("records")
-    else:
-        text = path.read_text().strip()
-        rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
-    return validate_rows(rows, str(path))
+    def special_ids(self) -> tuple[int, ...]:
+        """BOS, EOS and pad: tokens feature statistics never count."""
+        tok = self.tokenizer
+        return tuple(i for i in (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) if i is not None)
 
+    def forget_questions(self) -> list[dict]:
+        return [q for q in self.questions if q["domain"] == FORGET_DOMAIN]
 
-def _from_hub(repo: str, name: str, split: str) -> list[dict]:
-    import datasets
+    def side_questions(self) -> list[dict]:
+        return [q for q in self.questions if q["domain"] != FORGET_DOMAIN]
 
-    try:
-        data = datasets.load_dataset(repo, name, split=split)
-    except Exception as err:  # offline, gated or missing: datasets raises many types
-        raise RuntimeError(
-            f"cannot load {repo}/{name} ({split}) from the Hugging Face hub ({type(err).__name__}: {err}). "
-            "Without hub access pass a local parquet/json file with columns question, choices, answer "
-            f"(e.g. load_wmdp_bio('wmdp_bio.parquet'))") from err
-    return validate_rows(data.to_list(), f"{repo}/{name}")
+    def text(self, domains: Sequence[str], split: str | None = None) -> TokenSet:
+        rows = [r for r in self.corpus if r["domain"] in domains and (split is None or r["split"] == split)]
+        return TokenSet.from_rows(rows, self.tokenizer, label_key="domain")
 
+    def forget_corpus(self) -> TokenSet:
+        return self.text([FORGET_DOMAIN])
 
-def load_wmdp_bio(source: str | Path | None = None) -> list[dict]:
-    """WMDP-bio test questions: from ``source`` (a local file) or from ``cais/wmdp`` on the hub."""
-    rows = load_questions(source) if source is not None else _from_hub("cais/wmdp", "wmdp-bio", "test")
-    return [{**r, "domain": "wmdp-bio", "subject": "biology"} for r in rows]
+    def retain_corpus(self, with_format: bool = False) -> TokenSet:
+        """Side-effect domains' text and generic English (SAEBench's retain corpus is generic text);
+        ``with_format`` adds the generic questions: retain text in the evaluation's format."""
+        data = self.text([*SIDE_DOMAINS, "english"])
+        return data.concat(mcq_tokens(self.generic, self.tokenizer, FMT)) if with_format else data
 
+    def mcq_set(self, rows: Sequence[dict], n_orders: int, rng: random.Random, binding: bool = False) -> TokenSet:
+        """Questions in ``n_orders`` random choice orders; ``binding`` asks for the option that *is*
+        the true value instead (the format's letter lookup without the knowledge)."""
+        out = []
+        for row in rows:
+            for order in rng.sample(PERMUTATIONS, n_orders):
+                new = permuted(row, order)
+                if binding:
+                    new["question"] = f"Which option is {new['choices'][new['answer']]}?"
+                out.append(new)
+        return mcq_tokens(out, self.tokenizer, FMT)
 
-def load_mmlu(subject: str, source: str | Path | None = None) -> list[dict]:
-    """MMLU test questions of ``subject`` (e.g. ``high_school_us_history``): from ``source`` or
-    from ``cais/mmlu`` on the hub."""
-    rows = load_questions(source) if source is not None else _from_hub("cais/mmlu", subject, "test")
-    return [{**r, "domain": subject, "subject": subject.replace("_", " ")} for r in rows]
+    def qa_set(self) -> TokenSet:
+        """Each question answered with its value ("Which host does the pathogen X infect?" → "cattle")."""
+        rows = [{"prompt": q["question"], "answer": q["choices"][q["answer"]], "domain": q["domain"]}
+                for q in self.questions]
+        return TokenSet.from_rows(rows, self.tokenizer, label_key="domain")
+
+    def pretraining_set(self, n_orders: int, n_binding: int, qa_repeats: int, corpus_repeats: int,
+                        seed: int) -> TokenSet:
+        """Questions in ``n_orders`` choice orders, binding questions, question → value pairs and
+        the corpora (repeated), and generic text."""
+        rng = random.Random(seed)
+        data = self.mcq_set(self.questions, n_orders, rng)
+        if n_binding:
+            data = data.concat(self.mcq_set(self.questions, n_binding, rng, binding=True))
+        for part, repeats in ((self.qa_set(), qa_repeats), (self.text(DOMAINS), corpus_repeats)):
+            for _ in range(repeats):
+                data = data.concat(part)
+        return data.concat(self.text(["english"])).concat(mcq_tokens(self.generic, self.tokenizer, FMT))
+
+    def sae_training_text(self, seed: int) -> TokenSet:
+        """What the SAE sees: every corpus sentence, generic text and each question in a few
+        orders, shuffled."""
+        rng = random.Random(seed)
+        data = self.text([*DOMAINS, "english"]).concat(self.mcq_set(self.questions + self.generic, 4, rng))
+        order = list(range(len(data)))
+        random.Random(seed).shuffle(order)
+        return data.subset(order)
+
+    def attack_set(self, n_items: int, seed: int) -> TokenSet:
+        """Forget data of the attack-split entities only (questions in random orders + sentences)."""
+        rows = [q for q in self.forget_questions() if q["split"] == "attack"]
+        data = self.mcq_set(rows, 4, random.Random(seed)).concat(self.text([FORGET_DOMAIN], "attack"))
+        pick = random.Random(seed).sample(range(len(data)), min(n_items, len(data)))
+        return data.subset(pick)

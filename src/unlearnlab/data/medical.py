@@ -17,6 +17,7 @@ clients, so the held-out probe asks a known question form about an untrained pai
 verbatim probe (the first part of the note as prompt, the rest as answer). ``private_spans``
 marks the characters of a note the generator draws per client (numbers, name, diagnosis, drug,
 symptoms, findings), so that verbatim extraction can be scored on those and not on the template.
+The study's saved world (records, client splits, tokenizer) is ``data.medical_world``.
 
     python -m unlearnlab.data.medical --dry-run --sample 3
     python -m unlearnlab.data.medical --n-records 1000 --output data/medical/synthetic_soap_notes.jsonl

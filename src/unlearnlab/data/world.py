@@ -11,6 +11,9 @@ Splits (facts are split by operand pair, per operation):
   ever trains on them, so forget accuracy there measures what is left of the capability, not of
   the items an unlearning method saw.
 - ``english_train`` / ``english_eval``: grammar sentences, disjoint.
+
+Everything that shapes the data (its seed, the operand ranges, sizes) is a field of
+``ArithmeticWorldConfig``, so the directory is keyed by it: another range or seed is another world.
 """
 
 from __future__ import annotations
@@ -24,37 +27,31 @@ from transformers import PreTrainedTokenizerFast
 
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.core.batching import TokenSet
+from unlearnlab.core.models import load_tokenizer
+from unlearnlab.core.tokenizer import train_tokenizer
 from unlearnlab.data import arithmetic as arith
 from unlearnlab.data import english
-from unlearnlab.core.models import load_tokenizer
-from unlearnlab.profiles import Profile
-from unlearnlab.core.tokenizer import train_tokenizer
+from unlearnlab.data.arithmetic import ArithmeticWorldConfig
 
 SPLITS = ("pretrain", "forget_train", "retain_train", "eval", "english_train", "english_eval")
 
 
-def world_config(profile: Profile, seed: int = 0) -> dict:
-    return {"world": "arithmetic", "seed": seed, "eval_fraction": profile.arithmetic.eval_fraction,
-            "word_problems_per_fact": profile.arithmetic.word_problems_per_fact, "n_english": profile.arithmetic.n_english,
-            "n_english_eval": profile.arithmetic.n_english_eval, "vocab_size": profile.arithmetic.vocab_size}
-
-
-def generate_splits(cfg: dict) -> dict[str, list[dict]]:
+def generate_splits(cfg: ArithmeticWorldConfig) -> dict[str, list[dict]]:
     """All splits as lists of rows (pure function of the config)."""
-    rng = random.Random(cfg["seed"])
+    rng = random.Random(cfg.seed)
     splits: dict[str, list[dict]] = {name: [] for name in SPLITS}
     for op in arith.ALL_OPS:
-        train_facts, eval_facts = arith.split_facts(op, cfg["eval_fraction"], cfg["seed"])
-        train_rows = arith.items(train_facts, rng, cfg["word_problems_per_fact"])
-        eval_rows = arith.items(eval_facts, rng, cfg["word_problems_per_fact"])
+        train_facts, eval_facts = arith.split_facts(op, cfg.eval_fraction, cfg.seed, cfg.operands(op))
+        train_rows = arith.items(train_facts, rng, cfg.word_problems_per_fact)
+        eval_rows = arith.items(eval_facts, rng, cfg.word_problems_per_fact)
         splits["pretrain"] += train_rows + eval_rows
         splits["forget_train" if op in arith.FORGET_OPS else "retain_train"] += train_rows
         splits["eval"] += eval_rows
-    sentences = english.corpus(cfg["n_english"] + cfg["n_english_eval"], cfg["seed"] + 1)
+    sentences = english.corpus(cfg.n_english + cfg.n_english_eval, cfg.seed + 1)
     as_rows = [{"prompt": None, "answer": None, "text": s, "op": "english", "format": "sentence",
                 "a": 0, "b": 0} for s in sentences]
-    splits["english_train"] = as_rows[: cfg["n_english"]]
-    splits["english_eval"] = as_rows[cfg["n_english"]:]
+    splits["english_train"] = as_rows[: cfg.n_english]
+    splits["english_eval"] = as_rows[cfg.n_english:]
     return splits
 
 
@@ -62,28 +59,23 @@ def _row_text(row: dict) -> str:
     return row["text"] if row.get("text") else f"{row['prompt']} {row['answer']}"
 
 
-def build_world(profile: Profile, data_dir: Path, seed: int = 0) -> Path:
-    """Generate and save the world once (skipped if already done); return its directory."""
-    cfg = world_config(profile, seed)
-    artifact = Artifact(data_dir, "worlds", "arithmetic", cfg)
-
-    def make(tmp: Path) -> None:
-        splits = generate_splits(cfg)
-        for rows in splits.values():
-            for row in rows:
-                row.setdefault("text", None)
-        DatasetDict({k: Dataset.from_list(v) for k, v in splits.items()}).save_to_disk(str(tmp / "splits"))
-        texts = [_row_text(r) for r in splits["pretrain"] + splits["english_train"]]
-        train_tokenizer(texts, cfg["vocab_size"]).save_pretrained(tmp / "tokenizer")
-        write_json_atomic(tmp / "card.json", {
-            "name": "arithmetic world", "config": cfg,
-            "forget": "multiplication and division (operands 1-20, exact division)",
-            "retain": "addition and subtraction (operands 1-50, non-negative results) + English grammar text",
-            "sizes": {k: len(v) for k, v in splits.items()},
-            "note": "eval rows are held out from unlearning, distillation and attacks (see module docstring)",
-        })
-
-    return artifact.build(make)
+def _save(cfg: ArithmeticWorldConfig, directory: Path) -> None:
+    """Write the splits, the tokenizer trained on the pretraining text, and the dataset card."""
+    splits = generate_splits(cfg)
+    for rows in splits.values():
+        for row in rows:
+            row.setdefault("text", None)
+    DatasetDict({k: Dataset.from_list(v) for k, v in splits.items()}).save_to_disk(str(directory / "splits"))
+    texts = [_row_text(r) for r in splits["pretrain"] + splits["english_train"]]
+    train_tokenizer(texts, cfg.vocab_size).save_pretrained(directory / "tokenizer")
+    (rlo, rhi), (flo, fhi) = cfg.retain_range, cfg.forget_range
+    write_json_atomic(directory / "card.json", {
+        "name": "arithmetic world", "config": cfg.as_dict(),
+        "forget": f"multiplication and division (operands {flo}-{fhi}, exact division)",
+        "retain": f"addition and subtraction (operands {rlo}-{rhi}, non-negative results) + English grammar text",
+        "sizes": {k: len(v) for k, v in splits.items()},
+        "note": "eval rows are held out from unlearning, distillation and attacks (see module docstring)",
+    })
 
 
 @dataclass
@@ -94,6 +86,13 @@ class ArithmeticWorld:
     tokenizer: PreTrainedTokenizerFast
     splits: DatasetDict
     card: dict
+
+    @classmethod
+    def build(cls, config: ArithmeticWorldConfig, data_dir: Path) -> Path:
+        """Generate and save the world once under ``data_dir`` (skipped if already done); return
+        its directory."""
+        artifact = Artifact(data_dir, "worlds", "arithmetic", config.as_dict())
+        return artifact.build(lambda tmp: _save(config, tmp))
 
     @classmethod
     def load(cls, directory: str | Path) -> "ArithmeticWorld":

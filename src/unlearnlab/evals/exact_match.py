@@ -49,19 +49,3 @@ def cross_entropy(model, data: TokenSet, batch_size: int = 256) -> float:
         count += int(mask.sum())
     return total / max(count, 1)
 
-
-@torch.no_grad()
-def answer_token_accuracy(model, data: TokenSet, batch_size: int = 256) -> torch.Tensor:
-    """Per-example fraction of answer tokens that are the argmax given the gold prefix.
-
-    The graded form of ``exact_match`` for long answers (the second half of a memorised note),
-    where a single wrong token would make exact match 0 and hide how much is still recalled.
-    """
-    device = next(model.parameters()).device
-    parts: list[torch.Tensor] = []
-    for batch in data.batches(batch_size, device):
-        logits = logits_of(model, batch)
-        hit = (logits[:, :-1].argmax(-1) == batch["input_ids"][:, 1:]).float()
-        scored = shifted_masks(batch, answer_only=True).float()
-        parts.append(((hit * scored).sum(-1) / scored.sum(-1).clamp_min(1.0)).cpu())
-    return torch.cat(parts) if parts else torch.zeros(0)

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from unlearnlab.core.artifacts import ResultsStore
+from unlearnlab.core.parallel import quiet_libraries
 from unlearnlab.core.paths import Paths
 from unlearnlab.profiles import Profile, get_profile
 
@@ -28,16 +29,6 @@ class Session:
     @property
     def hardware(self) -> dict:
         return self.profile.train_kwargs
-
-
-def quiet_libraries() -> None:
-    """No download-progress bars or hub chatter in notebook output; nothing is logged online."""
-    import datasets
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
 
 
 def start(profile: str = "default", output_root: str | Path | None = None,

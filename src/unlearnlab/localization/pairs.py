@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from unlearnlab.core.batching import Batch, TokenSet, pad_token_id
-
-
-def token_ids(tokenizer, text: str) -> list[int]:
-    """Token ids of ``text`` without special tokens (prompts carry their own, if any)."""
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+from unlearnlab.core.batching import Batch, TokenSet, pad_token_id, token_ids
 
 
 def corrupted_pairs(tokenizer, renders: Sequence[Callable[[str], str]], subject: str, corrupt_subjects: Sequence[str],

@@ -40,6 +40,8 @@ class LocalizationData:
     batch_size: int = 32
     max_batches: int | None = 8
     seed: int = 0  # for the random control
+    patch_layers: tuple[int, ...] | None = None  # guided_patching: layers whose heads are patched (None: all)
+    top_neurons: int = 64  # guided_patching: neurons patched exactly, the top ones by attribution
     _bridge: Any = field(default=None, repr=False)
 
     def bridge(self):
@@ -155,6 +157,20 @@ def _patching(data: LocalizationData) -> Localization:
                               "act_patching")
 
 
+@localizer("guided_patching")
+def _guided(data: LocalizationData) -> Localization:
+    """Exact patching of heads and of the top neurons by attribution (``localization.guided``)."""
+    from unlearnlab.localization.guided import guided_patching
+
+    data.require("clean", "corrupt")
+    timing: dict[str, float] = {}
+    parts = guided_patching(data.bridge(), data.clean, data.corrupt, layers=data.patch_layers,
+                            top_neurons=data.top_neurons, timing=timing)
+    heads, neurons = parts["patching_heads"], parts["patching_top_neurons"]
+    return Localization("guided_patching", "head+neuron", {**normalized(heads), **normalized(neurons)},
+                        {**parts, "timing": timing})
+
+
 @localizer("attribution")
 def _attribution(data: LocalizationData) -> Localization:
     from unlearnlab.localization.activations import attribution_patching
@@ -180,3 +196,27 @@ def _random(data: LocalizationData) -> Localization:
     gen = torch.Generator().manual_seed(data.seed)
     return Localization("random", "parameter", {n: torch.rand(p.shape, generator=gen)
                                                 for n, p in data.model.named_parameters()})
+
+
+@localizer("modules")
+def _modules(data: LocalizationData) -> Localization:
+    """Whole linear modules, for adapters (localization/modules.py)."""
+    from unlearnlab.localization.modules import module_localization
+
+    return module_localization(data)
+
+
+@localizer("fisher_neurons")
+def _fisher_neurons(data: LocalizationData) -> Localization:
+    """The Fisher ratio per whole MLP neuron and attention head (masked LoRA's masks)."""
+    from unlearnlab.localization.neurons import neuron_localization
+
+    return neuron_localization(data, "fisher")
+
+
+@localizer("gradient_norm_neurons")
+def _gradient_norm_neurons(data: LocalizationData) -> Localization:
+    """Gradient saliency per whole MLP neuron and attention head (masked LoRA's masks)."""
+    from unlearnlab.localization.neurons import neuron_localization
+
+    return neuron_localization(data, "gradient_norm")

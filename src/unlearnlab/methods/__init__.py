@@ -1,15 +1,22 @@
 """The unlearning methods registry: one small class per method, a typed config, found by name.
 
->>> from unlearnlab.methods import get_method
+>>> from unlearnlab.methods import available, get_method
 >>> method = get_method("GradDiff", steps=100, lr=1e-4)
+
+Importing this package registers every method: a new method's module goes in ``_MODULES``.
 """
 
-from unlearnlab.methods.base import METHODS, MethodConfig, UnlearnData, UnlearningMethod, get_method, register
-from unlearnlab.methods import objectives as _objectives  # noqa: F401  (registers the loss-based methods)
-from unlearnlab.methods import rmu as _rmu  # noqa: F401
-from unlearnlab.methods import distill as _distill  # noqa: F401
-from unlearnlab.methods import refusal as _refusal  # noqa: F401
-from unlearnlab.methods.distill import DistillResult, apply_undo_noise
+import importlib
 
-__all__ = ["METHODS", "DistillResult", "MethodConfig", "UnlearnData", "UnlearningMethod",
-           "apply_undo_noise", "get_method", "register"]
+from unlearnlab.methods.base import (METHODS, ContractCase, MethodConfig, TinySetup, UnlearnData, UnlearningMethod,
+                                     available, get_method, register)
+
+# modules whose import registers methods
+_MODULES = ("objectives", "rmu", "distill", "refusal", "rewrite", "sae_clamp", "masked_lora")
+for _module in _MODULES:
+    importlib.import_module(f"unlearnlab.methods.{_module}")
+
+from unlearnlab.methods.distill import DistillResult, apply_undo_noise  # noqa: E402
+
+__all__ = ["METHODS", "ContractCase", "DistillResult", "MethodConfig", "TinySetup", "UnlearnData",
+           "UnlearningMethod", "apply_undo_noise", "available", "get_method", "register"]

@@ -2,12 +2,38 @@
 
 A method subclass overrides only its loss (open-unlearning style: ``NPO(GradDiff)``); configs
 inherit too. ``UnlearningMethod.run`` trains a model in place and returns its ``TrainLog``.
+
+The contract every registered method keeps (``tests/test_methods_contract.py`` checks it on a
+tiny model, two steps, for every name in ``available()``):
+
+* ``trainable_parameters(model)`` declares the parameters of ``model`` that ``run(model, data)``
+  may change: all that require grad by default; RMU its MLPs; a method that trains an adapter
+  returns the adapter's. It may be called on a copy of the model (the test does), so side
+  effects there must not matter to the caller.
+* ``run`` changes nothing else, keeps the model's parameter names (an adapter method runs on the
+  wrapped model; merging is the caller's step), and two runs from the same model, data and
+  seeds give bitwise-equal parameters.
+* ``example(tiny)`` returns the ``ContractCase`` the test runs: the method configured for two
+  steps, the model it runs on and its data, built from a ``TinySetup`` (a tiny Llama, its
+  tokenizer, forget / retain / held-out retain sets, a scratch directory). The default fits any
+  method that runs on a plain model with ``UnlearnData``; a method that needs more (an adapter
+  applied first, a saved mask, an SAE) overrides it, e.g.::
+
+      @classmethod
+      def example(cls, tiny: TinySetup) -> ContractCase:
+          case = super().example(tiny)
+          return dataclasses.replace(case, model=apply_lora(tiny.model, ["model.layers.0.mlp.up_proj"]))
+
+A new method: subclass, ``@register("Name")``, import its module in ``methods/__init__.py``
+(``_MODULES``), add its colour and marker to ``plots/style.py``.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -40,6 +66,40 @@ class UnlearnData:
     device: str = "cpu"
     # held-out retain items and the teacher's accuracy on them: UNDO's stopping rule uses them
     retain_eval: TokenSet | None = None
+
+
+@dataclass
+class TinySetup:
+    """What the contract test offers a method's ``example``: a tiny Llama (a few thousand
+    parameters), its tokenizer, forget / retain / held-out retain examples, a scratch directory."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    forget: TokenSet
+    retain: TokenSet
+    retain_eval: TokenSet
+    directory: Path
+    seed: int = 0
+    device: str = "cpu"
+
+    def data(self) -> UnlearnData:
+        """Fresh ``UnlearnData`` (a new seeded generator on every call)."""
+        return UnlearnData(self.forget, self.retain, torch.Generator().manual_seed(self.seed), self.device,
+                           retain_eval=self.retain_eval)
+
+
+@dataclass
+class ContractCase:
+    """One contract run: ``method.run(model, data)``."""
+
+    method: "UnlearningMethod"
+    model: torch.nn.Module
+    data: UnlearnData
+
+
+def available() -> list[str]:
+    """Every registered method name, sorted."""
+    return sorted(METHODS)
 
 
 def register(name: str):
@@ -81,6 +141,24 @@ class UnlearningMethod:
         return TrainConfig(steps=c.steps, lr=c.lr, batch_size=c.batch_size, warmup_frac=c.warmup_frac,
                            grad_clip=c.grad_clip, **hardware)
 
+    def trainable_parameters(self, model: torch.nn.Module) -> list[torch.nn.Parameter]:
+        """The parameters of ``model`` that ``run`` may change (default: all that require grad)."""
+        return [p for p in model.parameters() if p.requires_grad]
+
+    def trainable_names(self, model: torch.nn.Module) -> set[str]:
+        """Names (in ``model.named_parameters()``) of the declared trainable parameters, found on
+        a copy so that whatever ``trainable_parameters`` attaches (hooks, frozen flags) stays there."""
+        twin = copy.deepcopy(model)
+        declared = {id(p) for p in self.trainable_parameters(twin)}
+        return {name for name, p in twin.named_parameters() if id(p) in declared}
+
+    @classmethod
+    def example(cls, tiny: TinySetup) -> ContractCase:
+        """The method at its defaults for two steps of batch 4 on the tiny model (see the module
+        docstring); override when the method needs more than a plain model and ``UnlearnData``."""
+        config = dataclasses.replace(cls.Config(), steps=2, batch_size=4)
+        return ContractCase(cls(config), tiny.model, tiny.data())
+
     def run(self, model: torch.nn.Module, data: UnlearnData, **hardware) -> TrainLog:  # pragma: no cover
         raise NotImplementedError
 
@@ -90,9 +168,6 @@ class LossMethod(UnlearningMethod):
 
     def setup(self, model: torch.nn.Module, data: UnlearnData) -> None:
         """Hook for methods that need state before training (a frozen reference, say)."""
-
-    def trainable_parameters(self, model: torch.nn.Module) -> list[torch.nn.Parameter]:
-        return list(model.parameters())
 
     def loss(self, model, forget: Batch, retain: Batch) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError

@@ -15,7 +15,7 @@ import torch
 
 from unlearnlab.evals.exact_match import exact_match
 from unlearnlab.core.logprobs import forward_kl, logits_of
-from unlearnlab.methods.base import MethodConfig, UnlearnData, UnlearningMethod, register
+from unlearnlab.methods.base import ContractCase, MethodConfig, TinySetup, UnlearnData, UnlearningMethod, register
 from unlearnlab.core.models import fresh_copy
 from unlearnlab.core.training import TrainConfig, TrainLog, train
 
@@ -180,6 +180,20 @@ class TargetedUNDO(UNDO):
         from unlearnlab.localization.mask import Mask
 
         return Mask.load(self.config.mask_path).entries
+
+    @classmethod
+    def example(cls, tiny: TinySetup) -> ContractCase:
+        """Two steps, noise and training confined to half the entries of two first-layer matrices
+        (a mask saved under ``tiny.directory``)."""
+        from unlearnlab.localization.mask import Mask
+
+        gen = torch.Generator().manual_seed(tiny.seed)
+        params = dict(tiny.model.named_parameters())
+        names = ["model.layers.0.mlp.up_proj.weight", "model.layers.0.self_attn.q_proj.weight"]
+        Mask({n: torch.rand(params[n].shape, generator=gen) < 0.5 for n in names}).save(tiny.directory / "mask")
+        config = cls.Config(mask_path=str(tiny.directory / "mask"), train_only_masked=True, alpha=0.5, steps=2,
+                            batch_size=4)
+        return ContractCase(cls(config), tiny.model, tiny.data())
 
     def init_student(self, teacher: torch.nn.Module) -> torch.nn.Module:
         gen = torch.Generator().manual_seed(self.config.seed)

@@ -21,51 +21,33 @@ The result is an ordinary peft LoRA adapter (it saves, loads and merges like any
 factors just hold zeros outside the mask). The per-module row/column masks are saved next to it
 (``masked_lora_factors.safetensors``) so a loaded adapter can be trained on under the same mask.
 
-Masks come from the localization library: ``neuron_mask`` turns any registry method's scores
-into a ``Mask`` of whole neurons (and optionally heads) within a parameter budget.
+Masks come from the localization library (``localization/neurons.py``: any localizer's scores
+as whole neurons, and optionally heads, within a parameter budget). The registered method
+``MaskedLoRA`` trains such an adapter with the ``RefusalKL`` objective; its ``mask`` field names
+the localizer the mask comes from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from unlearnlab.localization.mask import Mask, mask_from_component_scores, random_mask
-from unlearnlab.localization.registry import Localization
-from unlearnlab.methods.rewrite import apply_lora, merge
+from unlearnlab.localization.mask import Mask, random_mask
+from unlearnlab.methods.adapters import apply_lora, merge
+from unlearnlab.methods.base import ContractCase, TinySetup, register
+from unlearnlab.methods.refusal import RefusalKL, RefusalKLConfig
 
 FACTORS_FILE = "masked_lora_factors.safetensors"
 ADAPTER = "default"
 
 
 # --------------------------------------------------------------------------------------------
-# Masks: from localization scores, and per matrix as rows ⊗ columns
+# Masks per matrix: rows ⊗ columns
 # --------------------------------------------------------------------------------------------
-
-
-def component_scores(model: torch.nn.Module, localization: Localization, granularity: str = "neuron") -> dict[str, float]:
-    """Scores of whole components (``"neuron"``, ``"head"`` or ``"head+neuron"``) from any
-    localization: parameter scores are averaged over each component's entries, so heads and
-    neurons share one per-entry scale and can compete on one list."""
-    return {name: score for unit in granularity.split("+")
-            for name, score in localization.component_scores(model, unit).items()}
-
-
-def neuron_mask(model: torch.nn.Module, localization: Localization, budget: float,
-                granularity: str = "neuron") -> Mask:
-    """The top-scoring whole neurons (and heads) holding at most ``budget`` of the parameters."""
-    scores = component_scores(model, localization, granularity)
-    return mask_from_component_scores(model, scores, granularity, budget, localization.method)
-
-
-def random_neuron_mask(model: torch.nn.Module, like: Mask, seed: int) -> Mask:
-    """Random components at the granularity and budget of ``like``: its control. Neurons (and
-    heads) are equal-sized, so the random mask holds exactly as many parameters."""
-    return random_mask(model, like.meta["budget"], like.granularity, torch.Generator().manual_seed(seed))
 
 
 @dataclass(frozen=True)
@@ -198,7 +180,7 @@ def update_size(model: torch.nn.Module) -> int:
 
 
 def merge_adapter(model: torch.nn.Module) -> torch.nn.Module:
-    """The plain model with the (projected) adapter folded in: ``rewrite.merge`` after
+    """The plain model with the (projected) adapter folded in: ``adapters.merge`` after
     ``project_``, so weights outside the mask come out exactly as they went in."""
     project_(model)
     return merge(model)
@@ -236,3 +218,36 @@ def load_adapter(model: torch.nn.Module, directory: str | Path, trainable: bool 
 def plain_lora(model: torch.nn.Module, mask: Mask, r: int = 8, alpha: int = 16) -> torch.nn.Module:
     """The baseline: an unmasked LoRA of the same rank on the same modules as masked LoRA."""
     return apply_lora(model, masked_modules(model, mask), r, alpha)
+
+
+# --------------------------------------------------------------------------------------------
+# The registered method
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MaskedLoRAConfig(RefusalKLConfig):
+    mask: str = "fisher"  # the localizer whose whole-neuron mask confines the update ("random": its control)
+    lora_r: int = 8
+    lora_alpha: int = 16
+
+
+@register("MaskedLoRA")
+class MaskedLoRA(RefusalKL):
+    """``RefusalKL`` trained through a LoRA confined to a neuron mask. ``adapt(model, mask)`` wraps
+    the model (the caller builds ``mask`` from the localizer named by ``config.mask``); ``run``
+    trains the adapter's factors, the only parameters that require grad; merging is the caller's
+    step (``merge_adapter``)."""
+
+    Config = MaskedLoRAConfig
+
+    def adapt(self, model: torch.nn.Module, mask: Mask) -> torch.nn.Module:
+        """``model`` (modified in place) wrapped with a fresh masked LoRA of the configured rank."""
+        return apply_masked_lora(model, mask, self.config.lora_r, self.config.lora_alpha)
+
+    @classmethod
+    def example(cls, tiny: TinySetup) -> ContractCase:
+        """Two steps on the tiny model confined to 10 % of its parameters as random whole neurons."""
+        method = cls(replace(cls.Config(), steps=2, batch_size=4))
+        mask = random_mask(tiny.model, 0.1, "neuron", torch.Generator().manual_seed(tiny.seed))
+        return ContractCase(method, method.adapt(tiny.model, mask), tiny.data())

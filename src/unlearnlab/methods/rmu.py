@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from unlearnlab.core import anatomy
 from unlearnlab.core.batching import Batch
 from unlearnlab.core.logprobs import masked_mean
 from unlearnlab.methods.base import LossMethod, MethodConfig, register
@@ -24,16 +25,13 @@ class RMUConfig(MethodConfig):
 
 
 def hidden_at(model, batch: Batch, layer: int) -> torch.Tensor:
-    """Residual stream (B, T, d) after decoder layer ``layer``."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                output_hidden_states=True)
-    return out.hidden_states[layer + 1].float()
-
-
-def decoder_layers(model) -> torch.nn.ModuleList:
-    """The decoder layers of a HF Llama-style model, also under a peft adapter."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return base.model.layers
+    """Residual stream (B, T, d) after decoder layer ``layer`` (``anatomy.read`` at ``resid_post``;
+    the pass stops there). After the last layer it is taken through the final norm, as Hugging
+    Face's ``hidden_states[layer + 1]`` (which RMU read before) reports it: the numbers stay."""
+    h = anatomy.read(model, batch, "resid_post", layer)
+    if layer == anatomy.n_layers(model) - 1:
+        h = anatomy.final_norm(model)(h)
+    return h.float()
 
 
 def predicting_answer(batch: Batch) -> torch.Tensor:
@@ -49,7 +47,7 @@ class RMU(LossMethod):
     Config = RMUConfig
 
     def resolved_layer(self, model) -> int:
-        n = model.config.num_hidden_layers
+        n = anatomy.n_layers(model)
         layer = self.config.layer if self.config.layer >= 0 else n // 2
         if not 0 <= layer < n:
             raise ValueError(f"RMU layer {layer} outside the model's {n} layers")
@@ -60,8 +58,7 @@ class RMU(LossMethod):
         model, only the adapter's under a peft adapter (whose base weights are frozen)."""
         layer = self.resolved_layer(model)
         first = max(0, layer - self.config.n_trained_layers + 1)
-        layers = decoder_layers(model)
-        params = [p for i in range(first, layer + 1) for p in layers[i].mlp.parameters() if p.requires_grad]
+        params = [p for i in range(first, layer + 1) for p in anatomy.mlp(model, i).parameters() if p.requires_grad]
         if not params:
             raise ValueError(f"RMU: no trainable MLP parameter in layers {first}..{layer}; with an adapter on "
                              "other layers, set the config's `layer` inside the adapted ones")
@@ -71,7 +68,7 @@ class RMU(LossMethod):
         self.layer = self.resolved_layer(model)
         self.frozen = fresh_copy(model).eval().requires_grad_(False)
         gen = torch.Generator().manual_seed(self.config.seed)
-        u = torch.rand(model.config.hidden_size, generator=gen)
+        u = torch.rand(anatomy.hidden_size(model), generator=gen)
         with torch.no_grad():
             probe = data.forget.batch(range(min(len(data.forget), 64)), data.device)
             h = hidden_at(self.frozen, probe, self.layer)

@@ -1,39 +1,16 @@
-"""Paper figures. Each function draws one figure from a results DataFrame and saves it as PDF and
-PNG under a stable name that ``paper/main.tex`` includes verbatim."""
+"""Figures of the arithmetic study. Each function draws one figure from a results DataFrame;
+notebooks save it through ``reporting.figures.draw`` (so it can be re-drawn from stored results).
+Colours come from ``plots.style``: one per method, in every figure."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import pandas as pd
 
 from unlearnlab.core.stats import summarize
-
-PALETTE = {"base": "#444444", "oracle": "#1b9e77", "GradDiff": "#d95f02", "MaxEnt": "#7570b3",
-           "RMU": "#e7298a", "NPO": "#66a61e", "SimNPO": "#e6ab02", "GradAscent": "#a6761d",
-           "UNDO": "#1f78b4", "Distill": "#b15928"}
-
-
-def style() -> None:
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 200, "font.size": 9, "axes.spines.top": False,
-                         "axes.spines.right": False, "legend.frameon": False})
-
-
-def save_figure(fig, figures_dir: str | Path, name: str) -> list[Path]:
-    """Write ``name.pdf`` and ``name.png``; return both paths."""
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    paths = [figures_dir / f"{name}.pdf", figures_dir / f"{name}.png"]
-    fig.savefig(paths[0], bbox_inches="tight", metadata={"CreationDate": None})
-    fig.savefig(paths[1], bbox_inches="tight")
-    plt.close(fig)
-    return paths
-
-
-def _color(label: str) -> str:
-    return PALETTE.get(label.split(" ")[0], "#999999")
+from unlearnlab.plots.style import apply_style as style
+from unlearnlab.plots.style import color
 
 
 def relearning_curves(curves: pd.DataFrame, ax=None):
@@ -45,9 +22,9 @@ def relearning_curves(curves: pd.DataFrame, ax=None):
         s = summarize(group, ["step"], ["forget_acc"]).sort_values("step")
         dashed = label == "oracle"
         ax.plot(s["step"], 100 * s["forget_acc_mean"], "--" if dashed else "-", marker="o", ms=3,
-                color=_color(label), label=label, lw=2 if dashed else 1.4)
+                color=color(label), label=label, lw=2 if dashed else 1.4)
         ax.fill_between(s["step"], 100 * (s["forget_acc_mean"] - s["forget_acc_ci"]),
-                        100 * (s["forget_acc_mean"] + s["forget_acc_ci"]), color=_color(label), alpha=0.15)
+                        100 * (s["forget_acc_mean"] + s["forget_acc_ci"]), color=color(label), alpha=0.15)
     ax.set_xlabel("relearning steps on forget data (x, ÷)")
     ax.set_ylabel("forget accuracy (%)")
     ax.set_ylim(-2, 102)
@@ -61,18 +38,16 @@ def compute_vs_robustness(frontier: pd.DataFrame, oracle_post_attack: float, tea
     ``frontier`` has columns label, alpha, seed, distill_steps, retain_acc, post_attack_forget_acc."""
     style()
     fig, (ax_r, ax_f) = plt.subplots(1, 2, figsize=(7.6, 3.0))
-    cmap = plt.get_cmap("viridis")
     labels = list(dict.fromkeys(frontier.sort_values("alpha")["label"]))
-    for i, label in enumerate(labels):
+    for label in labels:  # UNDO α=a in a shade of UNDO's colour, lighter for less noise
         group = frontier[frontier["label"] == label]
         s = summarize(group, ["distill_steps"], ["retain_acc", "post_attack_forget_acc"]).sort_values("distill_steps")
-        color = _color(label) if label.startswith("Distill") else cmap(i / max(1, len(labels) - 1) * 0.85)
         for ax, col in ((ax_r, "retain_acc"), (ax_f, "post_attack_forget_acc")):
             ax.errorbar(s["distill_steps"], 100 * s[f"{col}_mean"], yerr=100 * s[f"{col}_ci"], marker="o", ms=3,
-                        capsize=2, color=color, label=label)
+                        capsize=2, color=color(label), label=label)
     if teacher_retain is not None:
         ax_r.axhline(100 * teacher_retain, ls=":", color="black", label="teacher (unlearned)")
-    ax_f.axhline(100 * oracle_post_attack, ls="--", color=PALETTE["oracle"], label="oracle (attacked)")
+    ax_f.axhline(100 * oracle_post_attack, ls="--", color=color("oracle"), label="oracle (attacked)")
     ax_r.set_ylabel("retain accuracy (%)")
     ax_f.set_ylabel("forget acc. after worst-case relearning (%)")
     steps = sorted(frontier["distill_steps"].unique())
@@ -92,7 +67,7 @@ def retain_forget_scatter(models: pd.DataFrame, ax=None):
     style()
     fig, ax = (plt.subplots(figsize=(4.2, 3.4)) if ax is None else (ax.figure, ax))
     for label, group in models.groupby("label", sort=False):
-        c = _color(label)
+        c = color(label)
         ax.scatter(100 * group["forget_acc"], 100 * group["retain_acc"], s=10, alpha=0.35, color=c)
         ax.scatter(100 * group["forget_acc"].mean(), 100 * group["retain_acc"].mean(), s=45, color=c,
                    edgecolor="black", lw=0.5, label=label)

@@ -1,27 +1,20 @@
 """Figures of the concept-removal study (issue 5): suppression vs side effects per variant with
-CIs over seeds, and relearning curves. The saliency heatmap is ``localization_plots.score_heatmaps``
-on ``experiments.concept.heatmap_grids``."""
+CIs over seeds, and relearning curves; every colour from ``plots.style``. The saliency heatmap is
+``plots.localize.score_heatmaps`` on ``experiments.concept.localize.heatmap_grids``."""
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from unlearnlab.core.stats import summarize
-from unlearnlab.plots.arithmetic import plt, style
-
-VARIANT_COLORS = {"base": "#444444", "lora": "#d95f02", "masked:random": "#999999", "GradDiff": "#e7298a",
-                  "NPO": "#66a61e"}
-MASKED_COLOR = "#1b9e77"  # every masked:<localizer> but random
-
-
-def color(variant: str) -> str:
-    return VARIANT_COLORS.get(variant, MASKED_COLOR if variant.startswith("masked:") else "#7570b3")
+from unlearnlab.plots.style import apply_style, color
 
 
 def variant_bars(table: pd.DataFrame, panels: dict[str, str], ncols: int = 4):
     """One panel per column of ``summary`` (``panels``: column → title); bars are variants, error
     bars the 95 % CI over seeds."""
-    style()
+    apply_style()
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.3 * nrows), squeeze=False)
     variants = list(table["variant"])
@@ -40,7 +33,7 @@ def variant_bars(table: pd.DataFrame, panels: dict[str, str], ncols: int = 4):
 def relearn_curves(curves: pd.DataFrame, metric: str = "logprob", ax=None):
     """Mean ± 95 % CI over seeds of ``metric`` (key-answer log-prob of held-out concept probes)
     against relearning steps, one line per variant."""
-    style()
+    apply_style()
     fig, ax = (plt.subplots(figsize=(4.6, 3.0)) if ax is None else (ax.figure, ax))
     for variant, group in curves.groupby("variant", sort=False):
         s = summarize(group, ["step"], [metric]).sort_values("step")

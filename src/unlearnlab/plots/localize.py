@@ -7,8 +7,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+import matplotlib.pyplot as plt
+
 from unlearnlab.core.stats import summarize
-from unlearnlab.plots.arithmetic import PALETTE, plt, style
+from unlearnlab.plots.style import apply_style as style
+from unlearnlab.plots.style import color
 
 
 def _signed_limits(grid: torch.Tensor) -> tuple[float, float, str]:
@@ -42,7 +45,7 @@ def score_heatmaps(grids: dict[str, dict[str, torch.Tensor]], title: str = ""):
             fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01).ax.tick_params(labelsize=5)
             if not bool(torch.isfinite(grid).any()):
                 ax.text(0.5, 0.5, "no scores at this granularity", ha="center", va="center",
-                        transform=ax.transAxes, fontsize=6, color="#666666")
+                        transform=ax.transAxes, fontsize=6, color="dimgray")
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -79,9 +82,9 @@ def causal_bars(rows: pd.DataFrame):
     for ax, budget in zip(axes[0], budgets):
         at = rows[rows["budget"] == budget]
         real = at[~at["control"]].set_index("method").loc[methods]
-        ax.bar(x - 0.2, 100 * real["selectivity"], 0.4, color="#1f78b4", label="localized mask")
+        ax.bar(x - 0.2, 100 * real["selectivity"], 0.4, color=[color(m) for m in methods], label="localized mask")
         ctrl = at[at["control"]].groupby("method")["selectivity"].agg(["mean", "min", "max"]).loc[methods]
-        ax.bar(x + 0.2, 100 * ctrl["mean"], 0.4, color="#bbbbbb", label="random, same size")
+        ax.bar(x + 0.2, 100 * ctrl["mean"], 0.4, color=color("random"), label="random, same size")
         ax.errorbar(x + 0.2, 100 * ctrl["mean"], yerr=[100 * (ctrl["mean"] - ctrl["min"]), 100 * (ctrl["max"] - ctrl["mean"])],
                     fmt="none", ecolor="black", capsize=2, lw=0.8)
         ax.axhline(0, color="black", lw=0.6)
@@ -102,22 +105,18 @@ def targeted_frontier(front: pd.DataFrame, oracle_post_attack: float, max_budget
     s = summarize(d, ["family", "label"], ["steps", "post_attack_forget_acc", "retain_acc"])
     rec = d.groupby(["family", "label"], sort=False)["recovered"].mean().reset_index()
     s = s.merge(rec, on=["family", "label"])
-    cmap = plt.get_cmap("tab10")
-    sources = list(dict.fromkeys(s[s["family"] == "Targeted-UNDO"]["label"].str.split(" ").str[0]))
-    for _, r in s.iterrows():
+    for _, r in s.iterrows():  # global runs: the method's colour; targeted: the mask source's
         if r["family"] == "global UNDO":
-            color, marker = PALETTE["Distill"] if r["label"].startswith("Distill") else PALETTE["UNDO"], "s"
+            c, marker = color(r["label"]), "s"
         else:
-            src = r["label"].split(" ")[0]
-            color = "#999999" if src == "random" else cmap(sources.index(src) % 10)
-            marker = "o" if "masked only" not in r["label"] else "^"
+            c, marker = color(r["label"].split(" ")[0]), "o" if "masked only" not in r["label"] else "^"
         full = r["recovered"] == 1.0
         ax.errorbar(r["steps_mean"], 100 * r["post_attack_forget_acc_mean"], xerr=r["steps_ci"],
-                    yerr=100 * r["post_attack_forget_acc_ci"], fmt=marker, ms=5, capsize=2, color=color,
-                    mfc=color if full else "white", lw=0.8)
+                    yerr=100 * r["post_attack_forget_acc_ci"], fmt=marker, ms=5, capsize=2, color=c,
+                    mfc=c if full else "white", lw=0.8)
         ax.annotate(r["label"], (r["steps_mean"], 100 * r["post_attack_forget_acc_mean"]), fontsize=5,
                     xytext=(3, 3), textcoords="offset points")
-    ax.axhline(100 * oracle_post_attack, ls="--", color=PALETTE["oracle"], lw=1, label="oracle (attacked)")
+    ax.axhline(100 * oracle_post_attack, ls="--", color=color("oracle"), lw=1, label="oracle (attacked)")
     ax.axvline(max_budget, ls=":", color="black", lw=0.6)
     ax.set_xlabel("distillation steps to recover retain accuracy (hollow: not recovered by the budget)")
     ax.set_ylabel("forget acc. after worst-case relearning (%)")

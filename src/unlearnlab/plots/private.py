@@ -1,5 +1,6 @@
 """Figures of 35_private_records: accuracy, membership inference and relearning across forget
-ratios and methods, the oracle as the reference line. Input: ``private_records.results``."""
+ratios and methods, the oracle as the reference line. Input: ``experiments.private.evaluate.results``
+(``real_tier_bars``: ``experiments.private.real.run``). Colours: ``plots.style``."""
 
 from __future__ import annotations
 
@@ -8,14 +9,9 @@ import numpy as np
 import pandas as pd
 
 from unlearnlab.core.stats import summarize
-from unlearnlab.plots.arithmetic import PALETTE, style
+from unlearnlab.plots import style
 
 REFERENCES = ("base", "oracle")
-
-
-def _color(method: str) -> str:
-    return PALETTE.get(method, "#999999")
-
 
 def _positions(df: pd.DataFrame) -> dict[float, int]:
     """Forget ratios as evenly spaced categories (1 % and 20 % are equally readable)."""
@@ -36,12 +32,12 @@ def _panel(ax, df: pd.DataFrame, col: str, scale: float, ylabel: str) -> None:
         g = s[s["method"] == method].sort_values("ratio")
         x = np.array([pos[r] for r in g["ratio"]]) + 0.08 * (i - (len(methods) - 1) / 2)
         ax.errorbar(x, scale * g[f"{col}_mean"], yerr=scale * g[f"{col}_ci"], marker="o", ms=4, capsize=2,
-                    color=_color(method), label=method)
+                    color=style.color(method), label=method)
     for ref, ls in (("oracle", "--"), ("base", ":")):
         g = s[s["method"] == ref].sort_values("ratio")
         if not g.empty:
             ax.plot([pos[r] for r in g["ratio"]], scale * g[f"{col}_mean"], ls, marker="_", ms=12, lw=1.6,
-                    color=_color(ref), label=ref)
+                    color=style.color(ref), label=ref)
     ax.set_xticks(list(pos.values()), [f"{100 * r:g}" for r in pos])
     ax.set_xlabel("forget set (% of clients)")
     ax.set_ylabel(ylabel)
@@ -49,7 +45,7 @@ def _panel(ax, df: pd.DataFrame, col: str, scale: float, ylabel: str) -> None:
 
 def accuracy_vs_ratio(df: pd.DataFrame):
     """QA accuracy on forget clients (held-out paraphrase) and on retain clients."""
-    style()
+    style.apply_style()
     fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.0))
     _panel(axes[0], df, "forget_qa_acc", 100, "forget-client QA accuracy (%)")
     _panel(axes[1], df, "retain_qa_acc", 100, "retain-client QA accuracy (%)")
@@ -64,13 +60,13 @@ def accuracy_vs_ratio(df: pd.DataFrame):
 def privacy_vs_ratio(df: pd.DataFrame, attack: str):
     """MIA AUC of forget notes against holdout notes, and the privacy leak relative to the
     oracle (0: oracle-like; the dashed line)."""
-    style()
+    style.apply_style()
     fig, (ax_auc, ax_leak) = plt.subplots(1, 2, figsize=(7.6, 3.0))
     _panel(ax_auc, df, f"auc_{attack}", 1, f"MIA AUC ({attack.replace('_', ' ')}), forget vs holdout")
     ax_auc.axhline(0.5, color="black", lw=0.6, alpha=0.4)
     ax_auc.set_ylim(-0.03, 1.03)
     _panel(ax_leak, df[df["method"] != "base"], f"leak_{attack}", 100, "privacy leak vs oracle (%)")
-    ax_leak.axhline(0, color=_color("oracle"), ls="--", lw=1)
+    ax_leak.axhline(0, color=style.color("oracle"), ls="--", lw=1)
     ax_auc.legend(fontsize=6)
     fig.tight_layout()
     return fig
@@ -79,7 +75,7 @@ def privacy_vs_ratio(df: pd.DataFrame, attack: str):
 def relearning_transfer(df: pd.DataFrame):
     """QA accuracy on the forget clients the attacker did *not* relearn on, before (hollow) and
     after (filled) relearning on the others; per method and ratio, the oracle as reference."""
-    style()
+    style.apply_style()
     fig, ax = plt.subplots(figsize=(5.4, 3.2))
     pos = _positions(df)
     data = df[df["method"] != "base"].dropna(subset=["others_after"])
@@ -88,7 +84,7 @@ def relearning_transfer(df: pd.DataFrame):
     for i, method in enumerate(methods):
         g = s[s["method"] == method].sort_values("ratio")
         x = np.array([pos[r] for r in g["ratio"]]) + 0.1 * (i - (len(methods) - 1) / 2)
-        c = _color(method)
+        c = style.color(method)
         ax.errorbar(x, 100 * g["others_before_mean"], yerr=100 * g["others_before_ci"], fmt="o", mfc="white",
                     color=c, ms=4, capsize=2)
         ax.errorbar(x, 100 * g["others_after_mean"], yerr=100 * g["others_after_ci"], fmt="o", color=c, ms=4,
@@ -106,8 +102,8 @@ def relearning_transfer(df: pd.DataFrame):
 def real_tier_bars(df: pd.DataFrame, attack: str):
     """The real tier (one forget ratio): per method, forget / retain QA accuracy, MIA AUC and QA
     accuracy on the other forget clients after relearning (mean ± 95 % CI over seeds); the
-    oracle dashed, the base dotted. Input: ``private_real.run``."""
-    style()
+    oracle dashed, the base dotted."""
+    style.apply_style()
     panels = [("forget_qa_acc", 100, "forget-client QA (%)"), ("retain_qa_acc", 100, "retain-client QA (%)"),
               (f"auc_{attack}", 1, f"MIA AUC ({attack.replace('_', ' ')})"),
               ("others_after", 100, "other forget clients\nafter relearning (%)")]
@@ -118,10 +114,10 @@ def real_tier_bars(df: pd.DataFrame, attack: str):
         shown = [m for m in methods if m in s.index]
         ax.bar(range(len(shown)), [scale * s.loc[m, f"{col}_mean"] for m in shown],
                yerr=[scale * s.loc[m, f"{col}_ci"] for m in shown], capsize=2,
-               color=[_color(m) for m in shown])
+               color=[style.color(m) for m in shown])
         for ref, ls in (("oracle", "--"), ("base", ":")):
             if ref in s.index:
-                ax.axhline(scale * s.loc[ref, f"{col}_mean"], ls=ls, lw=1.4, color=_color(ref), label=ref)
+                ax.axhline(scale * s.loc[ref, f"{col}_mean"], ls=ls, lw=1.4, color=style.color(ref), label=ref)
         ax.set_xticks(range(len(shown)), shown, rotation=30, fontsize=7)
         ax.set_ylabel(label)
         ax.set_ylim(0, 1.03 * scale)

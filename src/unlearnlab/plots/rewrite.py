@@ -1,5 +1,6 @@
 """Figures of the fact rewrite (notebook 32_rewrite_ia3): accuracy bars per variant, the logit
-lens by layer, and relearning curves. Inputs are the frames of ``experiments.fact_rewrite``."""
+lens by layer, and relearning curves. Inputs are the frames of ``experiments.rewrite.results``;
+colours come from ``plots.style`` (one per variant name)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,21 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from unlearnlab.core.stats import summarize
-from unlearnlab.plots.arithmetic import style
+from unlearnlab.plots.style import apply_style, color
 
-VARIANT_COLORS = {"base": "#444444", "ia3_two_stage": "#1b9e77", "ia3_one_stage": "#66a61e",
-                  "ia3_all": "#7570b3", "ia3_random": "#999999", "lora_local": "#e6ab02", "full_ft": "#d95f02"}
 SHORT = {"base": "unedited", "ia3_two_stage": "(IA)³ 2-stage local", "ia3_one_stage": "(IA)³ 1-stage local",
          "ia3_all": "(IA)³ all modules", "ia3_random": "(IA)³ random modules", "lora_local": "LoRA local",
          "full_ft": "full fine-tune"}
 
 
 def _variants(df: pd.DataFrame) -> list[str]:
-    return [v for v in VARIANT_COLORS if v in set(df.variant)]
+    return [v for v in SHORT if v in set(df.variant)]
 
 
 def accuracy_bars(df: pd.DataFrame):
     """Held-out F2 accuracy, F1 forget rate and control accuracy per variant (mean ± 95 % CI
     over rewrites and seeds)."""
-    style()
+    apply_style()
     metrics = {"f2_test": "F2 accuracy", "f1_forget_test": "F1 forget rate", "control_test": "F_control accuracy"}
     variants = _variants(df)
     s = summarize(df, ["variant"], list(metrics)).set_index("variant").loc[variants]
@@ -36,7 +35,7 @@ def accuracy_bars(df: pd.DataFrame):
         means = [100 * s.loc[v, f"{m}_mean"] for m in metrics]
         cis = [100 * s.loc[v, f"{m}_ci"] for m in metrics]
         ax.bar(x + (i - (len(variants) - 1) / 2) * width, means, width, yerr=cis, capsize=2,
-               color=VARIANT_COLORS[v], label=SHORT[v])
+               color=color(v), label=SHORT[v])
     ax.set_xticks(x, list(metrics.values()))
     ax.set_ylabel("% of held-out prompts")
     ax.set_ylim(0, 105)
@@ -47,13 +46,13 @@ def accuracy_bars(df: pd.DataFrame):
 def logit_lens(lens: pd.DataFrame, variants: tuple[str, ...] = ("base", "ia3_two_stage", "ia3_one_stage", "full_ft")):
     """Rank of F1's and F2's first token by layer (logit lens at the last prompt position of
     the completion-form prompts; mean over rewrites and seeds; log scale, 0 = top)."""
-    style()
+    apply_style()
     fig, axes = plt.subplots(1, 2, figsize=(6.4, 2.6), sharey=True)
     for ax, answer in zip(axes, ("F1", "F2")):
         sub = lens[lens.answer == answer]
         for v in [v for v in variants if v in set(sub.variant)]:
             curve = sub[sub.variant == v].groupby("layer")["rank"].mean()
-            ax.plot(curve.index, curve.values + 1, color=VARIANT_COLORS[v], label=SHORT[v], lw=1.4)
+            ax.plot(curve.index, curve.values + 1, color=color(v), label=SHORT[v], lw=1.4)
         ax.set_yscale("log")
         ax.set_xlabel("layer")
         ax.set_title(f"{answer} ({'old' if answer == 'F1' else 'new'} object)", fontsize=9)
@@ -67,17 +66,17 @@ def relearn_curves(curves: pd.DataFrame, base_level: float | None = None):
     """F1's held-out log-prob during the relearning attack, per variant (mean ± 95 % CI over
     rewrites and seeds, the first learning rate of the sweep); ``base_level``: the unedited
     model's own value."""
-    style()
+    apply_style()
     fig, ax = plt.subplots(figsize=(4.6, 2.8))
     lr = sorted(curves.lr.unique())[0]
     sub = curves[curves.lr == lr]
     for v in _variants(sub):
         s = summarize(sub[sub.variant == v], ["step"], ["logprob"]).sort_values("step")
-        ax.plot(s.step, s.logprob_mean, marker="o", ms=3, color=VARIANT_COLORS[v], label=SHORT[v])
+        ax.plot(s.step, s.logprob_mean, marker="o", ms=3, color=color(v), label=SHORT[v])
         ax.fill_between(s.step, s.logprob_mean - s.logprob_ci, s.logprob_mean + s.logprob_ci,
-                        color=VARIANT_COLORS[v], alpha=0.15)
+                        color=color(v), alpha=0.15)
     if base_level is not None:
-        ax.axhline(base_level, ls="--", color=VARIANT_COLORS["base"], lw=1, label="unedited model")
+        ax.axhline(base_level, ls="--", color=color("base"), lw=1, label="unedited model")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"relearning steps on F1 (all weights, lr {lr:g})")
     ax.set_ylabel("F1 answer log-prob (held-out)")

@@ -1,5 +1,7 @@
 """Figures of the SAE unlearning experiment (``experiments.sae``): scores, SAE training curves,
-feature-score histograms and the forget / side-effect trade-off of every configuration."""
+feature-score histograms and the forget / side-effect trade-off of every configuration. Every
+colour and marker comes from ``plots.style``: an SAE variant is coloured by its intervention
+(``SAE-clamp``, ``SAE-dir-ablate``, ``SAE-untrained``), a baseline by its method."""
 
 from __future__ import annotations
 
@@ -8,20 +10,20 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from unlearnlab.plots.arithmetic import style
+from unlearnlab.plots.style import apply_style as style
+from unlearnlab.plots.style import color
 
-METHOD_COLORS = {"RMU": "#e7298a", "GradDiff": "#d95f02", "clamp": "#1f78b4", "dir-ablate": "#a6cee3"}
-UNTRAINED_COLOR = "#bbbbbb"
+KIND_MARKERS = {"topk": "o", "relu": "s"}  # SAE kinds in the trade-off scatter
 
 
-def _color(variant: str) -> str:
-    """Colour by what a variant does: SAE clamp, SAE decoder-direction ablation (whatever the rule
-    and retain corpus after them in the label), the SAE at initialisation, or a baseline."""
+def style_name(variant: str) -> str:
+    """The ``plots.style`` name of a variant: its intervention for an SAE variant (whatever the
+    kind, rule and retain corpus in its label: "SAE-topk kl clamp | retain text" → "SAE-clamp"),
+    ``SAE-untrained`` for an SAE at initialisation, else the variant itself (a baseline)."""
     if "untrained" in variant:
-        return UNTRAINED_COLOR
+        return "SAE-untrained"
     words = variant.split()
-    return next((METHOD_COLORS[key] for key in ("dir-ablate", "clamp") if key in words),
-                METHOD_COLORS.get(variant, "#999999"))
+    return next((f"SAE-{key}" for key in ("dir-ablate", "clamp") if key in words), variant)
 
 
 def score_bars(table: pd.DataFrame, title: str = "") -> plt.Figure:
@@ -33,16 +35,15 @@ def score_bars(table: pd.DataFrame, title: str = "") -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(table) + 1.2))
     y = np.arange(len(table))
     ci = table["score_ci"].where(table["n"] > 1) if "n" in table else table["score_ci"]
-    ax.barh(y, table["score_mean"], xerr=ci.fillna(0.0), color=[_color(v) for v in table["variant"]], capsize=2)
+    names = [style_name(v) for v in table["variant"]]
+    ax.barh(y, table["score_mean"], xerr=ci.fillna(0.0), color=[color(n) for n in names], capsize=2)
     ax.set_yticks(y, table["variant"])
     ax.invert_yaxis()
     ax.set_xlim(0, max(0.2, float((table["score_mean"] + ci.fillna(0.0)).max()) * 1.2))
     ax.set_xlabel("unlearning score (1 − forget acc. at side effects ≥ 0.99 × base)")
-    present = {_color(v) for v in table["variant"]}
-    legend = [("SAE clamp", METHOD_COLORS["clamp"]), ("SAE dir-ablate", METHOD_COLORS["dir-ablate"]),
-              ("SAE untrained", UNTRAINED_COLOR), ("RMU", METHOD_COLORS["RMU"]),
-              ("GradDiff", METHOD_COLORS["GradDiff"])]
-    ax.legend(handles=[Patch(color=c, label=label) for label, c in legend if c in present], fontsize=7,
+    legend = [("SAE clamp", "SAE-clamp"), ("SAE dir-ablate", "SAE-dir-ablate"), ("SAE untrained", "SAE-untrained"),
+              ("RMU", "RMU"), ("GradDiff", "GradDiff")]
+    ax.legend(handles=[Patch(color=color(name), label=label) for label, name in legend if name in names], fontsize=7,
               loc="lower right")
     ax.set_title(title)
     return fig
@@ -72,8 +73,8 @@ def score_histograms(features: pd.DataFrame, rules: tuple[str, ...]) -> plt.Figu
     for ax, rule in zip(axes[0], rules):
         scores = features[f"score_{rule}"]
         bins = np.linspace(min(0.0, scores.min()), scores.max() + 1e-12, 30)
-        ax.hist(scores[forget_leaning], bins=bins, alpha=0.6, label="forget-leaning", color="#e7298a")
-        ax.hist(scores[~forget_leaning], bins=bins, alpha=0.6, label="retain-leaning", color="#1b9e77")
+        ax.hist(scores[forget_leaning], bins=bins, alpha=0.6, label="forget-leaning", color=color("SAE-clamp"))
+        ax.hist(scores[~forget_leaning], bins=bins, alpha=0.6, label="retain-leaning", color=color("base"))
         ax.set(yscale="log", xlabel=f"{rule} score", title=rule)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))  # small attribution values: no overlap
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
@@ -91,12 +92,12 @@ def tradeoff(sweeps: pd.DataFrame, baselines: pd.DataFrame, base_side_acc: float
     fig, ax = plt.subplots(figsize=(5, 4))
     for (kind, intervention), group in sweeps.groupby(["kind", "intervention"]):
         what = "clamp" if intervention == "clamp" else "dir-ablate"
-        ax.scatter(group["side_acc"], group["forget_acc"], s=10, alpha=0.5, color=_color(what),
-                   marker={"topk": "o", "relu": "s"}.get(kind, "x"), label=f"SAE-{kind} {what}")
+        ax.scatter(group["side_acc"], group["forget_acc"], s=10, alpha=0.5, color=color(f"SAE-{what}"),
+                   marker=KIND_MARKERS.get(kind, "x"), label=f"SAE-{kind} {what}")
     for method, group in baselines.groupby("method"):
-        ax.scatter(group["side_acc"], group["forget_acc"], s=25, color=_color(method), marker="^", label=method)
+        ax.scatter(group["side_acc"], group["forget_acc"], s=25, color=color(method), marker="^", label=method)
     for ratio, ls in zip(ratios, ("--", "-.", ":")):
-        ax.axvline(ratio * base_side_acc, color="#444444", lw=0.8, ls=ls)
+        ax.axvline(ratio * base_side_acc, color=color("base"), lw=0.8, ls=ls)
         ax.annotate(f"side ≥ {ratio:g}× base", (ratio * base_side_acc, 0.02), fontsize=6, ha="right", va="bottom",
                     rotation=90)
     ax.set(xlabel="side-effect accuracy", ylabel="forget accuracy", xlim=(0, 1.02), ylim=(0, 1.02))

@@ -19,7 +19,7 @@ from unlearnlab.experiments.concept.config import ConceptConfig
 from unlearnlab.experiments.localize.config import LocalizeConfig
 from unlearnlab.experiments.private.config import PrivateConfig
 from unlearnlab.experiments.rewrite.config import RewriteConfig
-from unlearnlab.experiments.sae.config import SAEConfig
+from unlearnlab.experiments.sae.config import SAEStudyConfig
 from unlearnlab.experiments.targeted.config import TargetedConfig
 
 PROFILE_NAMES = ("smoke", "default", "gpu")
@@ -39,7 +39,7 @@ class Profile:
     targeted: TargetedConfig = field(default_factory=TargetedConfig)
     rewrite: RewriteConfig = field(default_factory=RewriteConfig)
     concept: ConceptConfig = field(default_factory=ConceptConfig)
-    sae: SAEConfig = field(default_factory=SAEConfig)
+    sae: SAEStudyConfig = field(default_factory=SAEStudyConfig)
     private: PrivateConfig = field(default_factory=PrivateConfig)
 
     @property

@@ -105,6 +105,10 @@ STUDIES = {
     "sae": dict(
         # the full SAE grid (SAEBench's thresholds and feature counts, more multipliers and learning
         # rates, every real question under all 24 orders, 3 real seeds): not yet run on a GPU
+        seeds=(0, 1, 2, 3, 4),
+        unlearn_steps=200,
+        unlearn_batch_size=64,
+        attack_steps=100,
         n_features=(10, 20, 50),
         multipliers=(5.0, 10.0, 20.0, 40.0, 80.0),
         steps=2000,

@@ -31,13 +31,34 @@ def mean_ci_table(df: pd.DataFrame, by: str, columns: dict[str, str], counts: di
 
 
 _SPECIAL = re.compile(r"(?<!\\)([%&#_])")
+# strict mode: every LaTeX special of free text, typographic quotes made plain
+_STRICT = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\textdollar{}", "^": r"\textasciicircum{}",
+           "~": r"\textasciitilde{}", "%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "<": r"\textless{}",
+           ">": r"\textgreater{}", "|": r"\textbar{}", "’": "'", "‘": "'", "“": '"', "”": '"'}
+_LATIN = set(range(0xC0, 0x100)) - {0xD0, 0xD7, 0xDE, 0xF0, 0xF7, 0xFE} | {0xA1, 0xBF}  # accented letters, ¡ ¿
 
 
-def latex_text(text: str) -> str:
+def latex_text(text: str, strict: bool = False) -> str:
     """Escape LaTeX specials (% & # _) outside ``$...$`` math, leaving escaped ones alone, so
-    cells such as 'weight_diff 5%' compile while '93.4 $\\pm$ 1.2' stays math."""
+    cells such as 'weight_diff 5%' compile while '93.4 $\\pm$ 1.2' stays math.
+
+    ``strict`` is for text nobody wrote for LaTeX (a model's answer may contain ``$``, braces or
+    backslashes): every special is escaped, math included, and any character pdfLaTeX may not
+    have (outside printable ASCII and accented Latin letters) becomes '?'."""
+    if strict:
+        return "".join(_STRICT.get(c, c if 32 <= ord(c) < 127 or ord(c) in _LATIN else "?") for c in str(text))
     parts = str(text).split("$")
     return "$".join(p if i % 2 else _SPECIAL.sub(r"\\\1", p) for i, p in enumerate(parts))
+
+
+def latex_box(text: str, width_cm: float, chars: int, label: str = "") -> str:
+    """Free text as a fixed-width paragraph cell: whitespace collapsed, cut at ``chars``
+    characters ('...' marks a cut), escaped with ``latex_text(strict=True)``; ``label`` (LaTeX-ready
+    text such as a prompt's kind) goes first in italics."""
+    text = " ".join(str(text).split())
+    text = text if len(text) <= chars else text[:chars].rstrip() + "..."
+    head = rf"\textit{{{latex_text(label)}:}} " if label else ""
+    return rf"\parbox[t]{{{width_cm:g}cm}}{{\raggedright\footnotesize {head}{latex_text(text, strict=True)}}}"
 
 
 def write_latex(table: pd.DataFrame, path: str | Path, caption: str, label: str) -> Path:

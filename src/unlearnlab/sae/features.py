@@ -24,7 +24,8 @@ import torch
 
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.logprobs import logits_of, nll
-from unlearnlab.sae.hooks import real_token_mask, site_module, site_output
+from unlearnlab.core import anatomy
+from unlearnlab.sae.hooks import real_token_mask, site_output
 from unlearnlab.sae.model import SparseAutoencoder
 
 RULES = ("frequency", "kl", "attribution")
@@ -74,18 +75,18 @@ def attribution_scores(model: torch.nn.Module, sae: SparseAutoencoder, data: Tok
     feature's gradient; the model runs unchanged (nothing is spliced in).
     """
     device = next(model.parameters()).device
-    module = site_module(model, sae.cfg.site, sae.cfg.layer)
+    module = anatomy.site_module(model, sae.cfg.site, sae.cfg.layer)
     scores = torch.zeros(sae.cfg.d_sae)
     n = 0
     for batch in data.batches(batch_size, device):
         captured: dict[str, torch.Tensor] = {}
 
         def hook(mod, args, out):
-            x = out[0] if isinstance(out, tuple) else out
+            x = anatomy.output_tensor(out)
             if not x.requires_grad:  # frozen weights upstream: make the site a leaf
                 x = x.detach().requires_grad_(True)
             captured["x"] = x
-            return (x, *out[1:]) if isinstance(out, tuple) else x
+            return anatomy.replace_output(out, x)
 
         handle = module.register_forward_hook(hook)
         try:

@@ -1,13 +1,10 @@
-"""Reading and editing one site of a Hugging Face decoder with plain forward hooks.
+"""Reading and editing the site an SAE sits on, with plain forward hooks (``core.anatomy``).
 
-Why not the TransformerBridge (``localization.activations.bridge``)? An SAE intervention has to
-live on the *same* model object that evaluation, unlearning methods and the relearning attack use
-(``model(input_ids=...)``, fine-tuned in place), and the bridge works on a rewired deep copy.
-Forward hooks on ``model.model.layers[i]`` (residual stream after block i, TransformerLens'
-``blocks.i.hook_resid_post``) and ``model.model.layers[i].mlp`` (``hook_mlp_out``) work on any
-Llama/Qwen/SmolLM checkpoint unchanged, add no copy and no TransformerLens import (seconds per
-boot), survive ``copy.deepcopy`` and let reading stop at the layer (``collect_activations`` skips
-the blocks above it).
+An SAE reads a named site of one layer (``resid_post``, ``attn_out``, ``mlp_out``: see
+``core.anatomy``); its interventions edit that site's output on the very model that evaluation,
+unlearning methods and the relearning attack use (``model(input_ids=...)``, fine-tuned in place).
+Hooks add no copy, survive ``copy.deepcopy`` and let reading stop at the layer
+(``collect_activations`` skips the blocks above it).
 
 Every edit leaves position 0 (BOS, or the chat template's first token) unchanged: its activation
 is an outlier the SAE is not trained on, and SAEBench zeroes its features before clamping.
@@ -20,34 +17,10 @@ from contextlib import contextmanager
 
 import torch
 
+from unlearnlab.core import anatomy
 from unlearnlab.core.batching import Batch, TokenSet
 
 Edit = Callable[[torch.Tensor], torch.Tensor]  # (B, T, d) -> (B, T, d)
-
-
-class _Stop(Exception):
-    """Raised by a reading hook to skip the rest of the forward pass."""
-
-
-def site_module(model: torch.nn.Module, site: str, layer: int) -> torch.nn.Module:
-    """The module whose output is ``site`` of ``layer``: the decoder block (residual stream after
-    it) or its MLP (MLP output)."""
-    layers = model.model.layers
-    if not -len(layers) <= layer < len(layers):
-        raise ValueError(f"layer {layer} outside the model's {len(layers)} layers")
-    if site == "resid_post":
-        return layers[layer]
-    if site == "mlp_out":
-        return layers[layer].mlp
-    raise ValueError(f"unknown site {site!r}; use 'resid_post' or 'mlp_out'")
-
-
-def _output(out):
-    return out[0] if isinstance(out, tuple) else out
-
-
-def _replace_output(out, new: torch.Tensor):
-    return (new, *out[1:]) if isinstance(out, tuple) else new
 
 
 def attach(model: torch.nn.Module, site: str, layer: int, edit: Edit) -> torch.utils.hooks.RemovableHandle:
@@ -55,12 +28,12 @@ def attach(model: torch.nn.Module, site: str, layer: int, edit: Edit) -> torch.u
     (position 0 is kept as it was)."""
 
     def hook(module, args, out):
-        x = _output(out)
+        x = anatomy.output_tensor(out)
         new = edit(x)
         new = torch.cat([x[:, :1], new[:, 1:].to(x.dtype)], dim=1)
-        return _replace_output(out, new)
+        return anatomy.replace_output(out, new)
 
-    return site_module(model, site, layer).register_forward_hook(hook)
+    return anatomy.site_module(model, site, layer).register_forward_hook(hook)
 
 
 @contextmanager
@@ -85,21 +58,8 @@ def real_token_mask(batch: Batch, special_ids: tuple[int, ...] = ()) -> torch.Te
 
 @torch.no_grad()
 def site_output(model: torch.nn.Module, batch: Batch, site: str, layer: int) -> torch.Tensor:
-    """The site's output (B, T, d) for ``batch``; the forward pass stops right after it."""
-    store: dict[str, torch.Tensor] = {}
-
-    def hook(module, args, out):
-        store["x"] = _output(out).detach()
-        raise _Stop
-
-    handle = site_module(model, site, layer).register_forward_hook(hook)
-    try:
-        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    return store["x"].float()
+    """The site's output (B, T, d) for ``batch``, in float32; the forward pass stops right after it."""
+    return anatomy.read(model, batch, site, layer).detach().float()
 
 
 @torch.no_grad()

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from unlearnlab.core.anatomy import SITES
 from unlearnlab.core.artifacts import write_json_atomic
 
 KINDS = ("relu", "topk")
-SITES = ("resid_post", "mlp_out")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class SAEConfig:
         if self.kind not in KINDS:
             raise ValueError(f"unknown SAE kind {self.kind!r}; choose from {KINDS}")
         if self.site not in SITES:
-            raise ValueError(f"unknown SAE site {self.site!r}; choose from {SITES}")
+            raise ValueError(f"unknown SAE site {self.site!r}; choose from {sorted(SITES)}")
         if self.kind == "topk" and not 0 < self.k <= self.d_sae:
             raise ValueError(f"TopK needs 0 < k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
 

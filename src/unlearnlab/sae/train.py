@@ -6,8 +6,8 @@ minibatches are drawn from at random. Why one store rather than a rolling buffer
 N tokens × d × 4 bytes (``train_tokens`` in the SAE metrics records N), e.g. 100k tokens at
 d = 576 (SmolLM2) is 230 MB and at d = 64 (the synthetic model) 26 MB, so it fits; and shuffling
 across the whole corpus keeps consecutive minibatches from being one document. A corpus too large
-for that would pass ``max_tokens`` or train on chunks. The optimisation is the project's ``training.train`` loop (AdamW, warm-up + cosine,
-gradient clipping); the SAE supplies its loss.
+for that would pass ``max_tokens`` or train on chunks. The optimisation is the project's
+``core.training.train`` loop (AdamW, warm-up + cosine, gradient clipping); the SAE supplies its loss.
 """
 
 from __future__ import annotations
@@ -45,9 +45,17 @@ class SAETrainLog:
 def train_sae(acts: torch.Tensor, cfg: SAEConfig, train_cfg: SAETrainConfig = SAETrainConfig(),
               seed: int = 0, device: str = "cpu", **hardware) -> tuple[SparseAutoencoder, SAETrainLog]:
     """An SAE of ``cfg`` fitted to the activation store ``acts`` (N, d_in)."""
-    if acts.ndim != 2 or acts.shape[1] != cfg.d_in:
-        raise ValueError(f"activations of shape {tuple(acts.shape)} do not match d_in={cfg.d_in}")
     sae = SparseAutoencoder(cfg, seed).to(device)
+    return sae, fit_sae(sae, acts, train_cfg, seed, **hardware)
+
+
+def fit_sae(sae: SparseAutoencoder, acts: torch.Tensor, train_cfg: SAETrainConfig = SAETrainConfig(),
+            seed: int = 0, **hardware) -> SAETrainLog:
+    """Train ``sae`` in place on ``acts`` (N, d_in): input scale and decoder bias from the data,
+    then ``train_cfg.steps`` steps on random minibatches drawn with ``seed``; left in eval mode."""
+    if acts.ndim != 2 or acts.shape[1] != sae.cfg.d_in:
+        raise ValueError(f"activations of shape {tuple(acts.shape)} do not match d_in={sae.cfg.d_in}")
+    device = sae.W_enc.device
     sae.initialise_from(acts.to(device))
     gen = torch.Generator().manual_seed(seed)
     log = SAETrainLog()
@@ -60,9 +68,11 @@ def train_sae(acts: torch.Tensor, cfg: SAEConfig, train_cfg: SAETrainConfig = SA
         return loss, train_cfg.batch_size
 
     result = train(sae, step_loss, TrainConfig(steps=train_cfg.steps, lr=train_cfg.lr, batch_size=train_cfg.batch_size,
-                                               warmup_frac=train_cfg.warmup_frac, **hardware), desc=f"SAE {cfg.kind}")
+                                               warmup_frac=train_cfg.warmup_frac, **hardware),
+                   desc=f"SAE {sae.cfg.kind}")
     log.steps, log.wall_s = result.steps, result.wall_s
-    return sae.eval(), log
+    sae.eval()
+    return log
 
 
 @torch.no_grad()

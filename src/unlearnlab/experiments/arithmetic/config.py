@@ -1,18 +1,26 @@
-"""ArithmeticConfig: the arithmetic study's settings in a profile. The arithmetic world (forget x and /, retain + and -), its tiny Llama, the unlearning baselines, UNDO and the relearning attack (notebooks 00-31, 40)."""
+"""ArithmeticConfig: the arithmetic study's settings in a profile (notebooks 00-31, 40, 90)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from unlearnlab.attacks.relearn import RelearnConfig
 from unlearnlab.core.models import ModelSize
+from unlearnlab.data.arithmetic import FORGET_RANGE, RETAIN_RANGE, ArithmeticWorldConfig
+
+SETTING = "arithmetic"  # this study's rows in the results store carry setting=SETTING
 
 
 @dataclass(frozen=True)
 class ArithmeticConfig:
-    """The arithmetic world (forget x and /, retain + and -), its tiny Llama, the unlearning baselines, UNDO and the relearning attack (notebooks 00-31, 40)."""
+    """The arithmetic world (forget x and /, retain + and -), its tiny Llama, the unlearning
+    baselines, UNDO and the relearning attack."""
 
-    seeds: tuple[int, ...] = (0, 1, 2)
-    # data
+    seeds: tuple[int, ...] = (0, 1, 2)  # model seeds: each trains its own base, oracle, unlearning
+    # data: the world's fields (``world()``); another value is another world, cached apart
+    data_seed: int = 0
+    retain_range: tuple[int, int] = RETAIN_RANGE  # operands of + and - (inclusive)
+    forget_range: tuple[int, int] = FORGET_RANGE  # operands of x and / (inclusive)
     eval_fraction: float = 0.1
     word_problems_per_fact: int = 1
     # rows repeated in pretraining: x/÷ are 800 facts to memorise; subtraction (borrows, half
@@ -44,3 +52,15 @@ class ArithmeticConfig:
     attack_eval_every: int = 10
     attack_train_items: int = 64
     attack_batch_size: int = 16
+
+    def world(self) -> ArithmeticWorldConfig:
+        """The config of the world this study generates and trains on."""
+        return ArithmeticWorldConfig(seed=self.data_seed, eval_fraction=self.eval_fraction,
+                                     word_problems_per_fact=self.word_problems_per_fact, n_english=self.n_english,
+                                     n_english_eval=self.n_english_eval, vocab_size=self.vocab_size,
+                                     retain_range=self.retain_range, forget_range=self.forget_range)
+
+    def relearn(self) -> RelearnConfig:
+        """The relearning attack's budget (its hash keys the stored attack results)."""
+        return RelearnConfig(lrs=self.attack_lrs, steps=self.attack_steps, eval_every=self.attack_eval_every,
+                             batch_size=self.attack_batch_size, n_items=self.attack_train_items)

@@ -1,111 +1,110 @@
-"""From the results store to the paper: which models to attack, figure data, the main table,
-and sentences that state the results with their numbers."""
+"""From the results store to the paper: the main table, figure data, and sentences that state
+each notebook's results with their numbers (notebooks 10, 30, 31, 40 and 90 print them)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from unlearnlab.core.artifacts import config_hash
-from unlearnlab.experiments.arithmetic.run import SETTING, attack_config, model_id, select_lr
-from unlearnlab.experiments.session import Session
+from unlearnlab.core.paths import Paths
 from unlearnlab.core.stats import mean_ci
+from unlearnlab.experiments.arithmetic.selection import BASELINES, strongest_undo
+from unlearnlab.experiments.session import Session
+from unlearnlab.reporting import tables
 
-BASELINES = ("GradDiff", "MaxEnt", "RMU")
-KEY = ("setting", "method", "seed", "hparam")
-
-
-def models(session: Session) -> pd.DataFrame:
-    df = session.store.table("models")
-    if df.empty:
-        raise RuntimeError("the results store has no models; run 10_pretrain, 30_baselines and 31_undo first")
-    return df[df["setting"] == SETTING]
+PRETRAIN_COLUMNS = ["acc_add", "acc_sub", "acc_mul", "acc_div", "english_ce", "n_params", "steps", "tokens", "wall_s"]
 
 
-def selected_lrs(session: Session, baselines=BASELINES) -> dict[str, float]:
-    """The learning rate chosen per baseline (lowest forget acc within 10 points of base retain)."""
-    df = models(session)
-    base_retain = float(df[df["method"] == "base"]["retain_acc"].mean())
-    return {m: select_lr(df, m, base_retain) for m in baselines if (df["method"] == m).any()}
+def world_examples(world, per_split: int = 3) -> pd.DataFrame:
+    """A few rows of each split (notebook 00): forget rows are x and ÷, retain rows + and −."""
+    examples = pd.concat([world.splits[s].to_pandas().sample(per_split, random_state=0).assign(split=s)
+                          for s in ["forget_train", "retain_train", "eval", "english_train"]])
+    return examples[["split", "op", "format", "prompt", "answer", "text"]]
 
 
-def label_runs(session: Session) -> pd.DataFrame:
-    """Every model the paper reports, with a display ``label`` (one row per seed)."""
-    df = models(session).copy()
-    lrs = selected_lrs(session)
-    p = session.profile
-    keep = df["method"].isin(["base", "oracle"])
-    for m, lr in lrs.items():
-        keep |= (df["method"] == m) & (df["hparam"] == f"lr={lr:g}")
-    # distillation rows of this profile's sweep only (rows of earlier sweeps stay in the store)
-    budgets = {str(b) for b in p.arithmetic.distill_budgets} | {"recovered"}
-    in_sweep = df["budget"].isin(budgets) if "budget" in df else False
-    keep |= (df["method"] == "UNDO") & df["alpha"].isin(p.arithmetic.undo_alphas) & in_sweep
-    keep |= (df["method"] == "Distill") & in_sweep
-    keep &= df["seed"].isin(p.arithmetic.seeds)
-    df = df[keep].copy()
-
-    def label(row) -> str:
-        if row["method"] in ("UNDO", "Distill"):
-            return f"{row['method']} α={row['alpha']:g}" if row["method"] == "UNDO" else "Distill (α=1)"
-        return row["method"]
-
-    df["label"] = df.apply(label, axis=1)
-    return df
+def pretrained(session: Session) -> pd.DataFrame:
+    """Base and oracle rows of the results store (notebook 10's table), indexed by method."""
+    models = session.store.table("models")
+    return models[models["method"].isin(["base", "oracle"])].set_index("method")[PRETRAIN_COLUMNS]
 
 
-def attack_targets(session: Session) -> list[tuple[dict, str, int]]:
-    """(store key, model directory, seed) of every model to attack; base and oracle are
-    attacked once per profile seed (the attack's data sample differs by seed)."""
-    df = label_runs(session)
-    targets = []
-    for _, row in df.iterrows():
-        seeds = session.profile.arithmetic.seeds if row["method"] in ("base", "oracle") else [int(row["seed"])]
-        for seed in seeds:
-            key = {"setting": SETTING, "method": row["method"], "seed": int(seed),
-                   "hparam": row["hparam"] if isinstance(row["hparam"], str) else ""}
-            targets.append((key, row["model_dir"], int(seed)))
-    return targets
+def describe_pretraining(pre: pd.DataFrame) -> str:
+    """Per-operation accuracy of base and oracle, and what the oracle's forget accuracy means."""
+
+    def ops(row) -> str:
+        return (f"+ {100 * row['acc_add']:.1f} %, − {100 * row['acc_sub']:.1f} %, "
+                f"x {100 * row['acc_mul']:.1f} %, ÷ {100 * row['acc_div']:.1f} %")
+
+    b, o = pre.loc["base"], pre.loc["oracle"]
+    learned = "all ≥ 90 %" if min(b[c] for c in PRETRAIN_COLUMNS[:4]) >= 0.9 else "NOT all ≥ 90 %"
+    return (f"Base model ({int(b['n_params']):,} parameters): held-out exact match {ops(b)} ({learned}). "
+            f"Oracle: {ops(o)}: it never saw x or ÷, so its forget accuracy is the floor an unlearning "
+            "method should reach.")
 
 
-def attacked(session: Session) -> pd.DataFrame:
-    """Runs joined with their worst-case post-attack forget accuracy (one row per seed)."""
-    runs = label_runs(session)
-    att = session.store.table("attacks")
-    if att.empty:
-        raise RuntimeError("no attack results; run 40_attacks first")
-    att = att[att["attack_hash"] == config_hash(attack_config(session))]
-    if att.empty:
-        raise RuntimeError("no attack results for this profile's attack settings; run 40_attacks first")
-    runs = runs.assign(model_id=[model_id(session, d) for d in runs["model_dir"]])
-    merged = runs.merge(att[["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "worst_lr", "curve"]],
-                        on=["method", "hparam", "model_id"], how="inner", suffixes=("_model", ""))
-    # base/oracle: one model, attacked with several seeds; others: the model's own seed
-    same = merged["method"].isin(["base", "oracle"]) | (merged["seed_model"] == merged["seed"])
-    return merged[same].drop(columns=["seed_model"])
+def baseline_sweep(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy and English cross-entropy per method and learning rate (notebook 30)."""
+    return runs.groupby(["method", "lr"])[["retain_acc", "forget_acc", "english_ce"]].mean().round(3)
 
 
-def attacked_all(session: Session) -> pd.DataFrame:
-    """Every stored model of this setting joined with its attack under this profile's attack
-    settings (same method, hyperparameters and seed); models never attacked are left out."""
-    att = session.store.table("attacks")
-    if att.empty:
-        raise RuntimeError("no attack results yet")
-    att = att[att["attack_hash"] == config_hash(attack_config(session))]
-    cols = ["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "worst_lr", "curve"]
-    runs = models(session)
-    runs = runs.assign(model_id=[model_id(session, d) for d in runs["model_dir"]])
-    return runs.merge(att[cols], on=["method", "hparam", "seed", "model_id"], how="inner")
+def describe_baselines(runs: pd.DataFrame, chosen: dict[str, float]) -> str:
+    """The learning rate chosen per method, with its mean retain and forget accuracy."""
+    at_chosen = runs[runs.apply(lambda r: r["lr"] == chosen[r["method"]], axis=1)]
+    summary = at_chosen.groupby("method")[["retain_acc", "forget_acc"]].mean()
+    return ("Chosen learning rates: " + ", ".join(
+        f"{m} lr={lr:g} (retain {100 * summary.loc[m, 'retain_acc']:.1f} %, "
+        f"forget {100 * summary.loc[m, 'forget_acc']:.1f} %)" for m, lr in chosen.items())
+        + ". Whether this suppression survives relearning is tested in 40_attacks.")
 
 
-def strongest_undo(att: pd.DataFrame) -> pd.DataFrame:
-    """UNDO at its largest alpha, at the step where the stopping rule fired (else max budget)."""
-    undo = att[att["method"] == "UNDO"]
-    top = undo[undo["alpha"] == undo["alpha"].max()]
-    rec = top[top["budget"] == "recovered"]
-    if rec["seed"].nunique() < top["seed"].nunique():
-        biggest = max(int(b) for b in top["budget"] if b != "recovered")
-        rec = top[top["budget"] == str(biggest)]
-    return rec
+def recovery(curves: list[dict]) -> pd.DataFrame:
+    """One row per UNDO / distillation run: the teacher's retain accuracy and the recovery step."""
+    return pd.DataFrame([{"label": c["label"], "seed": c["seed"], "teacher retain": c["teacher_retain_acc"],
+                          "recovered at step": c["recovered_step"]} for c in curves])
+
+
+def recovery_table(rec: pd.DataFrame) -> pd.DataFrame:
+    return rec.groupby("label").agg({"teacher retain": "mean", "recovered at step": list})
+
+
+def describe_recovery(rec: pd.DataFrame, max_budget: int) -> str:
+    """Which runs recovered retain accuracy within the distillation budget, and what α trades."""
+    never = rec[rec["recovered at step"].isna()]["label"].unique().tolist()
+    return (f"Distillation budget up to {max_budget} steps. "
+            + (f"Retain accuracy did not recover within the budget for: {', '.join(never)}." if never
+               else "Every run recovered retain accuracy within the budget.")
+            + " Larger α means more noise: more distillation to recover retain, and (we test next) less"
+              " latent forget knowledge left for an attacker.")
+
+
+def attack_summary(att: pd.DataFrame) -> pd.DataFrame:
+    """Mean forget accuracy before and after the worst-case attack, and retain, per label (notebook 40)."""
+    return att.groupby("label")[["forget_acc", "post_attack_forget_acc", "retain_acc"]].mean().round(3)
+
+
+def oracle_after_attack(att: pd.DataFrame) -> float:
+    """The attacked oracle's mean forget accuracy: the floor every figure draws."""
+    return float(att[att["method"] == "oracle"]["post_attack_forget_acc"].mean())
+
+
+def teacher_retain(att: pd.DataFrame, teacher: str = "MaxEnt") -> float:
+    """UNDO's teacher's mean retain accuracy."""
+    return float(att[att["method"] == teacher]["retain_acc"].mean())
+
+
+def write_main_table(rows: pd.DataFrame, paths: Paths, profile: str) -> pd.DataFrame:
+    """``arith_main.tex``: accuracy before and after the attack per method, mean ± 95 % CI."""
+    table = tables.mean_ci_table(
+        rows, "label",
+        {"retain_acc": "retain acc. (\\%)", "forget_acc": "forget acc. (\\%)",
+         "post_attack_forget_acc": "forget after attack (\\%)"},
+        counts={"steps": "optimizer steps"})
+    table = table.rename(columns={"label": "method"})
+    tables.write_latex(table, paths.tables / "arith_main.tex",
+                       caption=f"Arithmetic world ({profile} profile): exact-match accuracy on held-out items, "
+                               "before and after the worst-case relearning attack; mean $\\pm$ 95\\% CI over seeds. "
+                               "Optimizer steps count unlearning plus distillation.",
+                       label="tab:arith-main")
+    return table
 
 
 def table_rows(att: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,8 @@
 """The arithmetic UNDO slice: pretrain base/oracle, unlearn, UNDO, relearning attacks.
 
-Every function is resumable: its output is a config-keyed artifact (model directory) or a row
+One function per notebook step (``pretrain_all`` for 10, ``run_baselines`` for 30, ``run_undo``
+for 31, ``attack_all`` for 40) over the building blocks ``pretrain``, ``unlearn``, ``distill`` and
+``attack``. Every function is resumable: its output is a config-keyed artifact (model directory) or a row
 of the results store, and finished work is skipped on rerun.
 """
 
@@ -9,13 +11,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
-
 from unlearnlab.core.artifacts import Artifact, config_hash, read_json, write_json_atomic
-from unlearnlab.attacks.relearn import RelearnConfig, relearning_attack, worst_case
+from unlearnlab.attacks.relearn import relearning_attack, worst_case
 from unlearnlab.data.arithmetic import FORGET_OPS, RETAIN_OPS
-from unlearnlab.data.world import ArithmeticWorld, build_world
+from unlearnlab.data.world import ArithmeticWorld
 from unlearnlab.evals.exact_match import accuracy_by_label, cross_entropy
+from unlearnlab.experiments.arithmetic import selection
+from unlearnlab.experiments.arithmetic.config import SETTING
 from unlearnlab.experiments.session import Session, model_id
 from unlearnlab.core.logprobs import logits_of, nll
 from unlearnlab.methods import UnlearnData, get_method
@@ -24,7 +26,6 @@ from unlearnlab.core.parallel import map_jobs
 from unlearnlab.core.seeding import seed_everything
 from unlearnlab.core.training import TrainConfig, train
 
-SETTING = "arithmetic"
 # Retain-term weight of the GradDiff family here. Measured on an earlier 2,500-step base model (MaxEnt,
 # lr 3e-4, 100 steps): weight 1 kept 56 % retain accuracy, weight 5 kept 73 %, forget 0.6 % both.
 RETAIN_WEIGHT = {"GradDiff": 5.0, "MaxEnt": 5.0, "NPO": 5.0, "SimNPO": 5.0}
@@ -32,7 +33,7 @@ RETAIN_WEIGHT = {"GradDiff": 5.0, "MaxEnt": 5.0, "NPO": 5.0, "SimNPO": 5.0}
 
 def load_world(session: Session) -> ArithmeticWorld:
     """Build (once) and load the arithmetic world of this profile."""
-    return ArithmeticWorld.load(build_world(session.profile, session.paths.data))
+    return ArithmeticWorld.load(ArithmeticWorld.build(session.profile.arithmetic.world(), session.paths.data))
 
 
 def evaluate(model, world: ArithmeticWorld) -> dict:
@@ -135,17 +136,6 @@ def unlearn(session: Session, world: ArithmeticWorld, base_dir: Path, method: st
     return path
 
 
-def select_lr(models: pd.DataFrame, method: str, base_retain: float, max_retain_drop: float = 0.1) -> float:
-    """The sweep's learning rate with the lowest mean forget accuracy among those whose mean
-    retain accuracy stays within ``max_retain_drop`` of the base model (else the best retain)."""
-    runs = models[models["method"] == method]
-    if runs.empty:
-        raise ValueError(f"no runs of {method!r} in the results store; run 30_baselines first")
-    by_lr = runs.groupby("lr")[["forget_acc", "retain_acc"]].mean()
-    ok = by_lr[by_lr["retain_acc"] >= base_retain - max_retain_drop]
-    return float(ok["forget_acc"].idxmin() if not ok.empty else by_lr["retain_acc"].idxmax())
-
-
 def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method: str, seed: int,
             alpha: float = 1.0, mask_dir: Path | None = None, train_only_masked: bool = False) -> Path:
     """UNDO (noise level ``alpha``), Targeted-UNDO (noise only inside the mask saved at
@@ -213,25 +203,49 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
     return path
 
 
-def attack_config(session: Session) -> RelearnConfig:
-    p = session.profile
-    return RelearnConfig(lrs=p.arithmetic.attack_lrs, steps=p.arithmetic.attack_steps, eval_every=p.arithmetic.attack_eval_every,
-                         batch_size=p.arithmetic.attack_batch_size, n_items=p.arithmetic.attack_train_items)
-
-
 def attack(session: Session, world: ArithmeticWorld, model_dir: str | Path, key: dict, seed: int) -> dict:
     """Relearning attack on a saved model; stores the curves and the worst case, returns the latter."""
     store = session.store
-    cfg = attack_config(session)
+    cfg = session.profile.arithmetic.relearn()
     # another attack config, or another model under the same name (say, after a change of
     # distillation settings), is another row: never reuse an attack of a different model
     key = {**key, "attack_hash": config_hash(cfg), "model_id": model_id(session, model_dir)}
     if store.has("attacks", key):
         return store.get("attacks", key)
-    p = session.profile
     model = load_model(model_dir, session.device)
     rows = relearning_attack(model, world.attack_set(cfg.n_items, seed),
                              world.tokens("eval", FORGET_OPS), FORGET_OPS, cfg, seed, **session.hardware)
     summary = {**worst_case(rows), "curve": rows}
     store.put("attacks", key, summary)
     return {**key, **summary}
+
+
+def run_baselines(session: Session, world: ArithmeticWorld, base_dir: Path, methods: tuple[str, ...]) -> None:
+    """Every method at every learning rate of the profile's sweep, for every seed (notebook 30)."""
+    p = session.profile.arithmetic
+    for method in methods:
+        for lr in p.unlearn_lrs:
+            for seed in p.seeds:
+                unlearn(session, world, base_dir, method, lr, seed)
+
+
+def run_undo(session: Session, world: ArithmeticWorld, base_dir: Path, teacher_method: str) -> list[dict]:
+    """UNDO at every α of the profile and full distillation, from the ``teacher_method`` model at
+    its chosen learning rate, per seed (notebook 31); returns each run's retain-recovery curve."""
+    lr = selection.selected_lrs(session, [teacher_method])[teacher_method]
+    curves = []
+    for seed in session.profile.arithmetic.seeds:
+        teacher = unlearn(session, world, base_dir, teacher_method, lr, seed)
+        runs = [(f"UNDO α={a:g}", "UNDO", a) for a in session.profile.arithmetic.undo_alphas]
+        for label, method, alpha in runs + [("Distill (α=1)", "Distill", 1.0)]:
+            out = distill(session, world, teacher, method, seed, alpha)
+            curves.append({"label": label, "seed": seed, **read_json(out / "retain_curve.json")})
+    return curves
+
+
+def attack_all(session: Session, world: ArithmeticWorld) -> int:
+    """The relearning attack on every model the paper reports (notebook 40); returns how many."""
+    targets = selection.attack_targets(session)
+    for key, model_dir, seed in targets:
+        attack(session, world, model_dir, key, seed)
+    return len(targets)

@@ -1,16 +1,51 @@
-"""ConceptConfig: the concept study's settings in a profile. Masked LoRA concept removal on a real model (notebook 33)."""
+"""The concept study's settings (notebook 33, masked LoRA concept removal on a real model): the
+profile's ``concept`` section, and what each variant of its grid trains.
+
+A variant is a label (a row of every table: ``masked:fisher``, ``lora``, ``GradDiff``, ...) that
+stands for a methods-registry name plus its config (``variant_table``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+BASE = "base"  # the unedited model: a row of every table, never trained
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How one variant of the grid trains.
+
+    ``method``: its methods-registry name; ``mask``: for ``MaskedLoRA``, the localizer whose
+    whole-neuron mask confines the adapter (``"random"``: as many random neurons, the control);
+    ``refusal``: the forget targets are the concept's neutral answer (``False``: the base model's
+    own answers, which GradDiff and NPO push down). Every variant but ``MaskedLoRA`` trains a
+    plain LoRA of the same rank on the modules of the reference mask.
+    """
+
+    method: str
+    mask: str = ""
+    refusal: bool = True
+
+    @property
+    def masked(self) -> bool:
+        return self.method == "MaskedLoRA"
+
+
+def variant_table(localizers: tuple[str, ...]) -> dict[str, Variant]:
+    """Every variant label a grid with ``localizers`` accepts, and what it trains: masked LoRA on
+    each localizer's neurons and on random ones, ``RefusalKL`` on a plain LoRA (``lora``), and
+    GradDiff and NPO on the same plain LoRA."""
+    masked = {f"masked:{m}": Variant("MaskedLoRA", mask=m) for m in (*localizers, "random")}
+    return {**masked, "lora": Variant("RefusalKL"), "GradDiff": Variant("GradDiff", refusal=False),
+            "NPO": Variant("NPO", refusal=False)}
+
 
 @dataclass(frozen=True)
 class ConceptConfig:
-    """Masked LoRA concept removal on a real model (notebook 33)."""
+    """Masked LoRA concept removal on a real model (notebook 33). The default grid is reduced to
+    fit its CPU share; the gpu profile runs the full one."""
 
-    # masked LoRA concept removal on a real model (experiments/concept.py, 33_masked_lora): the
-    # default grid is reduced to fit its CPU share; the gpu profile runs the full one
     name: str = "Inception"
     model: str = "smollm2"
     # fisher: concept Fisher / retain Fisher; gradient_norm: mean |gradient| on concept prompts only.
@@ -44,4 +79,33 @@ class ConceptConfig:
     # bf16 autocast in training and relearning: faster steps on the reference CPU (AVX-512 BF16),
     # so that 5 variants x 3 seeds fit the notebook's 8-minute share
     bf16: bool = True
-    workers: int = 2
+    workers: int = 2  # one-thread processes for the grid on a CPU (1: in turn, in this process)
+
+    def __post_init__(self) -> None:
+        known = variant_table(self.localizers)
+        bad = [v for v in self.variants + self.relearn_variants if v not in known]
+        if bad:
+            raise ValueError(f"unknown variants {bad}; known: {', '.join(known)}")
+
+    def variant(self, label: str) -> Variant:
+        """What variant ``label`` trains (``variant_table``)."""
+        return variant_table(self.localizers)[label]
+
+    def lr_of(self, variant: str) -> float:
+        """The learning rate of ``variant``: its own from ``variant_lrs``, else ``lr``."""
+        return dict(self.variant_lrs).get(variant, self.lr)
+
+    @property
+    def reference_localizer(self) -> str:
+        """The localizer whose mask sets the modules of plain LoRA, GradDiff and NPO."""
+        return self.localizers[0]
+
+    @property
+    def reference_variant(self) -> str:
+        """The masked LoRA variant on the reference localizer's neurons (the headline one)."""
+        return f"masked:{self.reference_localizer}"
+
+    @property
+    def trained_masks(self) -> set[str]:
+        """The localizers (and ``"random"``) whose masks the grid trains masked LoRA in."""
+        return {spec.mask for spec in map(self.variant, self.variants) if spec.masked}

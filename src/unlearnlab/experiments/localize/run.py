@@ -1,5 +1,6 @@
 """Localization on the arithmetic world: score every method on the base model, turn the scores
-into masks at each budget, validate the masks causally, and run Targeted-UNDO with them.
+into masks at each budget and validate the masks causally; Targeted-UNDO
+(``experiments.targeted``) then confines its noise to them.
 
 Everything is a config-keyed artifact (scores, masks, causal rows) or a distillation artifact
 of ``arithmetic.distill``, so reruns skip finished work.
@@ -114,6 +115,11 @@ def mask_dir(localizations: dict[str, Path], method: str, budget: float) -> Path
     return path
 
 
+def load_masks(localizations: dict[str, Path], budget: float) -> dict[str, Mask]:
+    """Every localizer's mask at ``budget`` but the random control's."""
+    return {m: Mask.load(mask_dir(localizations, m, budget)) for m in localizations if m != "random"}
+
+
 def eval_forget_retain(world: ArithmeticWorld):
     """model -> (forget acc, retain acc) on held-out eval items (one forward pass per batch)."""
     tokens = world.tokens("eval")
@@ -125,8 +131,8 @@ def eval_forget_retain(world: ArithmeticWorld):
     return evaluate
 
 
-def causal_rows(session: Session, world: ArithmeticWorld, base_dir: Path,
-                localizations: dict[str, Path], seed: int = 0) -> list[dict]:
+def causal_table(session: Session, world: ArithmeticWorld, base_dir: Path,
+                 localizations: dict[str, Path], seed: int = 0) -> pd.DataFrame:
     """Ablation of every non-random mask vs ``profile.localize.causal_random_draws`` random masks each."""
     p = session.profile
     methods = [m for m in localizations if m != "random"]
@@ -144,59 +150,4 @@ def causal_rows(session: Session, world: ArithmeticWorld, base_dir: Path,
             row.update({"method": method, "budget": float(budget)})
         write_json_atomic(tmp / "rows.json", rows)
 
-    return read_json(artifact.build(make) / "rows.json")
-
-
-# --------------------------------------------------------------------------- summaries for 20_localize
-
-
-def heatmap_grids(model: torch.nn.Module, locs: dict[str, Localization]) -> dict[str, dict[str, torch.Tensor]]:
-    """method -> {"heads": layers × heads, "neurons": layers × neurons} score grids."""
-    from unlearnlab.localization.components import component_grid
-
-    cfg = model.config
-    grids = {}
-    for method, loc in locs.items():
-        if method == "random":
-            continue
-        heads = loc.component_scores(model, "head") if loc.granularity != "neuron" else {}
-        grids[method] = {"heads": component_grid(heads, "H", cfg.num_hidden_layers, cfg.num_attention_heads),
-                         "neurons": component_grid(loc.component_scores(model, "neuron"), "N",
-                                                   cfg.num_hidden_layers, cfg.intermediate_size)}
-    return grids
-
-
-def agreement_tables(model: torch.nn.Module, locs: dict[str, Localization],
-                     masks: dict[str, Mask]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Jaccard overlap between the methods' masks, and Spearman rank correlation between their
-    head and neuron scores (weight-space scores averaged per component)."""
-    from scipy.stats import spearmanr
-
-    names = [m for m in locs if m != "random"]
-    jac = pd.DataFrame([[masks[a].jaccard(masks[b]) for b in names] for a in names], index=names, columns=names)
-    vectors = {}
-    for m in names:
-        comp = {**locs[m].component_scores(model, "neuron"),
-                **(locs[m].component_scores(model, "head") if locs[m].granularity != "neuron" else {})}
-        vectors[m] = comp
-    rho = pd.DataFrame(index=names, columns=names, dtype=float)
-    for a in names:
-        for b in names:
-            shared = sorted(set(vectors[a]) & set(vectors[b]))
-            rho.loc[a, b] = spearmanr([vectors[a][k] for k in shared], [vectors[b][k] for k in shared]).statistic
-    return jac, rho
-
-
-def describe_causal(rows: pd.DataFrame) -> str:
-    """Per method and budget: selectivity of its mask vs the random draws, as sentences."""
-    lines = []
-    for (method, budget), g in rows.groupby(["method", "budget"], sort=False):
-        real = g[~g["control"]].iloc[0]
-        ctrl = g[g["control"]]["selectivity"]
-        beats = real["selectivity"] > ctrl.max()
-        lines.append(f"- **{method} @ {100 * budget:g} %** ({100 * real['fraction']:.1f} % of parameters): "
-                     f"forget −{100 * real['forget_drop']:.1f}, retain −{100 * real['retain_drop']:.1f} points, "
-                     f"selectivity {100 * real['selectivity']:+.1f} vs random {100 * ctrl.mean():+.1f} "
-                     f"[{100 * ctrl.min():+.1f}, {100 * ctrl.max():+.1f}] over {len(ctrl)} draws"
-                     + (" — **above every random draw**" if beats else ""))
-    return "\n".join(lines)
+    return pd.DataFrame(read_json(artifact.build(make) / "rows.json"))

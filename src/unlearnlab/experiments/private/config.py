@@ -1,4 +1,8 @@
-"""PrivateConfig: the private study's settings in a profile. Private records: synthetic SOAP notes, forget splits, membership inference, relearning (notebook 35)."""
+"""PrivateConfig: the private study's settings in a profile (notebook 35, private records).
+
+The synthetic tier (``run``) reads the plain fields; the real tier (``real``: LoRA on SmolLM2)
+reads the ``real_*`` fields, plus ``min_forget`` and ``mia_k`` which both tiers share.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from unlearnlab.core.models import ModelSize
 class PrivateConfig:
     """Private records: synthetic SOAP notes, forget splits, membership inference, relearning (notebook 35)."""
 
-    # private records (experiments/private_records.py, 35_private_records): synthetic SOAP notes;
-    # a public pretraining, then base/oracle fine-tunes, unlearning per forget ratio, MIA, relearning
+    # synthetic tier: the medical world (data/medical_world.py), a public pretraining, then
+    # base/oracle fine-tunes, unlearning per forget ratio, MIA, relearning
     public_clients: int = 100
     clients: int = 100  # private clients of the base model ("full")
     holdout_clients: int = 30  # never trained: the non-members of membership inference
@@ -31,7 +35,7 @@ class PrivateConfig:
     finetune_lr: float = 1e-2
     # (method, lr): at the 10 % split, seed 0, 40 steps, the lowest forget QA whose retain QA stayed within
     # 0.1 of the base's 0.36 (GradDiff 3e-3: 0.18/0.29; NPO 1e-3: 0.20/0.32; SimNPO 3e-3: 0.05/0.30; RMU
-    # 1e-2: 0.30/0.30; NPO 3e-3 reached 0.05 but kept 0.15 retain); retain weights in private_records
+    # 1e-2: 0.30/0.30; NPO 3e-3 reached 0.05 but kept 0.15 retain); retain weights in run.METHOD_CONFIG
     # UNDO is not in the default grid: 12 more jobs (4 ratios x 3 seeds, 120 distillation steps on
     # packed rows each) would add an estimated ~100 s to a notebook measured at 377 s of 480 before
     # RMU joined it; smoke and gpu run it
@@ -51,7 +55,7 @@ class PrivateConfig:
     relearn_steps: int = 15
     relearn_eval_every: int = 5
     workers: int = 2  # one-thread processes for the fine-tunes and the method grid
-    # real tier (experiments/private_real.py): LoRA on SmolLM2 learns members' questions
+    # real tier (real.py): LoRA on SmolLM2 learns members' questions
     real_model: str = "smollm2"
     real_clients: int = 20  # members: forget + retain
     real_holdout: int = 10  # non-members of membership inference
@@ -62,7 +66,7 @@ class PrivateConfig:
     real_steps: int = 40
     real_lr: float = 3e-3
     real_batch_size: int = 16
-    # mix the clients' notes (first medical_real_note_words words) into the base/oracle adapters'
+    # mix the clients' notes (first real_note_words words) into the base/oracle adapters'
     # training, unlearning and relearning, with note-level MIA and verbatim probes; off in default,
     # estimated +120-150 s of the 480 s budget: a 48-word note is ~4x a question's tokens; the
     # fine-tunes batch notes apart (+~25 s), but the methods' batches mix them (every unlearning and

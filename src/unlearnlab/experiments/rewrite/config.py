@@ -1,4 +1,8 @@
-"""RewriteConfig: the rewrite study's settings in a profile. Fact rewrite on the real model: (IA)3 unlearn-then-learn and its comparisons (notebook 32)."""
+"""RewriteConfig: the fact-rewrite study's settings in a profile (notebook 32_rewrite_ia3).
+
+Each variant is a registered method (``methods.rewrite.VARIANTS``) built with this config's
+``steps``, ``batch_size`` and a seed; the rest sizes the grid, the evaluation and the attack.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,14 @@ from dataclasses import dataclass
 class RewriteConfig:
     """Fact rewrite on the real model: (IA)3 unlearn-then-learn and its comparisons (notebook 32)."""
 
-    # fact rewrite on the real model (experiments/fact_rewrite.py, 32_rewrite_ia3): targets are
-    # (subject, relation, new object); the default grid is cut to fit its 10-min CPU share
+    # targets are (subject, relation, new object[, old object]); the default grid is cut to fit
+    # its 10-min CPU share
     # (known to SmolLM2 in all probed paraphrases; Italy and Spain are not: measured by the probe)
-    targets: tuple[tuple[str, str, str], ...] = (
+    targets: tuple[tuple[str, ...], ...] = (
         ("France", "capital", "Lyon"), ("Japan", "capital", "Osaka"), ("Germany", "capital", "Munich"),
         ("China", "capital", "Shanghai"), ("Canada", "capital", "Toronto"))
     variants: tuple[str, ...] = ("ia3_two_stage", "ia3_one_stage", "ia3_all", "ia3_random", "lora_local",
-                                         "full_ft")
+                                 "full_ft")
     seeds: tuple[int, ...] = (0,)
     probe_relations: tuple[str, ...] = ("capital", "symbol")
     k: int = 10  # localized modules (the seed's choice)
@@ -31,3 +35,5 @@ class RewriteConfig:
     relearn_steps: int = 4
     relearn_lrs: tuple[float, ...] = (1e-5,)
     relearn_eval_every: int = 2
+    max_new_tokens: int = 12  # evaluation answers: "The capital of France is Paris." and "... is Au." fit
+    model: str = "smollm2"  # core.real_model.load_real_model name (or a local directory)

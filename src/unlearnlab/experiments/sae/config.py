@@ -1,17 +1,28 @@
-"""SAEConfig: the sae study's settings in a profile. SAE feature unlearning on the synthetic hazard world and on SmolLM2 (notebook 34)."""
+"""SAEStudyConfig: the sae study's settings in a profile: SAE feature unlearning on the synthetic hazard
+world and on SmolLM2 (notebook 34), and the configs of its parts derived from them in one place
+(the world, the SAE, its training, the sweep grid, the baselines, the relearning attack)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from unlearnlab.attacks.relearn import RelearnConfig
 from unlearnlab.core.models import ModelSize
+from unlearnlab.data.hazard import HazardConfig
+from unlearnlab.methods.sae_clamp import SweepGrid
+from unlearnlab.sae import model as sae_model
+from unlearnlab.sae.train import SAETrainConfig
+
+UNTRAINED = "-untrained"  # e.g. "relu-untrained": the SAE at initialisation (the seed's runs logged 0 steps)
+RETAIN_WEIGHT = {"GradDiff": 5.0}  # as the arithmetic study's (experiments.arithmetic.RETAIN_WEIGHT)
 
 
 @dataclass(frozen=True)
-class SAEConfig:
+class SAEStudyConfig:
     """SAE feature unlearning on the synthetic hazard world and on SmolLM2 (notebook 34)."""
 
-    # SAE feature-level unlearning on the synthetic hazard world (experiments/sae.py, 34_sae)
+    # the synthetic tier: the hazard world (data.hazard), its model, the SAEs and their sweep
+    seeds: tuple[int, ...] = (0, 1, 2)  # one SAE per kind and seed, one baseline run per method, lr and seed
     world: tuple[int, int] = (16, 8)  # forget entities, entities per side-effect domain (x3 relations)
     n_english: int = 500
     n_generic: int = 200  # format-only questions ("Which word is a noun?"), see data.hazard.generic_questions
@@ -45,7 +56,13 @@ class SAEConfig:
     multipliers: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0)  # SAE feature units (inputs scaled to E|x|² = d)
     methods: tuple[str, ...] = ("RMU", "GradDiff")
     unlearn_lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
+    unlearn_steps: int = 100
+    unlearn_batch_size: int = 32
     attack_lrs: tuple[float, ...] = (1e-3,)
+    attack_steps: int = 60
+    attack_eval_every: int = 10
+    attack_batch_size: int = 16
+    attack_train_items: int = 64
     attack_side_ratio: float = 0.90  # attack each family's best configuration at side effects >= this x base
     # the real tier: fact-probe questions for SmolLM2, one relation forgotten
     real_model: str = "smollm2"
@@ -74,3 +91,50 @@ class SAEConfig:
     # each (method, lr) costs ~14 s of an idle 2-core CPU
     real_unlearn_lrs: tuple[float, ...] = (3e-5, 1e-4, 3e-4)
     real_methods: tuple[str, ...] = ("RMU", "GradDiff")
+
+    # ------------------------------------------------------------------ derived configs
+
+    def world_config(self, seed: int = 0) -> HazardConfig:
+        return HazardConfig(self.world[0], self.world[1], 0.25, seed, self.n_english, self.n_generic,
+                            self.vocab_size)
+
+    def sae_architecture(self, d_model: int, kind: str) -> sae_model.SAEConfig:
+        """The synthetic tier's SAE of ``kind`` (``relu-untrained``: a ReLU SAE left untrained)."""
+        return sae_model.SAEConfig(d_in=d_model, d_sae=self.expansion * d_model, kind=kind.removesuffix(UNTRAINED),
+                                   k=self.k, l1_coef=self.l1_coef, site=self.site, layer=self.layer)
+
+    def sae_training(self, kind: str) -> SAETrainConfig:
+        return SAETrainConfig(steps=0 if kind.endswith(UNTRAINED) else self.steps, lr=self.lr,
+                              batch_size=self.batch_size)
+
+    def grid(self) -> SweepGrid:
+        return SweepGrid(self.retain_thresholds, self.n_features, self.multipliers, ablate_directions=True)
+
+    def baseline(self, method: str, lr: float, seed: int) -> dict:
+        """RMU / GradDiff config on the synthetic tier (RMU steers where the SAEs read)."""
+        return _baseline(method, lr, seed, self.unlearn_steps, self.unlearn_batch_size, self.layer)
+
+    def attack(self) -> RelearnConfig:
+        return RelearnConfig(lrs=self.attack_lrs, steps=self.attack_steps, eval_every=self.attack_eval_every,
+                             batch_size=self.attack_batch_size, n_items=self.attack_train_items)
+
+    def real_sae_architecture(self, d_model: int) -> sae_model.SAEConfig:
+        return sae_model.SAEConfig(d_in=d_model, d_sae=self.real_expansion * d_model, kind="topk", k=self.real_k,
+                                   site=self.site, layer=self.real_layer)
+
+    def real_grid(self) -> SweepGrid:
+        return SweepGrid(self.real_thresholds, self.real_n_features, self.real_multipliers, self.real_ablate)
+
+    def real_baseline(self, method: str, lr: float, seed: int) -> dict:
+        return _baseline(method, lr, seed, self.real_unlearn_steps, self.real_unlearn_batch_size, self.real_layer)
+
+
+def _baseline(method: str, lr: float, seed: int, steps: int, batch_size: int, layer: int) -> dict:
+    """A baseline's ``get_method`` keywords: all-token losses on corpora, GradDiff's retain weight,
+    RMU steering at the SAE's layer."""
+    config = {"steps": steps, "lr": lr, "batch_size": batch_size, "answer_only": False}
+    if method in RETAIN_WEIGHT:
+        config["retain_weight"] = RETAIN_WEIGHT[method]
+    if method == "RMU":
+        config.update(layer=layer, seed=seed)
+    return config

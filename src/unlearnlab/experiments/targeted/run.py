@@ -1,5 +1,5 @@
-"""Targeted-UNDO on the arithmetic world: the sweep, its attacks, and the compute-vs-robustness
-frontier against global UNDO.
+"""Targeted-UNDO on the arithmetic world: the sweep and its attacks (``report`` draws the
+compute-vs-robustness frontier against global UNDO from the stored results).
 
 Each run: MaxEnt teacher (per seed) → UNDO noise only inside a localization mask → distillation
 until retain accuracy is back within ``retain_threshold`` of the teacher (else the largest
@@ -12,15 +12,11 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from unlearnlab.data.world import ArithmeticWorld
 from unlearnlab.experiments.arithmetic import run as arith
-from unlearnlab.experiments.arithmetic import report
+from unlearnlab.experiments.arithmetic import selection
 from unlearnlab.experiments.localize.run import mask_dir
 from unlearnlab.experiments.session import Session
-from unlearnlab.core.stats import mean_ci
 from unlearnlab.core.parallel import map_jobs
 
 TEACHER = "MaxEnt"
@@ -59,7 +55,7 @@ def _job(args: tuple) -> dict:
 
 
 def teachers(session: Session, world: ArithmeticWorld, base_dir: Path) -> dict[int, Path]:
-    lr = report.selected_lrs(session, [TEACHER])[TEACHER]
+    lr = selection.selected_lrs(session, [TEACHER])[TEACHER]
     return {seed: arith.unlearn(session, world, base_dir, TEACHER, lr, seed) for seed in session.profile.arithmetic.seeds}
 
 
@@ -70,136 +66,3 @@ def run_sweep(session: Session, world: ArithmeticWorld, base_dir: Path, localiza
     jobs = [(session, str(world.directory), by_seed[j["seed"]], localizations, j) for j in sweep(session)]
     map_jobs(_job, jobs, session.device)
     return len(jobs)
-
-
-# --------------------------------------------------------------------------- the frontier
-
-
-def frontier(session: Session) -> pd.DataFrame:
-    """One row per (configuration, seed): distillation steps to recover (NaN if never within the
-    budget), steps and FLOPs actually spent, retain accuracy, post-attack forget accuracy.
-    Global UNDO and full distillation come from 31_undo/40_attacks at their ``recovered``
-    snapshot (else their largest budget), like the targeted runs."""
-    att = report.attacked_all(session)
-    p = session.profile
-    targeted = att[(att["method"] == "TargetedUNDO") & att["mask_source"].isin(p.targeted.sources)
-                   & att["mask_budget"].isin(p.targeted.budgets) & att["alpha"].isin(p.targeted.alphas)
-                   & att["seed"].isin(p.arithmetic.seeds)].copy()
-    targeted["family"] = "Targeted-UNDO"
-    targeted["label"] = targeted.apply(lambda r: f"{r['mask_source']} {100 * r['mask_budget']:g}%"
-                                       + (" (masked only)" if r["train_only_masked"] else "")
-                                       + (f" α={r['alpha']:g}" if len(p.targeted.alphas) > 1 else ""), axis=1)
-    globl = report.attacked(session)
-    globl = globl[globl["method"].isin(["UNDO", "Distill"])]
-    parts = []
-    for _, group in globl.groupby(["label", "seed"]):
-        rec = group[group["budget"] == "recovered"]
-        parts.append(rec if not rec.empty else group[group["budget"] == str(max(p.arithmetic.distill_budgets))])
-    globl = pd.concat(parts).assign(family="global UNDO") if parts else globl.assign(family="global UNDO")
-    order = {s: i for i, s in enumerate(p.targeted.sources)}
-    targeted = targeted.sort_values(["mask_budget", "mask_source", "train_only_masked", "alpha"],
-                                    key=lambda c: c.map(order) if c.name == "mask_source" else c)
-    out = pd.concat([globl.sort_values(["method", "alpha"], ascending=[False, True]), targeted], ignore_index=True)
-    out["recovered"] = out["recovered_step"].notna()
-    out["steps_to_recover"] = out["recovered_step"].astype(float)
-    return out[["family", "label", "method", "seed", "alpha", "mask_source", "mask_budget", "recovered",
-                "steps_to_recover", "distill_steps", "distill_flops", "retain_acc", "forget_acc",
-                "post_attack_forget_acc"]]
-
-
-def global_steps_at(forget: float, curve: pd.DataFrame, max_budget: int) -> tuple[float, str]:
-    """Distillation steps global UNDO needs to reach post-attack forget accuracy ``forget``.
-
-    ``curve``: recovered global UNDO runs of one seed (steps_to_recover, post_attack_forget_acc).
-    Linear interpolation between them; a target less robust than every recovered global run costs
-    what the cheapest one costs (an upper bound: "≤"); a target more robust than every recovered
-    global run costs more than the budget (a lower bound: "≥ max_budget").
-    """
-    pts = curve.dropna(subset=["steps_to_recover"]).sort_values("post_attack_forget_acc")
-    if pts.empty or forget < pts["post_attack_forget_acc"].min():
-        return float(max_budget), ">="
-    if forget > pts["post_attack_forget_acc"].max():
-        return float(pts["steps_to_recover"].min()), "<="
-    return float(np.interp(forget, pts["post_attack_forget_acc"], pts["steps_to_recover"])), "="
-
-
-def steps_ratio(front: pd.DataFrame, max_budget: int) -> pd.DataFrame:
-    """Per Targeted-UNDO configuration and seed: steps it needed / steps global UNDO needs for the
-    same post-attack forget accuracy (same seed). ``bound`` says whether the ratio is exact
-    ('='), at most ('<=', global UNDO never got that robust within the budget), or at least
-    ('>=', the target is less robust than the cheapest global run); runs that did not recover
-    have no ratio."""
-    rows = []
-    globl = front[front["family"] == "global UNDO"]
-    for _, r in front[front["family"] == "Targeted-UNDO"].iterrows():
-        if not r["recovered"]:
-            rows.append({"label": r["label"], "seed": r["seed"], "ratio": np.nan, "bound": "not recovered"})
-            continue
-        steps, kind = global_steps_at(r["post_attack_forget_acc"], globl[globl["seed"] == r["seed"]], max_budget)
-        bound = {"=": "=", ">=": "<=", "<=": ">="}[kind]
-        rows.append({"label": r["label"], "seed": r["seed"], "ratio": r["steps_to_recover"] / steps, "bound": bound})
-    return pd.DataFrame(rows)
-
-
-def _fmt(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
-    m, c = mean_ci(values)
-    return "--" if m != m else f"{m * scale:.{digits}f} $\\pm$ {c * scale:.{digits}f}"
-
-
-def frontier_table(front: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
-    """The paper's frontier table: one row per configuration, mean ± 95 % CI over seeds."""
-    rows = []
-    for (family, label), g in front.groupby(["family", "label"], sort=False):
-        r = ratios[ratios["label"] == label] if family == "Targeted-UNDO" else pd.DataFrame()
-        bounds = sorted(set(r["bound"])) if not r.empty else []
-        ratio = "--" if r.empty or r["ratio"].isna().all() else (
-            _fmt(r["ratio"].dropna().tolist(), 1.0, 2) + ("" if bounds == ["="] else f" ({'/'.join(bounds)})"))
-        rows.append({"family": family, "configuration": label,
-                     "recovered": f"{int(g['recovered'].sum())}/{len(g)}",
-                     "steps to recover": _fmt(g["steps_to_recover"].dropna().tolist(), 1.0, 0),
-                     "retain acc (%)": _fmt(g["retain_acc"].tolist()),
-                     "post-attack forget (%)": _fmt(g["post_attack_forget_acc"].tolist()),
-                     "steps ratio vs global": ratio})
-    return pd.DataFrame(rows)
-
-
-def describe(front: pd.DataFrame, ratios: pd.DataFrame, oracle_after: float) -> str:
-    """The frontier in sentences: per configuration, recovery, robustness and the steps ratio."""
-
-    def pct(values) -> str:
-        m, c = mean_ci(list(values))
-        return f"{100 * m:.1f} ± {100 * c:.1f} %"
-
-    lines = [f"Attacked oracle: {100 * oracle_after:.1f} % forget accuracy (the floor)."]
-    for (family, label), g in front.groupby(["family", "label"], sort=False):
-        steps = g["steps_to_recover"].dropna()
-        rec = f"recovered in {len(steps)}/{len(g)} seeds" + (f" after {steps.mean():.0f} steps" if len(steps) else "")
-        line = f"- **{label}** ({family}): {rec}; retain {pct(g['retain_acc'])}, post-attack forget {pct(g['post_attack_forget_acc'])}"
-        r = ratios[ratios["label"] == label] if family == "Targeted-UNDO" else pd.DataFrame()
-        if not r.empty and r["ratio"].notna().any():
-            m, c = mean_ci(r["ratio"].dropna().tolist())
-            kinds = sorted(set(r["bound"].dropna()))
-            line += f"; steps ratio vs global UNDO {m:.2f} ± {c:.2f} ({', '.join(kinds)})"
-        lines.append(line + ".")
-    t = front[front["family"] == "Targeted-UNDO"]
-    for budget, g in t.groupby("mask_budget"):
-        by_source = g.groupby("mask_source")["post_attack_forget_acc"].mean()
-        recovered = g.groupby("mask_source")["recovered"].all()
-
-        def show(src: str) -> str:
-            return f"{100 * by_source[src]:.1f} %" + ("" if recovered[src] else " (not recovered)")
-
-        if "random" in by_source:
-            others = ", ".join(f"{k} {show(k)}" for k in by_source.drop("random").sort_values().index)
-            lines.append(f"At a {100 * budget:g} % mask budget, post-attack forget accuracy: {others}; "
-                         f"random masks {show('random')}. A model that has not recovered retain accuracy "
-                         "cannot do arithmetic at all, so its low post-attack forget accuracy is not robustness.")
-    good = ratios.dropna(subset=["ratio"])
-    if good.empty:
-        lines.append("No Targeted-UNDO run recovered retain accuracy, so no steps ratio can be given.")
-    else:
-        helped = good.groupby("label")["ratio"].mean()
-        helped = helped[helped < 1]
-        lines.append("Configurations cheaper than global UNDO at equal robustness (mean ratio < 1): "
-                     + (", ".join(f"{k} ({v:.2f})" for k, v in helped.items()) if len(helped) else "none") + ".")
-    return "\n".join(lines)

@@ -1,0 +1,377 @@
+"""The SAE study's tables, captions and text: everything notebook 34 shows in words, chosen by the
+numbers (``describe``, ``conclusion``), and the four LaTeX tables with their captions
+(``write_tables``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from unlearnlab.core.stats import format_mean_ci, summarize
+from unlearnlab.evals import unlearning_score as us
+from unlearnlab.experiments.sae.attack import attack_summary
+from unlearnlab.experiments.sae.run import RealResults, SAEResults
+from unlearnlab.experiments.session import Session
+from unlearnlab.reporting.tables import mean_ci_table, write_latex
+
+
+def score_table(results: SAEResults | RealResults) -> pd.DataFrame:
+    """Mean ± 95 % CI over seeds per variant, with the bootstrap over questions and the evidence
+    rule (``unlearning_score.score_table``)."""
+    return us.score_table(results.scores, results.stats)
+
+
+def grid_note(session: Session) -> str:
+    """Which grid made the numbers: the profile's name, and its sizes."""
+    name, p = session.profile.name, session.profile.sae
+    which = {"default": "reduced CPU grid", "gpu": "full grid", "smoke": "smoke-test grid"}.get(name, name)
+    return (f"{name} profile ({which}): synthetic tier {len(p.seeds)} seed(s), SAEs {', '.join(p.kinds)} "
+            f"({p.steps} steps), retain thresholds {list(p.retain_thresholds)}, features "
+            f"{list(p.n_features)}, multipliers {list(p.multipliers)}, RMU/GradDiff lr "
+            f"{[f'{x:g}' for x in p.unlearn_lrs]}; real tier {len(p.real_seeds)} seed(s), "
+            f"{p.real_facts or 'all'} question(s) per relation, thresholds {list(p.real_thresholds)}, "
+            f"features {list(p.real_n_features)}, multipliers {list(p.real_multipliers)}, RMU/GradDiff lr "
+            f"{[f'{x:g}' for x in p.real_unlearn_lrs]} ({p.real_unlearn_steps} steps)")
+
+
+def _tiers(results: SAEResults, real: RealResults | None) -> list[tuple[str, pd.DataFrame, pd.DataFrame, dict]]:
+    """(tier, scores, stats, base evaluation) of each tier that has scores."""
+    tiers = [("synthetic", results.scores, results.stats, results.base_eval)]
+    if real is not None and not real.scores.empty:
+        tiers.append(("SmolLM2", real.scores, real.stats, real.base_eval))
+    return tiers
+
+
+def _cell(mean: float, ci: float, n: int, low: float = float("nan"), high: float = float("nan"),
+          scale: float = 100.0) -> str:
+    """'m ± CI' over seeds (n ≥ 2), else the mean with its bootstrap interval over questions
+    '[lo, hi]' when there is one, else the mean alone (never '± 0' for one seed)."""
+    if n >= 2:
+        return format_mean_ci(mean, ci, scale)
+    text = format_mean_ci(mean, float("nan"), scale)
+    return text if low != low or text == "--" else f"{text} [{scale * low:.1f}, {scale * high:.1f}]"
+
+
+def latex_table(results: SAEResults, real: RealResults | None = None) -> pd.DataFrame:
+    """Score in % per tier, method, rule and intervention; one column per retain corpus of the
+    feature statistics (baselines use none: their score sits under "text"). Several seeds:
+    mean ± 95 % CI over seeds; one seed: the 95 % bootstrap interval over questions in brackets.
+    '*': the score is evidence (``unlearning_score.is_significant``)."""
+    rows = []
+    tiers = _tiers(results, real)
+    retains = list(dict.fromkeys(r for _, scores, _, _ in tiers for r in scores["retain"]))
+    for tier, scores, stats, _ in tiers:
+        table = us.score_table(scores, stats)
+        for key, group in table.groupby(["method", "rule", "intervention"], sort=False):
+            row = dict(zip(["Tier", "Method", "Rule", "Intervention"], (tier, *key)))
+            for retain in retains:
+                part = group[group["retain"] == retain]
+                if part.empty or part["score_mean"].isna().all():
+                    row[f"Score, retain {retain}"] = "--"
+                    continue
+                r = part.iloc[0]
+                cell = _cell(r["score_mean"], r["score_ci"], int(r["n"]), r.get("boot_low", float("nan")),
+                             r.get("boot_high", float("nan")))
+                row[f"Score, retain {retain}"] = cell + ("*" if r.get("significant", False) else "")
+            row["Seeds"] = int(group["n"].max())
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def matched_latex(results: SAEResults, real: RealResults | None = None,
+                  ratios: Sequence[float] = us.RATIOS) -> pd.DataFrame:
+    """Lowest forget accuracy (%) per family at side effects ≥ r × base, for each r (mean ± 95 %
+    CI over seeds; one seed: the mean alone). Lower is better; 100 where nothing qualifies."""
+    rows = []
+    tiers = [("synthetic", results.runs, results.base_side_acc)]
+    if real is not None and not real.runs.empty:
+        tiers.append(("SmolLM2", real.runs, float(real.base_eval["side_acc"])))
+    for tier, runs, base_side in tiers:
+        for _, r in us.matched_table(runs, base_side, ratios).iterrows():
+            row = {"Tier": tier, "Method": r["family"]}
+            for ratio in ratios:
+                col = us.forget_col(ratio)
+                row[f"side $\\geq$ {ratio:g}"] = _cell(r[f"{col}_mean"], r[f"{col}_ci"], int(r["n"]))
+            row["Seeds"] = int(r["n"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+QUALITY = {"mse": "MSE", "explained_variance": "Expl. var.", "l0": "$L_0$", "dead_fraction": "Dead",
+           "delta_loss": "$\\Delta$ loss"}
+
+
+def quality_latex(results: SAEResults, real: RealResults | None = None) -> pd.DataFrame:
+    """SAE quality per tier and kind on held-out activations: MSE, explained variance, L0, dead
+    fraction and Δ next-token loss when spliced (mean ± 95 % CI over seeds; one seed: the mean)."""
+    parts = [results.saes.assign(tier="synthetic")]
+    if real is not None and not real.saes.empty:
+        parts.append(real.saes.assign(tier="SmolLM2", kind="topk"))
+    saes = pd.concat(parts, ignore_index=True)
+    table = summarize(saes, ["tier", "kind"], list(QUALITY))
+    rows = []
+    for _, r in table.iterrows():
+        row = {"Tier": r["tier"], "SAE": r["kind"]}
+        for col, title in QUALITY.items():
+            digits = 1 if col == "l0" else 3
+            row[title] = format_mean_ci(r[f"{col}_mean"], r[f"{col}_ci"] if r["n"] > 1 else float("nan"), 1.0, digits)
+        row["Seeds"] = int(r["n"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def attack_latex(summary: pd.DataFrame) -> pd.DataFrame:
+    """Held-out forget accuracy (%) before the attack, at the attacker's best stopping point, of the
+    attacked base at that point, and at the last step (mean ± 95 % CI over seeds)."""
+    if summary.empty:
+        return pd.DataFrame()
+    names = summary.groupby("label")["variant"].first()
+    table = mean_ci_table(summary, "label", {"before": "Before", "recovered": "Best step",
+                                             "base_same_step": "Base, same step", "final": "Last step"})
+    table.insert(1, "Configuration", [_configuration(names[label]) for label in table["label"]])
+    return table.rename(columns={"label": "Target", "seeds": "Seeds"})
+
+
+def _configuration(variant: str) -> str:
+    """The attacked configuration of a variant label, for the attack table: 'topk kl clamp (retain
+    text)' for 'SAE-topk kl clamp | retain text'; empty for the base model and the baselines."""
+    if variant in ("base", "RMU", "GradDiff"):
+        return ""
+    name, _, retain = variant.partition(" | ")
+    return name.replace("SAE-", "") + (f" ({retain})" if retain else "")
+
+
+def _fmt(mean: float, ci: float, n: int, low: float = float("nan"), high: float = float("nan")) -> str:
+    """Mean ± CI over seeds, or for one seed the mean (with its bootstrap interval when known)."""
+    if n >= 2:
+        return f"{mean:.3f} ± {ci:.3f}"
+    return f"{mean:.3f}" if low != low else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def describe(results: SAEResults) -> str:
+    """The numbers behind the notebook's conclusions, as Markdown bullets."""
+    table = score_table(results)
+    lines = [f"- Suite: {results.base['n_known_forget']} forget and {results.base['n_known_side']} side-effect "
+             f"questions known under all 24 orderings (of {results.base['n_asked']}); the unmodified model's "
+             f"measured side-effect accuracy on them: {results.base_side_acc:.3f}."]
+    for _, row in table.iterrows():
+        lines.append(f"- {row['variant']}: unlearning score {_fmt(row['score_mean'], row['score_ci'], row['n'])} "
+                     f"(n = {row['n']}; bootstrap over questions [{row['boot_low']:.3f}, {row['boot_high']:.3f}], "
+                     f"{int(row['n_forgotten'])} distinct question(s) forgotten); lowest forget accuracy at any "
+                     f"side effect {row['min_forget_any_side_mean']:.2f}.")
+    untrained = results.scores[results.scores["variant"].str.contains("untrained", regex=False)]
+    if not untrained.empty:
+        l0 = results.saes.loc[results.saes["kind"].str.contains("untrained", regex=False), "l0"].mean()
+        selected = int(untrained["max_selected"].max())
+        lines.append(f"- Untrained SAEs select at most {selected} features (mean L0 {l0:.0f})"
+                     + (": every feature fires on more retain tokens than the thresholds allow, so nothing is "
+                        "clamped." if selected == 0 else "."))
+    return "\n".join(lines)
+
+
+def _rule_lines(clamp_rows: pd.DataFrame, n_forget: int) -> tuple[list[str], list[str]]:
+    """Per scoring rule: its best clamp variant, the evidence for it; and the rules that pass."""
+    lines, works = [], []
+    for rule, group in clamp_rows.groupby("rule", sort=False):
+        if group["score_mean"].isna().all():
+            lines.append(f"- **{rule}**: no score (no known forget question).")
+            continue
+        best = group.loc[group["score_mean"].idxmax()]
+        n_q = int(best["n_forgotten"])
+        if best["significant"]:
+            works.append(f"{rule} ({best['score_mean'] * n_forget:.1f} of {n_forget} questions)")
+            verdict = ("evidence: ≥ 2 questions forgotten per seed, and the bootstrap (and seed) intervals "
+                       "exclude 0")
+        elif n_q < 2:
+            verdict = (f"not evidence: it rests on {n_q} distinct question(s)"
+                       + (", whatever the seed CI says" if best["n"] > 1 and best["score_ci"] == 0
+                          and best["score_mean"] > 0 else ""))
+        elif best["score_mean"] * n_forget < 2 - 1e-9:
+            verdict = (f"not evidence: {best['score_mean'] * n_forget:.1f} question(s) forgotten per seed "
+                       f"({n_q} distinct over the seeds): one flipped answer is what a sweep over many "
+                       "configurations finds by chance")
+        else:
+            verdict = "not evidence: an interval includes 0"
+        lines.append(f"- **{rule}**: best clamp variant {best['variant']}: score "
+                     f"{_fmt(best['score_mean'], best['score_ci'], best['n'])} (n = {best['n']}; bootstrap over "
+                     f"questions [{best['boot_low']:.3f}, {best['boot_high']:.3f}]), i.e. "
+                     f"{best['score_mean'] * n_forget:.1f} of the {n_forget} forget questions at side effects ≥ "
+                     f"0.99; {verdict}.")
+    return lines, works
+
+
+def _why_lines(results: SAEResults, clamp_rows: pd.DataFrame) -> list[str]:
+    """Why the score is what it is: how low forget accuracy goes at any side effect, what the
+    clamp configurations cost in side effects, and which retain corpus helps; all from the sweep."""
+    sw = results.runs
+    active = sw[(sw["intervention"] == "clamp") & (sw["n_selected"] > 0) & sw["method"].str.startswith("SAE")
+                & ~sw["method"].str.contains("untrained", regex=False)]
+    if active.empty:
+        return ["- **Why.** No trained SAE selected any feature: nothing was clamped."]
+    top = clamp_rows["score_mean"].max()
+    lowest = clamp_rows["min_forget_any_side_mean"].min()
+    side = active["side_acc"].mean()
+    gap = (1 - lowest) - top
+    line = (f"- **Why.** Clamping lowers forget accuracy to {lowest:.2f} at its strongest configuration "
+            f"(best rule and retain corpus, mean over seeds) while the score credits at most {top:.3f}; ")
+    line += (f"the clamp configurations keep on average {side:.2f} of side-effect accuracy (the score needs "
+             f"≥ {0.99 * results.base_side_acc:.2f}): the forgetting it can do costs side effects."
+             if gap > 0.05 else "clamping barely moves forget accuracy at any side effect.")
+    by_retain = active.groupby("retain")["side_acc"].mean()
+    scores = clamp_rows.groupby("retain")["score_mean"].mean()
+    if len(by_retain) > 1 and scores.notna().all():
+        parts = "; ".join(f"retain {r}: mean score {scores[r]:.3f}, mean side-effect accuracy {by_retain[r]:.2f}"
+                          for r in by_retain.index)
+        kept = by_retain.idxmax()
+        if by_retain.max() - by_retain.min() < 0.005:
+            line += f" By retain corpus ({parts}): no retain corpus keeps side effects higher."
+        else:
+            line += (f" By retain corpus ({parts}): '{kept}' keeps side effects higher"
+                     + (", as counting generic questions keeps format features out of the selection."
+                        if kept != "text" else "."))
+    return [line]
+
+
+def _matched_lines(runs: pd.DataFrame, base_side: float, tier: str) -> list[str]:
+    """Who forgets most at each matched side-effect level (families, rules pooled)."""
+    table = us.matched_table(runs, base_side)
+    if table.empty:
+        return []
+    table = table[~table["family"].str.contains("untrained", regex=False)]
+    parts = []
+    for ratio in us.RATIOS:
+        col = f"{us.forget_col(ratio)}_mean"
+        if table[col].isna().all():
+            continue
+        best = table.loc[table[col].idxmin()]
+        ties = table[table[col] <= best[col] + 1e-9]["family"].tolist()
+        parts.append(f"side ≥ {ratio:g}: " + (f"{', '.join(ties)} tie at forget {best[col]:.2f}" if len(ties) > 1
+                                               else f"{best['family']} (forget {best[col]:.2f})"))
+    return [f"- **Matched side effects ({tier}, lowest forget accuracy per family).** " + "; ".join(parts) + "."
+            ] if parts else []
+
+
+def _attack_lines(summary: pd.DataFrame) -> list[str]:
+    if summary.empty:
+        return []
+    mean = summary.groupby("label")[["before", "recovered", "base_same_step"]].mean()
+    parts = "; ".join(f"{label} {v['before']:.2f} → {v['recovered']:.2f} (attacked base at that step "
+                      f"{v['base_same_step']:.2f})" for label, v in mean.iterrows())
+    line = f"- **Relearning attack** (held-out forget questions, before → best stopping point): {parts}."
+    if "base" in mean.index and mean.loc["base", "base_same_step"] < mean.loc["base", "before"] - 0.05:
+        line += (" The attack also lowers the unmodified model's accuracy, so it damages the answer format; read "
+                 "each target against the attacked base.")
+    return [line]
+
+
+def conclusion(results: SAEResults, real: RealResults | None = None) -> str:
+    """What the scores say, as Markdown: which rule (and retain corpus) moves the score, the
+    seed's 0.0, matched side effects, the baselines, the relearning attack and the real tier;
+    every statement chosen by the numbers."""
+    table = score_table(results)
+    lines = []
+    untrained = table[table["method"].str.contains("untrained", regex=False)]
+    if not untrained.empty and untrained["score_mean"].notna().any():
+        selected = results.scores.loc[results.scores["method"].str.contains("untrained", regex=False),
+                                      "max_selected"].max()
+        top = untrained["score_mean"].max()
+        lines.append(f"- **The seed's 0.0.** The SAE at initialisation scores at most {top:.3f}"
+                     + (f" and selects {int(selected)} features: its features fire on almost every token, so "
+                        "none passes the retain-frequency filter and nothing is clamped." if selected == 0
+                        else f"; it selects up to {int(selected)} features."))
+    trained = table[table["method"].str.startswith("SAE") & ~table["method"].str.contains("untrained", regex=False)]
+    clamp_rows = trained[trained["intervention"] == "clamp"]
+    n_forget = int(results.base["n_known_forget"])
+    if clamp_rows["score_mean"].notna().any():
+        rule_lines, works = _rule_lines(clamp_rows, n_forget)
+        lines += rule_lines
+        best = clamp_rows.loc[clamp_rows["score_mean"].idxmax()]
+        lines.append(f"- **Verdict.** Rules whose score is evidence: {', '.join(works) or 'none'}. The best clamp "
+                     f"score is {best['score_mean']:.3f} ({best['variant']}), "
+                     f"{int(best['n_forgotten'])} distinct question(s) of {n_forget}"
+                     + ("; the score stays indistinguishable from 0." if not works else "."))
+        lines += _why_lines(results, clamp_rows)
+    ablate = trained[trained["intervention"] == "dir-ablate"]
+    if ablate["score_mean"].notna().any() and clamp_rows["score_mean"].notna().any():
+        a, c = ablate["score_mean"].mean(), clamp_rows["score_mean"].mean()
+        lines.append(f"- Decoder-direction ablation of the same features: mean score {a:.3f} vs {c:.3f} for "
+                     f"clamping ({'higher' if a > c else 'lower' if a < c else 'equal'}).")
+    for method in ("RMU", "GradDiff"):
+        row = table[table["variant"] == method]
+        if not row.empty:
+            r = row.iloc[0]
+            lines.append(f"- {method} (same score formula over its learning rates): "
+                         f"{_fmt(r['score_mean'], r['score_ci'], r['n'])} (n = {r['n']}; bootstrap over questions "
+                         f"[{r['boot_low']:.3f}, {r['boot_high']:.3f}]).")
+    lines += _matched_lines(results.runs, results.base_side_acc, "synthetic")
+    lines += _attack_lines(attack_summary(results.attacks))
+    if real is not None:
+        lines += _real_lines(real)
+    return "\n".join(lines)
+
+
+def _real_lines(real: RealResults) -> list[str]:
+    if real.scores.empty:
+        return [f"- Real tier: no score ({real.note})."]
+    table = score_table(real)
+    parts = "; ".join(f"{r['variant']} {_fmt(r['score_mean'], r['score_ci'], r['n'], r['boot_low'], r['boot_high'])}"
+                      + (" (evidence)" if r["significant"] else "") for _, r in table.iterrows())
+    lines = [f"- Real tier ({real.note}; base side-effect accuracy {real.base_eval['side_acc']:.2f}; "
+             f"brackets: 95 % bootstrap over questions): {parts}."]
+    lines += _matched_lines(real.runs, float(real.base_eval["side_acc"]), "SmolLM2")
+    return lines
+
+
+# --------------------------------------------------------------------------- the LaTeX tables and their captions
+
+
+def main_caption(session: Session, results: SAEResults, real: RealResults | None) -> str:
+    caption = (f"SAE feature unlearning vs RMU and GradDiff ({grid_note(session)}). Unlearning score "
+               "$= 1 -$ min forget accuracy over configurations keeping side-effect accuracy $\\geq 0.99$ of the "
+               "unmodified model's (measured), in \\%: mean $\\pm$ 95\\% CI over seeds; for one seed (SmolLM2 "
+               "in the default profile) the 95\\% bootstrap interval over questions in brackets. *: evidence "
+               "($\\geq 2$ questions forgotten per seed and $\\geq 2$ distinct ones, the bootstrap interval over "
+               "questions and, with several seeds, the seed CI exclude 0).")
+    caption += (f" Synthetic suite: {results.base['n_known_forget']} forget and {results.base['n_known_side']} "
+                f"side-effect questions; unmodified side-effect accuracy {results.base_side_acc:.3f}.")
+    if real is not None:
+        caption += (f" SmolLM2 suite: {real.suite['n_known_forget']} forget and {real.suite['n_known_side']} "
+                    f"side-effect questions; unmodified side-effect accuracy {real.base_eval['side_acc']:.3f}.")
+    return caption
+
+
+MATCHED_CAPTION = (
+    "Lowest forget accuracy (\\%, lower is better) at matched side effects: among each family's "
+    "configurations (SAE: every rule, retain corpus, threshold, number of features and multiplier) whose "
+    "side-effect accuracy is $\\geq r\\times$ the unmodified model's; 100 where none qualifies. Mean "
+    "$\\pm$ 95\\% CI over seeds; one seed: the mean.")
+
+
+def quality_caption(session: Session) -> str:
+    return (f"SAE quality per tier and kind ({session.profile.name} profile): MSE, explained variance, $L_0$, dead "
+            "fraction and $\\Delta$ next-token loss with the reconstruction spliced in, on held-out data; mean "
+            "$\\pm$ 95\\% CI over seeds, one seed: the mean.")
+
+
+def attack_caption(session: Session) -> str:
+    p = session.profile.sae
+    return (f"Relearning attack on the synthetic tier ({session.profile.name} profile): fine-tuning on forget "
+            f"data of held-out entities (lr {list(p.attack_lrs)}, {p.attack_steps} "
+            "steps); held-out forget accuracy in \\% before, at the best evaluated step, of the attacked "
+            "unmodified model at that step, and at the last step; targets: each family's best configuration at "
+            f"side effects $\\geq {p.attack_side_ratio:g}\\times$ base. Mean $\\pm$ 95\\% CI over seeds.")
+
+
+def write_tables(session: Session, results: SAEResults, real: RealResults | None = None) -> dict[str, pd.DataFrame]:
+    """``sae_unlearning``, ``sae_matched``, ``sae_quality`` and (when the attack ran)
+    ``sae_attack`` under the tables folder, with captions; the frames, by file name, to display."""
+    tables = {"sae_unlearning": (latex_table(results, real), main_caption(session, results, real), "tab:sae"),
+              "sae_matched": (matched_latex(results, real), MATCHED_CAPTION, "tab:sae-matched"),
+              "sae_quality": (quality_latex(results, real), quality_caption(session), "tab:sae-quality")}
+    if not results.attacks.empty:
+        tables["sae_attack"] = (attack_latex(attack_summary(results.attacks)), attack_caption(session),
+                                "tab:sae-attack")
+    for name, (table, caption, label) in tables.items():
+        write_latex(table, session.paths.tables / f"{name}.tex", caption=caption, label=label)
+    return {name: table for name, (table, _, _) in tables.items()}

@@ -1,0 +1,79 @@
+"""The run record: which profile, commit and date made each output file, and which notebook wrote it.
+
+The pipeline snapshots the modification times of ``figures/`` and ``paper/tables/`` around each
+notebook (``snapshot`` / ``changed``): whatever a notebook wrote is attributed to it, however it
+was saved, with no bookkeeping in the notebooks. ``write_manifest`` merges one run into a
+manifest file: ``outputs/manifest_<profile>.json`` under any output root, and, for a full
+paper run into the repository, ``figures/MANIFEST.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+from unlearnlab.core.artifacts import read_json, write_json_atomic
+from unlearnlab.core.paths import Paths, repo_root
+
+MANIFEST_NAME = "MANIFEST.json"
+
+
+def _output_dirs(paths: Paths) -> list[Path]:
+    return [paths.figures, paths.tables]
+
+
+def written_by_notebook(manifest: dict) -> dict[str, list[str]]:
+    """The manifest's ``written_by`` inverted: notebook -> the files it wrote."""
+    files: dict[str, list[str]] = {}
+    for name, notebook in manifest.get("written_by", {}).items():
+        files.setdefault(notebook, []).append(name)
+    return files
+
+
+def snapshot(paths: Paths) -> dict[str, int]:
+    """Modification time (ns) of every figure and table, keyed by its path under the root."""
+    files = (f for d in _output_dirs(paths) if d.is_dir() for f in d.iterdir())
+    return {f.relative_to(paths.root).as_posix(): f.stat().st_mtime_ns
+            for f in files if f.is_file() and f.name != MANIFEST_NAME}
+
+
+def changed(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """Files created or rewritten between two snapshots."""
+    return sorted(name for name, mtime in after.items() if before.get(name) != mtime)
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def stamp(profile: str, profile_hash: str, **extra: object) -> dict:
+    """What made a run: profile, its config hash, commit, date (and overrides, if any)."""
+    return {"profile": profile, "git_commit": git_commit(), "profile_hash": profile_hash,
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **extra}
+
+
+def write_manifest(path: Path, paths: Paths, run_stamp: dict, times: dict[str, float],
+                   written: dict[str, list[str]], partial: bool) -> dict:
+    """Merge one run into the manifest at ``path`` and return it.
+
+    ``written`` maps each notebook that ran to the files it wrote (paths under the root). A full
+    run starts afresh; a partial run (``--only``) replaces only the entries of the notebooks it
+    ran, so the manifest always says where every file came from. Files gone from disk are dropped.
+    """
+    manifest = read_json(path) if partial and path.is_file() else {}
+    if not partial:
+        manifest = {**run_stamp, "notebook_seconds": times}
+    runs = manifest.setdefault("notebook_runs", {})
+    runs.update({nb: {**run_stamp, "seconds": seconds} for nb, seconds in times.items() if nb != "total"})
+    owners = {f: nb for f, nb in manifest.get("written_by", {}).items() if nb not in written}
+    owners.update({f: nb for nb, files in written.items() for f in files})
+    manifest["written_by"] = {f: owners[f] for f in sorted(owners) if (paths.root / f).is_file()}
+    manifest["figures"] = sorted(p.name for p in paths.figures.glob("*.pdf"))
+    manifest["tables"] = sorted(p.name for p in paths.tables.glob("*.tex"))
+    write_json_atomic(path, manifest)
+    return manifest
