@@ -3,7 +3,7 @@
 #   ./run_all.sh                      default profile, writes figures/ and paper/tables/
 #   ./run_all.sh --profile smoke --output-root "$(mktemp -d)"   quick check, touches nothing here
 #   ./run_all.sh --profile gpu        larger models and more seeds on one GPU
-#   ./run_all.sh --set concept.steps=4 --output-root /tmp/x   override profile fields (study.field=value)
+#   ./run_all.sh --set concept.steps=4 --output-root "$(mktemp -d)"   override profile fields
 #   ./run_all.sh --figure concept_bars                         re-draw one figure from stored results
 # Every option is python -m unlearnlab.pipeline's (--help lists them).
 set -euo pipefail

@@ -36,6 +36,7 @@ from unlearnlab.experiments.rewrite import run as fr
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import rewrite as rplots
 from unlearnlab.reporting.figures import draw
+from unlearnlab.reporting.tables import readable
 
 # %% tags=["parameters"]
 profile = "default"
@@ -65,7 +66,7 @@ known.groupby("relation").known.agg(["sum", "count"])
 
 # %%
 df = results.results(out)
-display(report.write_table(df, cfg, session, write=not custom))
+display(readable(report.write_table(df, cfg, session, write=not custom)))
 
 # %%
 display(draw(session.paths, f"rewrite_bars{suffix}", rplots.accuracy_bars, df))

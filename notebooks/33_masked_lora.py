@@ -49,7 +49,7 @@ from unlearnlab.experiments.session import start
 from unlearnlab.plots import concept as concept_plots
 from unlearnlab.plots.localize import score_heatmaps
 from unlearnlab.reporting.figures import draw
-from unlearnlab.reporting.tables import write_latex
+from unlearnlab.reporting.tables import readable, write_latex
 
 # %% tags=["parameters"]
 profile = "default"
@@ -133,7 +133,7 @@ write_latex(paper, session.paths.tables / f"masked_lora{suffix}.tex", caption=ca
 side = tables.side_table(table)
 write_latex(side, session.paths.tables / f"masked_lora_side{suffix}.tex", caption=captions["side"],
             label=f"tab:masked-lora-side{suffix}")
-display(paper, side)
+display(readable(paper), readable(side))
 display(tables.cost(df).round(1))
 
 # %%

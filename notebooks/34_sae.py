@@ -50,6 +50,7 @@ from unlearnlab.experiments.sae import run as xs
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import sae as sae_plots
 from unlearnlab.reporting.figures import draw
+from unlearnlab.reporting.tables import readable
 
 # %% tags=["parameters"]
 profile = "default"
@@ -131,7 +132,7 @@ if real_results is not None:
 # %%
 for name, table in report.write_tables(session, results, real_results).items():
     print(name)
-    display(table)
+    display(readable(table))
 
 # %% [markdown]
 # ## What the numbers say

@@ -36,6 +36,7 @@ from unlearnlab.experiments.private.evaluate import results
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import private as plots
 from unlearnlab.reporting.figures import draw
+from unlearnlab.reporting.tables import readable
 
 # %% tags=["parameters"]
 profile = "default"
@@ -87,7 +88,7 @@ display(report.mia_by_attack(df))
 display(draw(session.paths, "private_relearning", plots.relearning_transfer, df))
 
 # %%
-display(report.write_table(session, df))
+display(readable(report.write_table(session, df)))
 
 # %%
 display(Markdown(report.describe(df)))
@@ -115,7 +116,7 @@ name = "private_real" + ("_" + real.slug(real_model) if real_model else "")
 display(draw(session.paths, name, plots.real_tier_bars, real_df, report.HEADLINE_ATTACK))
 
 # %%
-display(report.write_real_table(session, real_df, real_model or None))
+display(readable(report.write_real_table(session, real_df, real_model or None)))
 
 # %%
 display(Markdown(report.describe(real_df)))

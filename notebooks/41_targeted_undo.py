@@ -30,6 +30,7 @@ from unlearnlab.experiments.targeted import report
 from unlearnlab.experiments.targeted import run as targeted
 from unlearnlab.plots import localize as lplots
 from unlearnlab.reporting import figures
+from unlearnlab.reporting.tables import readable
 
 # %% tags=["parameters"]
 profile = "default"
@@ -55,7 +56,7 @@ fig = figures.draw(session.paths, "arith_targeted_frontier", lplots.targeted_fro
 display(fig)
 
 # %%
-display(report.write_table(session, front, ratios))
+display(readable(report.write_table(session, front, ratios)))
 
 # %%
 display(Markdown(report.describe(front, ratios, oracle_after)))

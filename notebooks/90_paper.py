@@ -21,6 +21,7 @@ from unlearnlab.experiments.arithmetic import report, selection
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import arithmetic as plots
 from unlearnlab.reporting import figures
+from unlearnlab.reporting.tables import readable
 
 # %% tags=["parameters"]
 profile = "default"
@@ -63,7 +64,7 @@ display(fig)
 # ## Main table
 
 # %%
-display(report.write_main_table(rows, session.paths, profile))
+display(readable(report.write_main_table(rows, session.paths, profile)))
 
 # %%
 display(Markdown(report.describe(att)))

@@ -70,8 +70,8 @@ class SmokeRun:
     """The smoke pipeline into one temporary root, one notebook at a time in order, each at most
     once per session; tests ask for the notebook they check and get every earlier one run too."""
 
-    def __init__(self, root: Path):
-        self.root = root
+    def __init__(self, root: Path, overrides: dict[str, object] | None = None):
+        self.root, self.overrides = root, overrides
         self.errors: dict[str, str | None] = {}  # notebook -> None when it ran, else its error
 
     def require(self, notebook: str) -> Path:
@@ -91,7 +91,7 @@ class SmokeRun:
 
     def _run(self, notebook: str) -> str | None:
         try:
-            pipeline.run("smoke", str(self.root), only=[notebook])
+            pipeline.run("smoke", str(self.root), only=[notebook], overrides=self.overrides)
         except Exception as err:  # papermill's error names the failing cell and its traceback
             return f"{type(err).__name__}: {err}"
         return None
@@ -100,3 +100,11 @@ class SmokeRun:
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory) -> SmokeRun:
     return SmokeRun(tmp_path_factory.mktemp("smoke"))
+
+
+@pytest.fixture(scope="session")
+def gpu_dry_run(tmp_path_factory) -> SmokeRun:
+    """The notebooks with the gpu profile's code paths at smoke sizes (profiles/gpu_dry_run.py)."""
+    from unlearnlab.profiles import gpu_dry_run
+
+    return SmokeRun(tmp_path_factory.mktemp("gpu_dry_run"), gpu_dry_run.overrides())

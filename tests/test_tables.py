@@ -57,3 +57,10 @@ def test_latex_box_cuts_collapses_and_labels():
     box = latex_box("a  $b$\n" + "x" * 20, 3.5, 10, "direct, no name")
     assert box == r"\parbox[t]{3.5cm}{\raggedright\footnotesize \textit{direct, no name:} a \textdollar{}b\textdollar{} xxxx...}"
     assert latex_box("short", 2.0, 10) == r"\parbox[t]{2cm}{\raggedright\footnotesize short}"
+
+
+def test_readable_shows_latex_cells_as_plain_text():
+    from unlearnlab.reporting.tables import readable
+
+    table = pd.DataFrame({"acc": ["93.4 $\\pm$ 1.2", "5\\%"], "n": [1, 2]})
+    assert readable(table).to_dict("list") == {"acc": ["93.4 ± 1.2", "5%"], "n": [1, 2]}

@@ -62,7 +62,7 @@ MARKERS.update({name: _MARKER_OF_FAMILY["masked"] for name in COLORS if name.sta
 ALIASES: dict[str, str] = {
     "LoRA": "lora", "LoRA local": "lora_local", "full fine-tune": "full_ft", "Targeted-UNDO": "TargetedUNDO",
     "global UNDO": "UNDO", "clamp": "SAE-clamp", "dir-ablate": "SAE-dir-ablate", "untrained": "SAE-untrained",
-    "SAEClamp": "SAE-clamp", "teacher": "base", "unedited": "base",
+    "SAEClamp": "SAE-clamp", "unedited": "base",
     # registry names of the adapter methods: drawn like the variant they run by default
     "IA3Rewrite": "ia3_two_stage", "LoRARewrite": "lora_local", "FullFineTuneRewrite": "full_ft",
     "MaskedLoRA": "masked:fisher",

@@ -74,10 +74,13 @@ def draw(paths: Paths, name: str, plot_fn: Callable[..., Figure], *args, **kwarg
 def redraw(paths: Paths, name: str) -> list[Path]:
     """Re-draw a stored figure from its recipe (written by this package under the same output
     root, so unpickling it is as safe as importing the package); return the files written."""
-    path = recipe_path(paths, name)
-    if not path.is_file():
+    if not recipe_path(paths, name).is_file():
         known = ", ".join(available(paths)) or "none yet: run the notebooks first"
         raise FileNotFoundError(f"no stored recipe for figure {name!r} under {recipe_dir(paths)}; known: {known}")
-    recipe = pickle.loads(path.read_bytes())
-    fig = _resolve(recipe["plot_fn"])(*recipe["args"], **recipe["kwargs"])
-    return save_figure(fig, paths.figures, name)
+    return save_figure(rebuild(paths, name), paths.figures, name)
+
+
+def rebuild(paths: Paths, name: str) -> Figure:
+    """The stored figure drawn again from its recipe, not saved (tests inspect its artists)."""
+    recipe = pickle.loads(recipe_path(paths, name).read_bytes())
+    return _resolve(recipe["plot_fn"])(*recipe["args"], **recipe["kwargs"])

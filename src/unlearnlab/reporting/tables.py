@@ -79,3 +79,8 @@ def write_latex(table: pd.DataFrame, path: str | Path, caption: str, label: str)
     table.to_csv(path.with_suffix(".csv"), index=False)
     write_json_atomic(path.with_suffix(".json"), {"caption": caption, "label": label, "rows": len(table)})
     return path
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """A table written for LaTeX, for reading in a notebook: ``$\\pm$`` as ±, ``\\%`` as %."""
+    return table.replace({r"\$\\pm\$": "±", r"\\%": "%", r"\\,": " "}, regex=True)
