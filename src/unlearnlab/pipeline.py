@@ -9,7 +9,14 @@ Notebooks are jupytext percent files (``notebooks/NN_name.py``); each is convert
 ``.ipynb`` (papermill cannot read ``.py``), executed with parameters ``profile``, ``output_root``
 and ``overrides``, and saved executed under ``<root>/outputs/notebooks/<profile>/``. Every run
 records which notebook wrote which figure and table in ``<root>/outputs/manifest_<profile>.json``;
-a full run into the repository root with no overrides also writes ``figures/MANIFEST.json``.
+a full run into the repository root with no overrides also writes ``figures/MANIFEST.json``
+and rewrites the README's generated timing blocks from it (``reporting/readme.py``).
+
+Progress goes to the terminal only (stderr), never into the executed notebooks: on a terminal, a
+bar over notebooks with the time left, estimated from the seconds each notebook took in the last
+recorded run (``figures/MANIFEST.json``, ``<root>/outputs/manifest_<profile>.json`` and
+``pipeline_times_<profile>.json``), and papermill's bar over the running notebook's cells; when
+stderr is not a terminal (CI, tests), one line per notebook instead.
 """
 
 from __future__ import annotations
@@ -18,13 +25,16 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+from tqdm import tqdm
 
 from unlearnlab.core.artifacts import config_hash, write_json_atomic
 from unlearnlab.core.paths import Paths, repo_root
 from unlearnlab.profiles import PROFILE_NAMES, get_profile, parse_set
-from unlearnlab.reporting import figures, manifest
+from unlearnlab.reporting import figures, manifest, readme
 
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
@@ -55,10 +65,112 @@ def run_notebook(py_path: Path, out_dir: Path, parameters: dict) -> float:
         with tempfile.TemporaryDirectory(prefix="unlearnlab-kernel-") as sockets:
             config = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
             papermill.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
-                                       cwd=str(py_path.parent), progress_bar=False, log_output=False, config=config)
+                                       cwd=str(py_path.parent), progress_bar=cell_bar(py_path.stem),
+                                       log_output=False, config=config)
     finally:
         src.unlink(missing_ok=True)
     return time.perf_counter() - start
+
+
+# --- progress on the terminal --------------------------------------------------------------------
+
+def bars_wanted() -> bool:
+    """Bars only where someone watches: a terminal. Redirected stderr (CI logs, pytest) would
+    fill with carriage-return redraws, so it gets one line per notebook instead."""
+    return sys.stderr.isatty()
+
+
+def cell_bar(name: str) -> dict | bool:
+    """papermill's ``progress_bar``: its tqdm over cells, drawn by this process on stderr under the
+    notebooks bar. The bar lives outside the kernel, so no cell output of the executed notebook
+    changes; without a terminal, no bar."""
+    if not bars_wanted():
+        return False
+    return {"desc": f"  {name}", "unit": "cell", "leave": False, "position": 1, "file": sys.stderr}
+
+
+def _record(path: Path) -> dict:
+    """A JSON record, or nothing when it is missing or unreadable (an estimate is optional)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def expected_seconds(profile: str, root: Path, paper_manifest: Path | None = None) -> dict[str, float]:
+    """Seconds each notebook took the last time it ran under ``profile``: the paper's manifest
+    first, then this output root's own records (newer, and the only ones for smoke runs)."""
+    paper_manifest = paper_manifest or repo_root() / "figures" / manifest.MANIFEST_NAME
+    expected = readme.manifest_seconds(_record(paper_manifest), profile)
+    expected.update(readme.manifest_seconds(_record(root / "outputs" / f"manifest_{profile}.json"), profile))
+    last_run = _record(root / "outputs" / f"pipeline_times_{profile}.json")
+    expected.update(readme.manifest_seconds({"profile": profile, "notebook_seconds": last_run}, profile))
+    return expected
+
+
+def time_left(expected: dict[str, float], remaining: list[str], elapsed: float) -> tuple[float, int]:
+    """Seconds until ``remaining`` (the running notebook first, ``elapsed`` s in) are done, by the
+    earlier times, and how many of them have none. A notebook past its earlier time is counted
+    as about to finish: the estimate never goes negative."""
+    known = [nb for nb in remaining if nb in expected]
+    left = sum(expected[nb] for nb in known)
+    if remaining and remaining[0] in expected:
+        left -= min(elapsed, expected[remaining[0]])
+    return left, len(remaining) - len(known)
+
+
+def describe_left(seconds: float, untimed: int) -> str:
+    """``~41 min left`` (+ how many notebooks have no earlier time), for bars and log lines."""
+    if untimed and not seconds:
+        return "no earlier times to estimate from"
+    text = f"~{seconds / 60:.0f} min left" if seconds >= 90 else f"~{seconds:.0f} s left"
+    return text + (f" + {untimed} notebook(s) never timed" if untimed else "")
+
+
+class Progress:
+    """What the terminal shows while the notebooks run: a bar over notebooks whose time-left
+    estimate ticks every second, or, off a terminal, one line when each notebook starts and ends."""
+
+    def __init__(self, names: list[str], expected: dict[str, float], bars: bool) -> None:
+        self.names, self.expected = names, expected
+        self.index, self.started = 0, time.perf_counter()
+        self.bar = tqdm(total=len(names), desc="notebooks", position=0, file=sys.stderr, dynamic_ncols=True,
+                        bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}") if bars else None
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True) if bars else None
+        if self._ticker:
+            self._ticker.start()
+
+    def left(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        return describe_left(*time_left(self.expected, self.names[self.index:], elapsed))
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self.bar.set_postfix_str(self.left())
+
+    def _say(self, line: str) -> None:
+        (self.bar.write if self.bar else print)(line, file=sys.stdout)
+        sys.stdout.flush()
+
+    def start(self, index: int, line: str) -> None:
+        self.index, self.started = index, time.perf_counter()
+        left = self.left()
+        if self.bar:
+            self.bar.set_postfix_str(left)
+        self._say(f"{line} [{index + 1}/{len(self.names)}, {left}]")
+
+    def done(self, line: str) -> None:
+        self._say(line)
+        if self.bar:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.bar:
+            self._ticker.join()
+            self.bar.close()
 
 
 def check_output_root(output_root: str | None, overrides: dict[str, object] | None) -> None:
@@ -83,14 +195,18 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
     out_dir = paths.executed_notebooks / profile
     times: dict[str, float] = {}
     written: dict[str, list[str]] = {}
-    for nb in notebooks:
-        print(f"[pipeline] {nb.name} (profile={profile}) ...", flush=True)
-        params = {**(parameters or {}), "profile": profile, "output_root": str(paths.root),
-                  "overrides": overrides}
-        before = manifest.snapshot(paths)
-        times[nb.stem] = run_notebook(nb, out_dir, params)
-        written[nb.stem] = manifest.changed(before, manifest.snapshot(paths))
-        print(f"[pipeline] {nb.name} done in {times[nb.stem]:.1f} s", flush=True)
+    progress = Progress([nb.stem for nb in notebooks], expected_seconds(profile, paths.root), bars_wanted())
+    try:
+        for i, nb in enumerate(notebooks):
+            progress.start(i, f"[pipeline] {nb.name} (profile={profile}) ...")
+            params = {**(parameters or {}), "profile": profile, "output_root": str(paths.root),
+                      "overrides": overrides}
+            before = manifest.snapshot(paths)
+            times[nb.stem] = run_notebook(nb, out_dir, params)
+            written[nb.stem] = manifest.changed(before, manifest.snapshot(paths))
+            progress.done(f"[pipeline] {nb.name} done in {times[nb.stem]:.1f} s")
+    finally:
+        progress.close()
     times["total"] = sum(times.values())
     write_json_atomic(paths.root / "outputs" / f"pipeline_times_{profile}.json", times)
     custom = {"overrides": overrides, "parameters": parameters} if overrides or parameters else {}
@@ -101,9 +217,20 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
         if custom:  # -p runs write suffixed files; the paper's record stays the last plain run's
             print(f"[pipeline] custom run: figures/{manifest.MANIFEST_NAME} not updated; see {record}")
         else:
-            manifest.write_manifest(paths.figures / manifest.MANIFEST_NAME, paths, run_stamp, times, written,
-                                    partial=bool(only))
+            paper_record = manifest.write_manifest(paths.figures / manifest.MANIFEST_NAME, paths, run_stamp,
+                                                   times, written, partial=bool(only))
+            update_readme(paths.root / "README.md", paper_record)
     return times
+
+
+def update_readme(path: Path, paper_record: dict) -> None:
+    """Rewrite the README's generated timing blocks; a broken README is reported, not fatal, since
+    the figures and tables of a long run are already written."""
+    try:
+        if readme.update_readme(path, paper_record):
+            print(f"[pipeline] {path.name}: generated blocks rewritten from figures/{manifest.MANIFEST_NAME}")
+    except (ValueError, OSError, KeyError) as err:
+        print(f"[pipeline] warning: {path.name} not updated: {err}", file=sys.stderr)
 
 
 def _name_value(item: str) -> tuple[str, object]:
