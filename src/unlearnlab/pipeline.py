@@ -187,7 +187,8 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
     """Run the notebooks; return wall time per notebook (also written to ``outputs/``).
     ``parameters`` are passed to every notebook run, on top of profile, output root and
     ``overrides`` (profile fields, ``{"study.field": value}``, validated before anything runs)."""
-    overrides = overrides or {}
+    # as JSON values: papermill would pass a tuple to the notebook as the string of its repr
+    overrides = json.loads(json.dumps(overrides or {}))
     prof = get_profile(profile, overrides)  # bad input fails here, before anything is written
     check_output_root(output_root, overrides)
     notebooks = notebook_paths(only)
