@@ -23,14 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
 
+from unlearnlab.core import timing
 from unlearnlab.core.artifacts import config_hash, write_json_atomic
 from unlearnlab.core.paths import Paths, repo_root
 from unlearnlab.profiles import PROFILE_NAMES, get_profile, parse_set
@@ -70,6 +75,23 @@ def run_notebook(py_path: Path, out_dir: Path, parameters: dict) -> float:
     finally:
         src.unlink(missing_ok=True)
     return time.perf_counter() - start
+
+
+@contextmanager
+def phase_folder(folder: Path) -> Iterator[Path]:
+    """Point the notebook's kernel (and its pool workers, which inherit the environment) at an
+    emptied ``folder`` for their phase timings (``core.timing.phase``)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    before = os.environ.get(timing.PHASE_DIR_ENV)
+    os.environ[timing.PHASE_DIR_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop(timing.PHASE_DIR_ENV, None)
+        else:
+            os.environ[timing.PHASE_DIR_ENV] = before
 
 
 # --- progress on the terminal --------------------------------------------------------------------
@@ -196,6 +218,7 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
     out_dir = paths.executed_notebooks / profile
     times: dict[str, float] = {}
     written: dict[str, list[str]] = {}
+    phases: dict[str, dict[str, float]] = {}
     progress = Progress([nb.stem for nb in notebooks], expected_seconds(profile, paths.root), bars_wanted())
     try:
         for i, nb in enumerate(notebooks):
@@ -203,7 +226,9 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
             params = {**(parameters or {}), "profile": profile, "output_root": str(paths.root),
                       "overrides": overrides}
             before = manifest.snapshot(paths)
-            times[nb.stem] = run_notebook(nb, out_dir, params)
+            with phase_folder(paths.root / "outputs" / "phases" / profile / nb.stem) as folder:
+                times[nb.stem] = run_notebook(nb, out_dir, params)
+            phases[nb.stem] = timing.summarize_phase_dir(folder)
             written[nb.stem] = manifest.changed(before, manifest.snapshot(paths))
             progress.done(f"[pipeline] {nb.name} done in {times[nb.stem]:.1f} s")
     finally:
@@ -213,13 +238,13 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
     custom = {"overrides": overrides, "parameters": parameters} if overrides or parameters else {}
     run_stamp = manifest.stamp(profile, config_hash(prof), **custom)
     record = paths.root / "outputs" / f"manifest_{profile}.json"
-    manifest.write_manifest(record, paths, run_stamp, times, written, partial=bool(only))
+    manifest.write_manifest(record, paths, run_stamp, times, written, partial=bool(only), phases=phases)
     if paths.root == repo_root() and profile != "smoke":
         if custom:  # -p runs write suffixed files; the paper's record stays the last plain run's
             print(f"[pipeline] custom run: figures/{manifest.MANIFEST_NAME} not updated; see {record}")
         else:
             paper_record = manifest.write_manifest(paths.figures / manifest.MANIFEST_NAME, paths, run_stamp,
-                                                   times, written, partial=bool(only))
+                                                   times, written, partial=bool(only), phases=phases)
             update_readme(paths.root / "README.md", paper_record)
     return times
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from unlearnlab.core.timing import in_phase
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@in_phase("save")
 def save_model(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast | None, directory: Path) -> None:
     """``save_pretrained`` (safetensors) of model and tokenizer into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,7 @@ def save_model(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast | None
         tokenizer.save_pretrained(directory)
 
 
+@in_phase("load")
 def load_model(directory: str | Path, device: str = "cpu", dtype: torch.dtype | None = None) -> LlamaForCausalLM:
     """Load a saved model, with a clear error when the directory is missing or corrupt."""
     directory = Path(directory)

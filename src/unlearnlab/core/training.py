@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from unlearnlab.core.timing import phase
+
 StepLoss = Callable[[torch.nn.Module, int], tuple[torch.Tensor, int]]
 OnEval = Callable[[int, torch.nn.Module], bool]
 
@@ -66,18 +68,42 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+# Method names whose training is distillation (the rest of the registry unlearns or rewrites).
+_DISTILL_NAMES = ("Distill", "UNDO", "TargetedUNDO")
+
+
+def phase_of(desc: str) -> str:
+    """The profiling phase of a training run, from its description: pretraining and fine-tuning
+    of the models under study, the relearning attack, SAE training, distillation or unlearning."""
+    first = desc.split(" ")[0]
+    if first in ("pretrain", "finetune", "real"):
+        return "pretrain"
+    if first == "relearn":
+        return "attack"
+    if first == "SAE":
+        return "sae_train"
+    return "distill" if first in _DISTILL_NAMES else "unlearn"
+
+
 def _device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
 def train(model: torch.nn.Module, step_loss: StepLoss, cfg: TrainConfig,
           params: Iterable[torch.nn.Parameter] | None = None, on_eval: OnEval | None = None,
-          desc: str = "train") -> TrainLog:
+          desc: str = "train", phase_name: str | None = None) -> TrainLog:
     """Run ``cfg.steps`` optimizer steps of ``step_loss`` on ``params`` (default: all trainable).
 
     ``on_eval(step, model)`` runs every ``cfg.eval_every`` steps (and after the last); returning
-    True stops training early (used by UNDO's stop-when-retain-recovered rule).
+    True stops training early (used by UNDO's stop-when-retain-recovered rule). The run's seconds
+    are charged to ``phase_name`` (default: ``phase_of(desc)``) for the run's profile.
     """
+    with phase(phase_name or phase_of(desc)):
+        return _train(model, step_loss, cfg, params, on_eval, desc)
+
+
+def _train(model: torch.nn.Module, step_loss: StepLoss, cfg: TrainConfig,
+           params: Iterable[torch.nn.Parameter] | None, on_eval: OnEval | None, desc: str) -> TrainLog:
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     device = _device_of(model)
     use_cuda = device.type == "cuda"

@@ -13,9 +13,11 @@ import torch
 
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.logprobs import logits_of, shifted_masks, token_logprobs
+from unlearnlab.core.timing import in_phase
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def exact_match(model, data: TokenSet, batch_size: int = 256) -> torch.Tensor:
     """Per-example booleans: would greedy decoding reproduce the gold answer?"""
     device = next(model.parameters()).device
@@ -28,6 +30,7 @@ def exact_match(model, data: TokenSet, batch_size: int = 256) -> torch.Tensor:
     return torch.cat(correct) if correct else torch.zeros(0, dtype=torch.bool)
 
 
+@in_phase("evaluate")
 def accuracy_by_label(model, data: TokenSet, batch_size: int = 256) -> dict[str, float]:
     """Exact-match accuracy per label (e.g. per operation)."""
     hits = exact_match(model, data, batch_size)
@@ -38,6 +41,7 @@ def accuracy_by_label(model, data: TokenSet, batch_size: int = 256) -> dict[str,
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def cross_entropy(model, data: TokenSet, batch_size: int = 256) -> float:
     """Mean next-token negative log-likelihood (nats per token) over every real token."""
     device = next(model.parameters()).device

@@ -24,11 +24,13 @@ import torch
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.logprobs import logits_of
 from unlearnlab.data.questions import PERMUTATIONS, MCQFormat, letter_token_ids, mcq_tokens, permuted
+from unlearnlab.core.timing import in_phase
 
 Predictor = Callable[[Sequence[dict]], torch.Tensor]  # rows -> predicted choice index (N,)
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def choice_scores(model, tokens: TokenSet, fmt: MCQFormat, letters: list[list[int]] | None,
                   batch_size: int = 128) -> torch.Tensor:
     """(N, 4) score of each choice: its letter's logit, or (cloze) the log-likelihood of its text."""
@@ -74,6 +76,7 @@ def packed_choices(tokens: TokenSet, questions: Sequence[int]) -> dict[str, torc
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def cloze_scores(model, tokens: TokenSet, batch_size: int = 128) -> torch.Tensor:
     """(N, 4) log-likelihood of each choice after its prompt, one forward pass per question
     (``packed_choices``: the prompt is read once, not four times; 3-4x fewer tokens for a chat
@@ -102,6 +105,7 @@ def cloze_scores(model, tokens: TokenSet, batch_size: int = 128) -> torch.Tensor
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def letter_logits(model, tokens: TokenSet, letters: list[list[int]], batch_size: int = 128) -> torch.Tensor:
     """(N, 4) best logit of each letter at the last prompt position, one forward pass per batch."""
     device = next(model.parameters()).device
@@ -199,6 +203,7 @@ def _mean(hits: torch.Tensor) -> float:
     return float(hits.float().mean()) if len(hits) else float("nan")
 
 
+@in_phase("evaluate")
 def build_suite(model: torch.nn.Module, tokenizer, forget_rows: Sequence[dict], side_rows: Sequence[dict],
                 fmt: MCQFormat = MCQFormat(), batch_size: int = 128,
                 orders: Sequence[Sequence[int]] = PERMUTATIONS) -> MCQSuite:

@@ -25,6 +25,7 @@ import torch
 
 from unlearnlab.core.batching import TokenSet, pad_token_id, token_ids
 from unlearnlab.core.logprobs import logits_of, shifted_masks, token_logprobs
+from unlearnlab.core.timing import in_phase
 
 
 def exact_memorization(predicted: Sequence[int] | torch.Tensor, gold: Sequence[int] | torch.Tensor) -> float:
@@ -92,6 +93,7 @@ def qa_tokens(tokenizer, prompts: Sequence[str], answers: Sequence[str], eos: bo
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def answer_tokens(model, data: TokenSet, batch_size: int = 32) -> list[AnswerTokens]:
     """Every example's answer tokens, teacher-forced, one forward pass per batch."""
     device = next(model.parameters()).device
@@ -110,6 +112,7 @@ def answer_tokens(model, data: TokenSet, batch_size: int = 32) -> list[AnswerTok
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def greedy_continuations(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 32) -> list[list[int]]:
     """Token ids the model generates greedily after ``<bos> prompt`` (one prompt at a time, so no
     padding enters; stops at the end token, which is kept)."""
@@ -125,6 +128,7 @@ def greedy_continuations(model, tokenizer, prompts: Sequence[str], max_new_token
     return out
 
 
+@in_phase("evaluate")
 def greedy_answers(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 32) -> list[str]:
     """The greedy continuations as text (special tokens dropped), for the ROUGE metrics."""
     return [tokenizer.decode(ids, skip_special_tokens=True).strip()

@@ -31,6 +31,7 @@ from scipy.stats import rankdata
 
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.logprobs import logits_of, shifted_masks
+from unlearnlab.core.timing import in_phase
 
 ATTACKS: tuple[str, ...] = ("loss", "zlib", "min_k", "min_k_plus_plus")
 
@@ -65,6 +66,7 @@ def batch_scores(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tens
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def mia_scores(model, data: TokenSet, texts: Sequence[str] | None = None, k: float = 0.2,
                batch_size: int = 64, answer_only: bool = True) -> dict[str, np.ndarray]:
     """Every attack's membership score for every example of ``data`` (higher: member).

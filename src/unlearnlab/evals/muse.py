@@ -27,6 +27,7 @@ import torch
 from unlearnlab.core.batching import TokenSet, pad_token_id, token_ids
 from unlearnlab.evals.memorization import greedy_answers, mean_rouge_l
 from unlearnlab.evals.mia import lowest_k_mean, mia_scores, privacy_leak, roc_auc
+from unlearnlab.core.timing import in_phase
 
 MIN_K = 0.4
 STOP_AT = ("\n\n", "\nQuestion", "Question:")
@@ -84,6 +85,7 @@ def text_tokens(tokenizer, texts: Sequence[str]) -> TokenSet:
     return TokenSet([bos for _ in texts], [token_ids(tokenizer, t) for t in texts], pad_id=pad_token_id(tokenizer))
 
 
+@in_phase("evaluate")
 def model_min_k(model, tokenizer, texts: Sequence[str], k: float = MIN_K, batch_size: int = 16) -> np.ndarray:
     """Min-k scores of ``texts`` under ``model`` (``evals.mia.mia_scores``)."""
     return mia_scores(model, text_tokens(tokenizer, texts), k=k, batch_size=batch_size)["min_k"]
@@ -96,12 +98,14 @@ def model_privleak_auc(model, tokenizer, forget_texts: Sequence[str], holdout_te
                         model_min_k(model, tokenizer, holdout_texts, k, batch_size))
 
 
+@in_phase("evaluate")
 def model_knowmem(model, tokenizer, qa: Sequence[dict], shots: Sequence[dict] = (), max_new_tokens: int = 32) -> float:
     """KnowMem of ``model`` on ``qa`` rows (question, answer) with ``shots`` in the prompt."""
     outputs = greedy_answers(model, tokenizer, [knowmem_prompt(r["question"], shots) for r in qa], max_new_tokens)
     return knowmem(outputs, [r["answer"] for r in qa])
 
 
+@in_phase("evaluate")
 def model_verbmem(model, tokenizer, rows: Sequence[dict], max_new_tokens: int = 128) -> float:
     """VerbMem of ``model`` on ``verbmem`` rows (prompt, gt)."""
     outputs = greedy_answers(model, tokenizer, [r["prompt"] for r in rows], max_new_tokens)

@@ -18,9 +18,11 @@ import torch.nn.functional as F
 from unlearnlab.core.batching import TokenSet, pad_token_id, token_ids
 from unlearnlab.core.logprobs import logits_of, sequence_logprob
 from unlearnlab.data.facts import QA, answer_text, render, to_tokens
+from unlearnlab.core.timing import in_phase
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def answer_scores(model: torch.nn.Module, data: TokenSet, batch_size: int = 32) -> tuple[list[float], list[bool]]:
     """Per example: the answer's log-prob (summed over its tokens) and whether greedy decoding
     would produce it exactly (every answer token is the argmax given the gold prefix), from one
@@ -49,6 +51,7 @@ def answer_metric(tokenizer, pairs: Sequence[QA]) -> Callable[[torch.nn.Module],
     return metric
 
 
+@in_phase("evaluate")
 def forced_choice(model: torch.nn.Module, tokenizer, pairs: Sequence[QA], candidates: Sequence[str], target: str,
                   batch_size: int = 32) -> list[dict]:
     """Per prompt, the log-prob of each candidate answer (summed over its tokens; no end token)
@@ -93,6 +96,7 @@ def _last_prompt_residuals(model: torch.nn.Module, batch: dict, position: torch.
 
 
 @torch.no_grad()
+@in_phase("evaluate")
 def logit_lens(model: torch.nn.Module, tokenizer, pairs: Sequence[QA], targets: Sequence[str]) -> dict[str, list[dict]]:
     """Per target and layer, the mean rank (0 = top) and log-prob of the target's first token
     when the residual stream after that layer, at the last prompt position, is decoded through

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from unlearnlab.core.batching import Batch, TokenSet
+from unlearnlab.core.timing import in_phase
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -281,6 +282,7 @@ def _check_pair(clean: Batch, corrupt: Batch) -> None:
 
 
 @torch.no_grad()
+@in_phase("localize")
 def activation_patching(model: Any, clean: Batch, corrupt: Batch, site: str, granularity: str | None = None, *,
                         layers: Iterable[int] | None = None, metric: str = "logprob",
                         only: Iterable[str] | None = None, tokenizer: Any = None) -> dict[str, float]:
@@ -307,6 +309,7 @@ def activation_patching(model: Any, clean: Batch, corrupt: Batch, site: str, gra
     return scores
 
 
+@in_phase("localize")
 def attribution_patching(model: Any, clean: Batch, corrupt: Batch, site: str, granularity: str | None = None, *,
                          layers: Iterable[int] | None = None, metric: str = "logprob",
                          tokenizer: Any = None) -> dict[str, float]:
@@ -383,6 +386,7 @@ def _mean_abs(br: TransformerBridge, data: TokenSet, sites: Sequence[str], granu
     return scores
 
 
+@in_phase("localize")
 def activation_magnitude(model: Any, forget: TokenSet, retain: TokenSet,
                          sites: Sequence[str] = ("hook_z", "mlp.hook_post"), granularity: str | None = None, *,
                          layers: Iterable[int] | None = None, mode: str = "diff", eps: float = 1e-6,

@@ -14,6 +14,7 @@ import torch
 
 from unlearnlab.localization.mask import Mask, random_mask
 from unlearnlab.core.models import fresh_copy
+from unlearnlab.core.timing import in_phase
 
 Evaluate = Callable[[torch.nn.Module], tuple[float, float]]  # model -> (forget acc, retain acc)
 
@@ -37,6 +38,7 @@ def ablation_effect(model: torch.nn.Module, mask: Mask, evaluate: Evaluate,
             "selectivity": (forget0 - forget1) - (retain0 - retain1), "fraction": mask.fraction(model)}
 
 
+@in_phase("localize")
 def causal_validation(model: torch.nn.Module, masks: dict[str, Mask], evaluate: Evaluate,
                       n_random: int = 5, seed: int = 0) -> list[dict]:
     """One row per localized mask and per random control draw (same granularity, same budget).

@@ -29,6 +29,7 @@ from unlearnlab.localization.activations import (
     _slots,
     site_activations,
 )
+from unlearnlab.core.timing import in_phase
 
 
 def _positive(a: torch.Tensor) -> torch.Tensor:
@@ -181,6 +182,7 @@ def _positions(br: Any, data: TokenSet, site: str, layers: list[int], batch_size
     return out
 
 
+@in_phase("localize")
 def semi_nmf_scores(model: Any, forget: TokenSet, retain: TokenSet, k: int = 16, *, site: str = "mlp.hook_post",
                     layers: Iterable[int] | None = None, batch_size: int = 32, max_batches: int | None = None,
                     iters: int = 200, seed: int = 0, eps: float = 1e-9,

@@ -17,6 +17,7 @@ import torch
 
 from unlearnlab.core.batching import Batch, TokenSet
 from unlearnlab.localization.mask import Mask, mask_from_component_scores, mask_from_parameter_scores
+from unlearnlab.core.timing import in_phase
 
 ATTENTION_SITE, MLP_SITE = "hook_z", "mlp.hook_post"
 
@@ -97,6 +98,7 @@ def localizer(name: str):
     return wrap
 
 
+@in_phase("localize")
 def localize(name: str, data: LocalizationData) -> Localization:
     if name not in LOCALIZERS:
         raise KeyError(f"unknown localization method {name!r}; registered: {', '.join(sorted(LOCALIZERS))}")

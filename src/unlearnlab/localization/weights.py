@@ -7,9 +7,11 @@ import torch
 
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.logprobs import logits_of, nll
+from unlearnlab.core.timing import in_phase
 
 
 @torch.no_grad()
+@in_phase("localize")
 def weight_diff_scores(base: torch.nn.Module, unlearned: torch.nn.Module) -> dict[str, torch.Tensor]:
     """|θ_base − θ_unlearned| per entry (the seed's "unlearning logic": a short GradDiff run
     points at the weights that carry the forget knowledge)."""
@@ -47,11 +49,13 @@ def gradient_moments(model: torch.nn.Module, data: TokenSet, batch_size: int = 3
             {n: (v / n_batches).cpu() for n, v in sq_sum.items()})
 
 
+@in_phase("localize")
 def gradient_norm_scores(model, forget: TokenSet, **kwargs) -> dict[str, torch.Tensor]:
     """Mean |∂ forget loss / ∂θ| per entry."""
     return gradient_moments(model, forget, **kwargs)[0]
 
 
+@in_phase("localize")
 def fisher_ratio_scores(model, forget: TokenSet, retain: TokenSet, eps: float = 1e-12,
                         **kwargs) -> dict[str, torch.Tensor]:
     """F_forget / (F_retain + eps): important for forget data, unimportant for retain data."""

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from unlearnlab.core.paths import Paths
 from unlearnlab.plots.style import save_figure
+from unlearnlab.core.timing import in_phase
 
 
 def recipe_dir(paths: Paths) -> Path:
@@ -57,6 +58,7 @@ def _resolve(target: str) -> Callable:
     return obj
 
 
+@in_phase("plot")
 def draw(paths: Paths, name: str, plot_fn: Callable[..., Figure], *args, **kwargs) -> Figure:
     """``plot_fn(*args, **kwargs)`` saved as ``<name>.pdf/.png`` under ``paths.figures``, with its
     recipe stored for ``redraw``. Returns the figure (closed, so ``display(fig)`` shows it once)."""

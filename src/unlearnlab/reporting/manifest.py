@@ -58,18 +58,22 @@ def stamp(profile: str, profile_hash: str, **extra: object) -> dict:
 
 
 def write_manifest(path: Path, paths: Paths, run_stamp: dict, times: dict[str, float],
-                   written: dict[str, list[str]], partial: bool) -> dict:
+                   written: dict[str, list[str]], partial: bool,
+                   phases: dict[str, dict[str, float]] | None = None) -> dict:
     """Merge one run into the manifest at ``path`` and return it.
 
     ``written`` maps each notebook that ran to the files it wrote (paths under the root). A full
     run starts afresh; a partial run (``--only``) replaces only the entries of the notebooks it
     ran, so the manifest always says where every file came from. Files gone from disk are dropped.
+    ``phases`` maps a notebook to the CPU seconds of each phase of its run (``core.timing``).
     """
     manifest = read_json(path) if partial and path.is_file() else {}
     if not partial:
         manifest = {**run_stamp, "notebook_seconds": times}
     runs = manifest.setdefault("notebook_runs", {})
-    runs.update({nb: {**run_stamp, "seconds": seconds} for nb, seconds in times.items() if nb != "total"})
+    phases = phases or {}
+    runs.update({nb: {**run_stamp, "seconds": seconds, **({"phase_cpu_s": phases[nb]} if nb in phases else {})}
+                 for nb, seconds in times.items() if nb != "total"})
     owners = {f: nb for f, nb in manifest.get("written_by", {}).items() if nb not in written}
     owners.update({f: nb for nb, files in written.items() for f in files})
     manifest["written_by"] = {f: owners[f] for f in sorted(owners) if (paths.root / f).is_file()}

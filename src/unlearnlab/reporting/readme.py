@@ -76,6 +76,34 @@ def render_timings(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+PHASE_ORDER = ("pretrain", "unlearn", "distill", "attack", "sae_train", "localize", "evaluate", "load",
+               "save", "plot", "other")
+
+
+def render_phases(record: dict, profile: str = README_PROFILE, source: str = "figures/MANIFEST.json") -> str:
+    """Where each notebook's CPU seconds went, by phase (``core.timing``; kernel and pool workers
+    together, so a row can exceed its wall time on two cores), with each phase's share of all."""
+    runs = {nb: run for nb, run in record.get("notebook_runs", {}).items()
+            if run.get("profile") == profile and "phase_cpu_s" in run}
+    if not runs:
+        return "No phase timings recorded yet (a pipeline run writes them into the manifest).\n"
+    present = [ph for ph in PHASE_ORDER if any(ph in r["phase_cpu_s"] for r in runs.values())]
+    present += sorted({ph for r in runs.values() for ph in r["phase_cpu_s"]} - set(present))
+    lines = ["CPU seconds by phase (kernel and pool workers; `other` = imports, data, glue), from "
+             f"`{source}` ({profile} profile):", "",
+             "| notebook | wall s | " + " | ".join(present) + " |", "|---|---|" + "---|" * len(present)]
+    totals = dict.fromkeys(present, 0.0)
+    for nb, run in runs.items():
+        cells = [run["phase_cpu_s"].get(ph, 0.0) for ph in present]
+        for ph, value in zip(present, cells):
+            totals[ph] += value
+        lines.append(f"| {nb} | {run['seconds']:.0f} | " + " | ".join(f"{v:.0f}" for v in cells) + " |")
+    grand = sum(totals.values()) or 1.0
+    lines.append(f"| **all** | **{sum(r['seconds'] for r in runs.values()):.0f}** | "
+                 + " | ".join(f"**{v:.0f}** ({100 * v / grand:.0f} %)" for v in totals.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def measured_entries(measured: dict) -> dict[str, dict]:
     """The hand-measured record's entries by key."""
     return {entry["key"]: entry for entry in measured.get("entries", [])}
@@ -93,7 +121,7 @@ def render_measured(measured: dict) -> str:
 def render_blocks(record: dict, measured: dict) -> dict[str, str]:
     """Every generated block's text, by block name."""
     return {"quickstart": render_quickstart(record, measured), "timings": render_timings(record),
-            "measured": render_measured(measured)}
+            "phases": render_phases(record), "measured": render_measured(measured)}
 
 
 def rewrite(text: str, blocks: dict[str, str]) -> str:
