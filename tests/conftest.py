@@ -22,6 +22,7 @@ from unlearnlab.core.tokenizer import train_tokenizer  # noqa: E402
 from unlearnlab import pipeline  # noqa: E402
 
 TIERS = ("unit", "integration", "smoke")
+PIPELINE_RUNS = ("smoke", "gpu_dry_run")  # session fixtures that run the notebooks once each
 
 TINY = ModelSize(d_model=16, n_layers=2, n_heads=2, d_mlp=32, max_len=64)
 
@@ -64,6 +65,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if untiered:
         raise pytest.UsageError(f"test files without a tier marker ({', '.join(TIERS)}): {', '.join(untiered)}")
     items.sort(key=lambda item: (_tier(item), item.path.name != "test_smoke_pipeline.py"))
+    for item in items:  # under pytest-xdist, one pipeline run's notebooks and checks share a process
+        for run in PIPELINE_RUNS:
+            if run in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(run))
 
 
 class SmokeRun:
@@ -95,6 +100,23 @@ class SmokeRun:
         except Exception as err:  # papermill's error names the failing cell and its traceback
             return f"{type(err).__name__}: {err}"
         return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory):
+    """One SmolLM2 conversion per test session, shared by every test and notebook of it, in a
+    temporary folder: tests never write into the user's ``~/.cache``. A set
+    ``UNLEARNLAB_MODEL_CACHE`` is used as it is (e.g. to reuse a conversion across sessions)."""
+    from unlearnlab.core.real_model import CACHE_ENV
+
+    if os.environ.get(CACHE_ENV):
+        yield Path(os.environ[CACHE_ENV])
+        return
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("model_cache"))
+    try:
+        yield Path(os.environ[CACHE_ENV])
+    finally:
+        os.environ.pop(CACHE_ENV, None)
 
 
 @pytest.fixture(scope="session")

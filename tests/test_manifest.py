@@ -62,7 +62,7 @@ def test_pipeline_attributes_files_to_the_notebook_that_wrote_them(tmp_path, mon
     and a run into a temporary root never writes a paper manifest there."""
     notebooks = [tmp_path / "nb" / f"{n}.py" for n in ("00_first", "10_second")]
 
-    def fake_run_notebook(py_path, out_dir, parameters):
+    def fake_run_notebook(py_path, out_dir, parameters, cell_bars=True):
         figures = Paths.at(parameters["output_root"]).figures
         _write(figures / f"{py_path.stem}.png")
         return 0.5
@@ -70,7 +70,7 @@ def test_pipeline_attributes_files_to_the_notebook_that_wrote_them(tmp_path, mon
     monkeypatch.setattr(pipeline, "notebook_paths", lambda only=None: notebooks)
     monkeypatch.setattr(pipeline, "run_notebook", fake_run_notebook)
     root = tmp_path / "root"
-    pipeline.run("smoke", str(root), overrides={"concept.steps": 1})
+    pipeline.run("smoke", str(root), overrides={"concept.steps": 1}, lanes=1)
 
     record = read_json(root / "outputs" / "manifest_smoke.json")
     assert record["written_by"] == {"figures/00_first.png": "00_first", "figures/10_second.png": "10_second"}

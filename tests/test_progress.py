@@ -42,10 +42,27 @@ def test_time_left_counts_the_running_notebook_down_and_never_below_zero():
     assert pipeline.describe_left(0.0, 2) == "no earlier times to estimate from"
 
 
+def test_time_left_with_two_lanes_shares_the_remaining_seconds():
+    expected = {"a": 100.0, "b": 200.0, "c": 300.0}
+    # b and c wait, a has run 40 of its 100 s: (200 + 300 + 60) / 2 lanes
+    assert pipeline.lanes_left(expected, ["b", "c"], {"a": 40.0}, 2) == (280.0, 0)
+    assert pipeline.lanes_left(expected, [], {"a": 400.0}, 2) == (0.0, 0)  # overran: about to end
+    assert pipeline.lanes_left(expected, ["d"], {}, 2) == (0.0, 1)
+
+
+def test_needs_follow_the_declared_inputs_and_wait_for_everything_else():
+    names = ["00_data", "10_pretrain", "32_rewrite_ia3", "41_targeted_undo", "50_mine", "90_paper"]
+    assert pipeline.needs("32_rewrite_ia3", names) == set()
+    assert pipeline.needs("10_pretrain", names) == {"00_data"}
+    assert pipeline.needs("41_targeted_undo", names) == set()  # its inputs were not selected: already run
+    assert pipeline.needs("50_mine", names) == {"00_data", "10_pretrain", "32_rewrite_ia3", "41_targeted_undo"}
+    assert pipeline.needs("90_paper", names) == set(names[:-1])
+
+
 def _fake_pipeline(tmp_path, monkeypatch, bars: bool):
     notebooks = [tmp_path / "nb" / f"{n}.py" for n in ("00_first", "10_second")]
     monkeypatch.setattr(pipeline, "notebook_paths", lambda only=None: notebooks)
-    monkeypatch.setattr(pipeline, "run_notebook", lambda py_path, out_dir, parameters: 0.5)
+    monkeypatch.setattr(pipeline, "run_notebook", lambda py_path, out_dir, parameters, cell_bars=True: 0.5)
     monkeypatch.setattr(pipeline, "bars_wanted", lambda: bars)
     root = tmp_path / "root"
     _json(root / "outputs" / "pipeline_times_smoke.json", {"00_first": 120.0, "10_second": 60.0, "total": 180.0})
@@ -54,7 +71,7 @@ def _fake_pipeline(tmp_path, monkeypatch, bars: bool):
 
 def test_off_a_terminal_each_notebook_gets_plain_lines_with_the_time_left(tmp_path, monkeypatch, capsys):
     root = _fake_pipeline(tmp_path, monkeypatch, bars=False)
-    pipeline.run("smoke", str(root))
+    pipeline.run("smoke", str(root), lanes=1)
     out, err = capsys.readouterr()
     assert "[pipeline] 00_first.py (profile=smoke) ... [1/2, ~3 min left]" in out  # 120 + 60 s
     assert "[pipeline] 10_second.py (profile=smoke) ... [2/2, ~60 s left]" in out
@@ -64,7 +81,7 @@ def test_off_a_terminal_each_notebook_gets_plain_lines_with_the_time_left(tmp_pa
 
 def test_on_a_terminal_the_bar_goes_to_stderr_and_the_lines_stay_on_stdout(tmp_path, monkeypatch, capsys):
     root = _fake_pipeline(tmp_path, monkeypatch, bars=True)
-    pipeline.run("smoke", str(root))
+    pipeline.run("smoke", str(root), lanes=1)
     out, err = capsys.readouterr()
     assert "notebooks 2/2" in err and "notebooks" not in out
     assert out.count("done in 0.5 s") == 2
@@ -92,3 +109,4 @@ def test_the_executed_notebook_call_is_the_same_with_or_without_bars(tmp_path, m
     else:
         assert kw["progress_bar"] is False
     assert not (tmp_path / "out" / "00_tiny.input.ipynb").exists()
+

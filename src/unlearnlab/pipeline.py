@@ -1,4 +1,5 @@
-"""Run the numbered notebooks headless with papermill, in order, into an output root.
+"""Run the numbered notebooks headless with papermill into an output root, each after the ones it
+reads from, two at a time on a multi-core CPU (``--lanes``).
 
     python -m unlearnlab.pipeline --profile smoke --output-root "$(mktemp -d)"
     python -m unlearnlab.pipeline --profile default          # updates figures/ and paper/tables/
@@ -10,27 +11,32 @@ Notebooks are jupytext percent files (``notebooks/NN_name.py``); each is convert
 and ``overrides``, and saved executed under ``<root>/outputs/notebooks/<profile>/``. Every run
 records which notebook wrote which figure and table in ``<root>/outputs/manifest_<profile>.json``;
 a full run into the repository root with no overrides also writes ``figures/MANIFEST.json``
-and rewrites the README's generated timing blocks from it (``reporting/readme.py``).
+and rewrites the README's generated timing blocks from it (``reporting/readme.py``). Each
+notebook's kernel and pool workers record the CPU seconds of their phases (``core.timing``) under
+``<root>/outputs/runs/<profile>/<notebook>/``; the manifest keeps the sums per phase.
+
+Why lanes: the real-model studies (32-35) read nothing the arithmetic chain (00-31, 40, 41)
+writes, and neither keeps two cores busy all the time, so on two cores the two run side by side.
 
 Progress goes to the terminal only (stderr), never into the executed notebooks: on a terminal, a
 bar over notebooks with the time left, estimated from the seconds each notebook took in the last
 recorded run (``figures/MANIFEST.json``, ``<root>/outputs/manifest_<profile>.json`` and
-``pipeline_times_<profile>.json``), and papermill's bar over the running notebook's cells; when
-stderr is not a terminal (CI, tests), one line per notebook instead.
+``pipeline_times_<profile>.json``), and, with one lane, papermill's bar over the running
+notebook's cells; when stderr is not a terminal (CI, tests), one line per notebook instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from tqdm import tqdm
@@ -52,7 +58,7 @@ def notebook_paths(only: list[str] | None = None) -> list[Path]:
     return paths
 
 
-def run_notebook(py_path: Path, out_dir: Path, parameters: dict) -> float:
+def run_notebook(py_path: Path, out_dir: Path, parameters: dict, cell_bars: bool = True) -> float:
     """Execute one notebook; return its wall time in seconds. The kernel talks over IPC sockets
     in a temporary directory, not TCP: no "running over TCP without encryption" warning on every
     start, and no socket files left next to the notebooks."""
@@ -70,28 +76,64 @@ def run_notebook(py_path: Path, out_dir: Path, parameters: dict) -> float:
         with tempfile.TemporaryDirectory(prefix="unlearnlab-kernel-") as sockets:
             config = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
             papermill.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
-                                       cwd=str(py_path.parent), progress_bar=cell_bar(py_path.stem),
+                                       cwd=str(py_path.parent),
+                                       progress_bar=cell_bar(py_path.stem) if cell_bars else False,
                                        log_output=False, config=config)
     finally:
         src.unlink(missing_ok=True)
     return time.perf_counter() - start
 
 
-@contextmanager
-def phase_folder(folder: Path) -> Iterator[Path]:
-    """Point the notebook's kernel (and its pool workers, which inherit the environment) at an
-    emptied ``folder`` for their phase timings (``core.timing.phase``)."""
+# --- which notebooks can run at the same time ------------------------------------------------------
+
+ALL_EARLIER = ("*",)
+# The earlier notebooks whose outputs each shipped notebook reads. The real-model studies (32-35)
+# need none, so on two cores they run beside the arithmetic chain. A notebook not listed here (a
+# user's own) waits for every earlier one, as does 90_paper.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "00_data": (), "10_pretrain": ("00_data",), "20_localize": ("10_pretrain",),
+    "30_baselines": ("10_pretrain",), "31_undo": ("30_baselines",), "32_rewrite_ia3": (),
+    "33_masked_lora": (), "34_sae": (), "35_private_records": (), "40_attacks": ("31_undo",),
+    "41_targeted_undo": ("20_localize", "31_undo"), "90_paper": ALL_EARLIER,
+}
+
+
+def needs(name: str, selected: list[str]) -> set[str]:
+    """The notebooks among ``selected`` that must finish before ``name`` starts (one left out of
+    the selection is taken as already run)."""
+    earlier = selected[: selected.index(name)]
+    wanted = NEEDS.get(name, ALL_EARLIER)
+    return set(earlier) if wanted == ALL_EARLIER else set(wanted) & set(earlier)
+
+
+def default_lanes(device: str) -> int:
+    """Notebooks at once: two on a multi-core CPU (their pools then share the cores), one on a GPU
+    (its memory is the limit, not the cores) or a one-core machine."""
+    return 1 if device != "cpu" or (os.cpu_count() or 1) < 2 else 2
+
+
+def run_folder(root: Path, profile: str, name: str) -> Path:
+    """An emptied per-notebook folder for its phase timings and its log of written files."""
+    folder = root / "outputs" / "runs" / profile / name
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    before = os.environ.get(timing.PHASE_DIR_ENV)
-    os.environ[timing.PHASE_DIR_ENV] = str(folder)
+    (folder / "phases").mkdir(parents=True)
+    return folder
+
+
+def run_in_folder(py_path: Path, out_dir: Path, parameters: dict, folder: Path, cell_bars: bool = True) -> float:
+    """``run_notebook`` with the kernel (and its pool workers, which inherit the environment)
+    writing phase timings and the files they wrote into ``folder``."""
+    env = {timing.PHASE_DIR_ENV: str(folder / "phases"), manifest.WRITTEN_LOG_ENV: str(folder / "written.txt")}
+    before = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
     try:
-        yield folder
+        return run_notebook(py_path, out_dir, parameters, cell_bars)
     finally:
-        if before is None:
-            os.environ.pop(timing.PHASE_DIR_ENV, None)
-        else:
-            os.environ[timing.PHASE_DIR_ENV] = before
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 # --- progress on the terminal --------------------------------------------------------------------
@@ -150,13 +192,27 @@ def describe_left(seconds: float, untimed: int) -> str:
     return text + (f" + {untimed} notebook(s) never timed" if untimed else "")
 
 
+def lanes_left(expected: dict[str, float], waiting: list[str], running: dict[str, float],
+               lanes: int) -> tuple[float, int]:
+    """Time left when up to ``lanes`` notebooks run at once: the earlier seconds of the waiting
+    ones plus what the running ones (name -> seconds elapsed) have left, shared over the lanes."""
+    left, untimed = time_left(expected, waiting, 0.0)
+    for name, elapsed in running.items():
+        if name in expected:
+            left += max(0.0, expected[name] - elapsed)
+        else:
+            untimed += 1
+    return left / max(1, min(lanes, len(waiting) + len(running) or 1)), untimed
+
+
 class Progress:
     """What the terminal shows while the notebooks run: a bar over notebooks whose time-left
     estimate ticks every second, or, off a terminal, one line when each notebook starts and ends."""
 
-    def __init__(self, names: list[str], expected: dict[str, float], bars: bool) -> None:
-        self.names, self.expected = names, expected
-        self.index, self.started = 0, time.perf_counter()
+    def __init__(self, names: list[str], expected: dict[str, float], bars: bool, lanes: int = 1) -> None:
+        self.names, self.expected, self.lanes = names, expected, lanes
+        self.running: dict[str, float] = {}  # name -> start time
+        self.finished: set[str] = set()
         self.bar = tqdm(total=len(names), desc="notebooks", position=0, file=sys.stderr, dynamic_ncols=True,
                         bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}") if bars else None
         self._stop = threading.Event()
@@ -165,8 +221,10 @@ class Progress:
             self._ticker.start()
 
     def left(self) -> str:
-        elapsed = time.perf_counter() - self.started
-        return describe_left(*time_left(self.expected, self.names[self.index:], elapsed))
+        now = time.perf_counter()
+        waiting = [n for n in self.names if n not in self.finished and n not in self.running]
+        running = {n: now - t for n, t in self.running.items()}
+        return describe_left(*lanes_left(self.expected, waiting, running, self.lanes))
 
     def _tick(self) -> None:
         while not self._stop.wait(1.0):
@@ -176,14 +234,16 @@ class Progress:
         (self.bar.write if self.bar else print)(line, file=sys.stdout)
         sys.stdout.flush()
 
-    def start(self, index: int, line: str) -> None:
-        self.index, self.started = index, time.perf_counter()
+    def start(self, name: str, line: str) -> None:
+        self.running[name] = time.perf_counter()
         left = self.left()
         if self.bar:
             self.bar.set_postfix_str(left)
-        self._say(f"{line} [{index + 1}/{len(self.names)}, {left}]")
+        self._say(f"{line} [{self.names.index(name) + 1}/{len(self.names)}, {left}]")
 
-    def done(self, line: str) -> None:
+    def done(self, name: str, line: str) -> None:
+        self.running.pop(name, None)
+        self.finished.add(name)
         self._say(line)
         if self.bar:
             self.bar.update(1)
@@ -205,38 +265,39 @@ def check_output_root(output_root: str | None, overrides: dict[str, object] | No
 
 def run(profile: str, output_root: str | None, only: list[str] | None = None,
         parameters: dict[str, object] | None = None,
-        overrides: dict[str, object] | None = None) -> dict[str, float]:
+        overrides: dict[str, object] | None = None, lanes: int | None = None) -> dict[str, float]:
     """Run the notebooks; return wall time per notebook (also written to ``outputs/``).
     ``parameters`` are passed to every notebook run, on top of profile, output root and
-    ``overrides`` (profile fields, ``{"study.field": value}``, validated before anything runs)."""
+    ``overrides`` (profile fields, ``{"study.field": value}``, validated before anything runs).
+    Up to ``lanes`` notebooks run at once (default ``default_lanes``), each after the ones it
+    ``needs``; with one lane they run in order in this process, with papermill's cell bar."""
     # as JSON values: papermill would pass a tuple to the notebook as the string of its repr
     overrides = json.loads(json.dumps(overrides or {}))
     prof = get_profile(profile, overrides)  # bad input fails here, before anything is written
     check_output_root(output_root, overrides)
     notebooks = notebook_paths(only)
     paths = Paths.at(output_root).ensure()
-    out_dir = paths.executed_notebooks / profile
-    times: dict[str, float] = {}
-    written: dict[str, list[str]] = {}
-    phases: dict[str, dict[str, float]] = {}
-    progress = Progress([nb.stem for nb in notebooks], expected_seconds(profile, paths.root), bars_wanted())
+    lanes = min(lanes or default_lanes(prof.device), len(notebooks))  # one notebook: in this process
+    params = {**(parameters or {}), "profile": profile, "output_root": str(paths.root), "overrides": overrides}
+    names = [nb.stem for nb in notebooks]
+    progress = Progress(names, expected_seconds(profile, paths.root), bars_wanted(), lanes)
+    started = time.perf_counter()
     try:
-        for i, nb in enumerate(notebooks):
-            progress.start(i, f"[pipeline] {nb.name} (profile={profile}) ...")
-            params = {**(parameters or {}), "profile": profile, "output_root": str(paths.root),
-                      "overrides": overrides}
-            before = manifest.snapshot(paths)
-            with phase_folder(paths.root / "outputs" / "phases" / profile / nb.stem) as folder:
-                times[nb.stem] = run_notebook(nb, out_dir, params)
-            phases[nb.stem] = timing.summarize_phase_dir(folder)
-            written[nb.stem] = manifest.changed(before, manifest.snapshot(paths))
-            progress.done(f"[pipeline] {nb.name} done in {times[nb.stem]:.1f} s")
+        times, changes = execute(notebooks, paths, profile, params, lanes, progress)
     finally:
         progress.close()
+    folders = {nb: paths.root / "outputs" / "runs" / profile / nb for nb in names}
+    phases = {nb: timing.summarize_phase_dir(folders[nb] / "phases") for nb in names}
+    logged = {nb: manifest.read_written_log(folders[nb] / "written.txt", paths.root) for nb in names}
+    written = {nb: sorted(logged[nb] | {f for f in changes[nb]
+                                        if not any(f in logged[other] for other in names if other != nb)})
+               for nb in names}
+    times = {nb: times[nb] for nb in names}
     times["total"] = sum(times.values())
     write_json_atomic(paths.root / "outputs" / f"pipeline_times_{profile}.json", times)
     custom = {"overrides": overrides, "parameters": parameters} if overrides or parameters else {}
-    run_stamp = manifest.stamp(profile, config_hash(prof), **custom)
+    run_stamp = manifest.stamp(profile, config_hash(prof), lanes=lanes,
+                               wall_seconds=round(time.perf_counter() - started, 1), **custom)
     record = paths.root / "outputs" / f"manifest_{profile}.json"
     manifest.write_manifest(record, paths, run_stamp, times, written, partial=bool(only), phases=phases)
     if paths.root == repo_root() and profile != "smoke":
@@ -247,6 +308,57 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
                                                    times, written, partial=bool(only), phases=phases)
             update_readme(paths.root / "README.md", paper_record)
     return times
+
+
+def execute(notebooks: list[Path], paths: Paths, profile: str, params: dict, lanes: int,
+            progress: Progress) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Run every notebook once its needs are done, up to ``lanes`` at once (spawned processes);
+    return seconds per notebook and the figure/table files that changed while each ran. After a
+    failure nothing new starts; the running ones finish, then the first error is raised."""
+    out_dir = paths.executed_notebooks / profile
+    names = [nb.stem for nb in notebooks]
+    by_name = dict(zip(names, notebooks))
+    times: dict[str, float] = {}
+    changes: dict[str, list[str]] = {}
+
+    def begin(name: str) -> tuple[Path, dict[str, int]]:
+        progress.start(name, f"[pipeline] {name}.py (profile={profile}) ...")
+        return run_folder(paths.root, profile, name), manifest.snapshot(paths)
+
+    def end(name: str, seconds: float, before: dict[str, int]) -> None:
+        times[name] = seconds
+        changes[name] = manifest.changed(before, manifest.snapshot(paths))
+        progress.done(name, f"[pipeline] {name}.py done in {seconds:.1f} s")
+
+    if lanes <= 1:
+        for name in names:
+            folder, before = begin(name)
+            end(name, run_in_folder(by_name[name], out_dir, params, folder), before)
+        return times, changes
+    error: BaseException | None = None
+    running: dict[Future, tuple[str, dict[str, int]]] = {}
+    with ProcessPoolExecutor(lanes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while True:
+            started = set(times) | {name for name, _ in running.values()}
+            for name in names:
+                if error is None and len(running) < lanes and name not in started \
+                        and needs(name, names) <= set(times):
+                    folder, before = begin(name)
+                    running[pool.submit(run_in_folder, by_name[name], out_dir, params, folder, False)] = (name, before)
+                    started.add(name)
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name, before = running.pop(future)
+                try:
+                    end(name, future.result(), before)
+                except Exception as err:  # papermill's error names the failing cell
+                    progress.done(name, f"[pipeline] {name}.py FAILED")
+                    error = error or err
+    if error is not None:
+        raise error
+    return times, changes
 
 
 def update_readme(path: Path, paper_record: dict) -> None:
@@ -288,6 +400,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="a notebook parameter, e.g. -p subject=Inception (a string) or "
                              "-p 'concept_fields={\"year\": \"1975\"}' (a JSON object or list); repeatable")
+    parser.add_argument("--lanes", type=int, default=None,
+                        help="notebooks run at once, each after the ones whose outputs it reads "
+                             "(default: 2 on a multi-core CPU, 1 on a GPU); 1 runs them in order")
     parser.add_argument("--figure", metavar="NAME",
                         help="re-draw one figure from its stored recipe under the output root and exit "
                              "(no training, no model); e.g. --figure concept_bars")
@@ -296,6 +411,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    started = time.perf_counter()
+    if args.lanes is not None and args.lanes < 1:
+        print(f"[pipeline] error: --lanes must be at least 1, got {args.lanes}", file=sys.stderr)
+        return 2
     try:  # bad input: one line, exit 2, nothing written
         if args.figure:
             for path in figures.redraw(Paths.at(args.output_root), args.figure):
@@ -309,11 +428,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[pipeline] error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     try:
-        times = run(args.profile, args.output_root, args.only, parameters, overrides)
+        times = run(args.profile, args.output_root, args.only, parameters, overrides, args.lanes)
     except Exception as err:  # papermill's PapermillExecutionError names the failing cell
         print(f"[pipeline] FAILED: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
-    print(f"[pipeline] all notebooks done in {times['total']:.1f} s")
+    print(f"[pipeline] all notebooks done: {times['total']:.1f} s of notebook time in "
+          f"{time.perf_counter() - started:.1f} s")
     return 0
 
 

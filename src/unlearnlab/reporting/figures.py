@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from unlearnlab.core.paths import Paths
 from unlearnlab.plots.style import save_figure
 from unlearnlab.core.timing import in_phase
+from unlearnlab.reporting import manifest
 
 
 def recipe_dir(paths: Paths) -> Path:
@@ -64,7 +65,7 @@ def draw(paths: Paths, name: str, plot_fn: Callable[..., Figure], *args, **kwarg
     recipe stored for ``redraw``. Returns the figure (closed, so ``display(fig)`` shows it once)."""
     recipe = {"plot_fn": _import_path(plot_fn), "args": args, "kwargs": kwargs}
     fig = plot_fn(*args, **kwargs)
-    save_figure(fig, paths.figures, name)
+    manifest.log_written(*save_figure(fig, paths.figures, name))
     path = recipe_path(paths, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

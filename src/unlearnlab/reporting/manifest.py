@@ -2,7 +2,8 @@
 
 The pipeline snapshots the modification times of ``figures/`` and ``paper/tables/`` around each
 notebook (``snapshot`` / ``changed``): whatever a notebook wrote is attributed to it, however it
-was saved, with no bookkeeping in the notebooks. ``write_manifest`` merges one run into a
+was saved, with no bookkeeping in the notebooks. When notebooks run at the same time, the files
+``reporting`` logged for each (``log_written``) settle which of them wrote what. ``write_manifest`` merges one run into a
 manifest file: ``outputs/manifest_<profile>.json`` under any output root, and, for a full
 paper run into the repository, ``figures/MANIFEST.json``.
 """
@@ -10,6 +11,7 @@ paper run into the repository, ``figures/MANIFEST.json``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +19,27 @@ from unlearnlab.core.artifacts import read_json, write_json_atomic
 from unlearnlab.core.paths import Paths, repo_root
 
 MANIFEST_NAME = "MANIFEST.json"
+# Set by the pipeline for each notebook it runs: a file where every figure and table written
+# through ``reporting`` (``figures.draw``, ``tables.write_latex``) is logged, so notebooks that run
+# at the same time can still be told apart.
+WRITTEN_LOG_ENV = "UNLEARNLAB_WRITTEN_LOG"
+
+
+def log_written(*files: Path) -> None:
+    """Append ``files`` to the running notebook's log (no-op outside a pipeline run)."""
+    log = os.environ.get(WRITTEN_LOG_ENV)
+    if log:
+        with open(log, "a") as handle:  # one short write per call: appends do not interleave
+            handle.write("".join(f"{Path(f).resolve()}\n" for f in files))
+
+
+def read_written_log(log: Path, root: Path) -> set[str]:
+    """The logged files under ``root``, as paths relative to it."""
+    if not log.is_file():
+        return set()
+    root = root.resolve()
+    return {Path(line).relative_to(root).as_posix() for line in log.read_text().splitlines()
+            if line and Path(line).is_relative_to(root)}
 
 
 def _output_dirs(paths: Paths) -> list[Path]:

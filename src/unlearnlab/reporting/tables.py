@@ -9,6 +9,7 @@ import pandas as pd
 
 from unlearnlab.core.artifacts import write_json_atomic
 from unlearnlab.core.stats import format_mean_ci, summarize
+from unlearnlab.reporting import manifest
 
 
 def mean_ci_table(df: pd.DataFrame, by: str, columns: dict[str, str], counts: dict[str, str] | None = None,
@@ -78,6 +79,7 @@ def write_latex(table: pd.DataFrame, path: str | Path, caption: str, label: str)
     tmp.replace(path)
     table.to_csv(path.with_suffix(".csv"), index=False)
     write_json_atomic(path.with_suffix(".json"), {"caption": caption, "label": label, "rows": len(table)})
+    manifest.log_written(path, path.with_suffix(".csv"), path.with_suffix(".json"))
     return path
 
 
