@@ -3,6 +3,11 @@
 Every example is ``<bos> prompt`` + ``answer <eos>``. A batch carries two masks over token
 positions: ``attention_mask`` (real tokens) and ``answer_mask`` (the answer tokens), so the
 same batch serves language-model losses (all tokens) and exact-match evaluation (answers).
+
+A *packed* batch (``pack_width``) lays the same examples end to end in rows of at most that many
+tokens, each example attending only to itself (``segment_ids``, ``position_ids`` restarting at 0),
+so it computes exactly what the padded batch computes, on fewer positions: the arithmetic world's
+pretraining batches are 41 % padding, its packed rows about 14 %.
 """
 
 from __future__ import annotations
@@ -89,14 +94,49 @@ class TokenSet:
         return {"input_ids": ids.to(device), "attention_mask": attn.to(device),
                 "answer_mask": ans.to(device)}
 
+    def packed_batch(self, indices: Sequence[int], width: int, device: str | torch.device = "cpu") -> Batch:
+        """The examples at ``indices``, in order, packed end to end into rows of at most ``width``
+        tokens (an example longer than ``width`` gets a row of its own). Besides the padded batch's
+        keys it has ``segment_ids`` (1, 2, ... per example in a row; 0 for padding) and
+        ``position_ids``; ``logits_of`` and ``shifted_masks`` use them so that no example sees or
+        predicts across its neighbour."""
+        rows: list[list[int]] = [[]]
+        lengths = [0]
+        for i in indices:
+            size = len(self.prompts[i]) + len(self.answers[i])
+            if rows[-1] and lengths[-1] + size > width:
+                rows.append([])
+                lengths.append(0)
+            rows[-1].append(i)
+            lengths[-1] += size
+        shape = (len(rows), max(lengths))
+        ids = torch.full(shape, self.pad_id, dtype=torch.long)
+        attn, segments, positions = (torch.zeros(shape, dtype=torch.long) for _ in range(3))
+        ans = torch.zeros(shape, dtype=torch.bool)
+        for r, row in enumerate(rows):
+            start = 0
+            for k, i in enumerate(row, start=1):
+                p, a = self.prompts[i], self.answers[i]
+                end = start + len(p) + len(a)
+                ids[r, start:end] = torch.tensor(p + a)
+                attn[r, start:end] = 1
+                segments[r, start:end] = k
+                positions[r, start:end] = torch.arange(end - start)
+                ans[r, start + len(p):end] = True
+                start = end
+        batch = {"input_ids": ids, "attention_mask": attn, "answer_mask": ans, "segment_ids": segments,
+                 "position_ids": positions}
+        return {k: v.to(device) for k, v in batch.items()}
+
     def batches(self, batch_size: int, device: str | torch.device = "cpu") -> Iterator[Batch]:
         """All examples in order, in batches (for evaluation)."""
         for start in range(0, len(self), batch_size):
             yield self.batch(range(start, min(start + batch_size, len(self))), device)
 
     def sampler(self, batch_size: int, generator: torch.Generator,
-                device: str | torch.device = "cpu") -> Iterator[Batch]:
-        """Endless uniformly random batches for training, reshuffled every epoch.
+                device: str | torch.device = "cpu", pack_width: int = 0) -> Iterator[Batch]:
+        """Endless uniformly random batches for training, reshuffled every epoch; packed into rows
+        of ``pack_width`` tokens when it is set (the same examples per step, less padding).
 
         (Grouping batches by length would halve padding, but on this data it made batches of
         one format only and pretraining diverged: 11 % instead of 99 % on addition.)
@@ -107,7 +147,8 @@ class TokenSet:
         while True:
             order = torch.randperm(len(self), generator=generator).tolist()
             for start in range(0, len(order) - batch_size + 1, batch_size):
-                yield self.batch(order[start: start + batch_size], device)
+                indices = order[start: start + batch_size]
+                yield self.packed_batch(indices, pack_width, device) if pack_width else self.batch(indices, device)
 
 
 def grouped_sampler(groups: Sequence[TokenSet], batch_size: int, generator: torch.Generator,

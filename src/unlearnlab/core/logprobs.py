@@ -15,15 +15,34 @@ from unlearnlab.core.batching import Batch
 
 
 def logits_of(model, batch: Batch) -> torch.Tensor:
-    """Logits (B, T, V) in float32 for a padded batch."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    """Logits (B, T, V) in float32 for a padded or packed batch (``TokenSet.packed_batch``)."""
+    if "segment_ids" in batch:
+        out = model(input_ids=batch["input_ids"], attention_mask=block_causal_mask(batch["segment_ids"]),
+                    position_ids=batch["position_ids"])
+    else:
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     return out.logits.float()
 
 
+def block_causal_mask(segments: torch.Tensor) -> torch.Tensor:
+    """(B, 1, T, T) boolean: a token attends to earlier tokens of its own example only. Padding
+    (segment 0) attends to itself, so no softmax row is empty (its outputs are never scored)."""
+    width = segments.shape[1]
+    causal = torch.ones(width, width, dtype=torch.bool, device=segments.device).tril()
+    same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, :, None] > 0)
+    itself = torch.eye(width, dtype=torch.bool, device=segments.device)
+    return ((same & causal) | itself)[:, None]
+
+
 def shifted_masks(batch: Batch, answer_only: bool) -> torch.Tensor:
-    """Mask (B, T-1) of scored next-token positions: answers only, or every real token."""
+    """Mask (B, T-1) of scored next-token positions: answers only, or every real token (in a
+    packed batch, never the first token of an example from the last one of the example before)."""
     key = "answer_mask" if answer_only else "attention_mask"
-    return batch[key][:, 1:].bool()
+    mask = batch[key][:, 1:].bool()
+    if "segment_ids" in batch:
+        segments = batch["segment_ids"]
+        mask = mask & (segments[:, 1:] == segments[:, :-1])
+    return mask
 
 
 def token_logprobs(logits: torch.Tensor, batch: Batch) -> torch.Tensor:

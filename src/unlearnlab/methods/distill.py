@@ -31,6 +31,7 @@ class DistillConfig(MethodConfig):
     stop_on_recovery: bool = True
     snapshot_steps: tuple[int, ...] = ()  # keep copies of the student at these steps
     seed: int = 0
+    pack_width: int = 0  # > 0: retain batches packed into rows this wide (same examples, less padding)
 
 
 @dataclass
@@ -104,7 +105,7 @@ class Distill(UnlearningMethod):
         teacher_acc = float(exact_match(teacher, data.retain_eval).float().mean())
         student = self.init_student(teacher).requires_grad_(True)
         params = self.trainable_parameters(student)
-        batches = data.retain.sampler(self.config.batch_size, data.generator, data.device)
+        batches = data.retain.sampler(self.config.batch_size, data.generator, data.device, self.config.pack_width)
         result = DistillResult(student, TrainLog(), teacher_acc, None)
         wanted = set(self.config.snapshot_steps)
 
