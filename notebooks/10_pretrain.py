@@ -9,11 +9,13 @@
 # ---
 
 # %% [markdown]
-# # 10 · Pretraining: the base model and the oracle
+# # 10 · Pretraining: base models and oracles
 #
 # The **base** model learns all four operations and English. The **oracle** is the same
 # architecture trained on the same data without x and ÷: it is what perfect unlearning would
-# give, and the reference every attack result is compared with.
+# give, and the reference every attack result is compared with. Every seed of the profile
+# pretrains its own pair (init and data order from the seed): the unlearning, UNDO and attack runs
+# of seed s start from base s and are compared with oracle s, so intervals are over independent models.
 
 # %%
 from IPython.display import Markdown, display
@@ -30,7 +32,7 @@ overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --se
 # %%
 session = start(profile, output_root, overrides)
 world = arith.load_world(session)
-dirs = arith.pretrain_all(session, world, ("base", "oracle"))  # in parallel on a multi-core CPU
+dirs = arith.pretrain_all(session, world, ("base", "oracle"))  # every seed; in parallel on a multi-core CPU
 
 # %%
 pre = report.pretrained(session)

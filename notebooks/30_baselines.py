@@ -13,8 +13,9 @@
 #
 # Each method starts from the base model and sees only forget-train (x, ÷) and retain-train
 # (+, −, English) rows. A small learning-rate sweep per method; every configuration runs for each
-# seed of the profile. The learning rate reported in the paper is the one with the lowest forget
-# accuracy whose retain accuracy stays within 10 points of the base model's.
+# seed of the profile, from that seed's own base model. The learning rate reported in the paper is
+# the one with the lowest forget accuracy whose retain accuracy stays within 10 points of the base
+# models'.
 
 # %%
 from IPython.display import Markdown, display
@@ -32,8 +33,8 @@ methods = ["GradDiff", "MaxEnt", "RMU"]
 # %%
 session = start(profile, output_root, overrides)
 world = arith.load_world(session)
-base_dir = arith.pretrain(session, world, "base")
-arith.run_baselines(session, world, base_dir, methods)
+base_dirs = arith.bases(session, world)  # seed -> its own base model (10_pretrain)
+arith.run_baselines(session, world, base_dirs, methods)
 
 # %%
 models = selection.models(session)

@@ -11,8 +11,8 @@
 # %% [markdown]
 # # 31 · UNDO: unlearn, noise, distill
 #
-# The teacher is the MaxEnt-unlearned model (chosen learning rate, per seed). A copy is perturbed
-# toward a fresh Xavier init by α and distilled on the teacher's outputs over retain + English
+# The teacher is the MaxEnt-unlearned model (chosen learning rate) of each seed's own base model.
+# A copy is perturbed toward a fresh Xavier init by α and distilled on the teacher's outputs over retain + English
 # data. We sweep α and keep snapshots at several distillation budgets; the stopping rule (retain
 # accuracy back within the threshold of the teacher's) is recorded as the `recovered` snapshot.
 # Full distillation from a random init (α = 1) is the most expensive end of the trade-off.
@@ -33,8 +33,8 @@ teacher_method = "MaxEnt"
 # %%
 session = start(profile, output_root, overrides)
 world = arith.load_world(session)
-base_dir = arith.pretrain(session, world, "base")
-curves = arith.run_undo(session, world, base_dir, teacher_method)
+base_dirs = arith.bases(session, world)  # seed -> its own base model (10_pretrain)
+curves = arith.run_undo(session, world, base_dirs, teacher_method)
 
 # %%
 rec = report.recovery(curves)

@@ -12,11 +12,14 @@
 # # 35 · Private records: unlearned, but forgotten?
 #
 # Synthetic SOAP notes (one visit per client, unique names, vitals and drugs consistent with the
-# diagnosis; `python -m unlearnlab.data.medical --dry-run --sample 3` prints some). A small Llama
-# is pretrained on *public* clients' notes and questions, then fine-tuned on the private clients:
-# the **base** on all of them, one **oracle** per forget ratio (1, 5, 10, 20 % of the clients) on
-# all but that ratio's forget clients. Each method unlearns each forget split from the base. The
-# question: is an unlearned client indistinguishable from one the model never saw? Evidence:
+# diagnosis; `python -m unlearnlab.data.medical --dry-run --sample 3` prints some). For every
+# seed, a small Llama is pretrained from scratch (that seed's init and data order) on *public*
+# clients' notes and questions, then fine-tuned on the private clients: that seed's **base** on
+# all of them, one **oracle** per forget ratio (1, 5, 10, 20 % of the clients) on all but that
+# ratio's forget clients. Each method unlearns each forget split from the base of its seed and is
+# compared with the oracle of its seed: the intervals are over independently trained models, and
+# the tables say how many stand behind each row. The question: is an unlearned client
+# indistinguishable from one the model never saw? Evidence:
 # QA accuracy in a paraphrase no training set contains, verbatim extraction of the notes (scored
 # on their private tokens: the client's numbers, diagnosis, drug, symptoms and findings, not the
 # template), membership inference (LOSS, zlib, min-k %, min-k %++; forget notes against holdout

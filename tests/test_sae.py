@@ -541,7 +541,9 @@ def test_reports_are_conditioned_on_hand_made_results(tmp_path):
     from unlearnlab.experiments.sae import report
     from unlearnlab.experiments.sae import run as xs
     from unlearnlab.experiments.sae.attack import attack_summary
+    from unlearnlab.experiments.session import Session
     from unlearnlab.plots import sae as sae_plots
+    from unlearnlab.profiles import get_profile
     base_eval = {"forget_acc": 1.0, "side_acc": 1.0, "forget_hits": "1" * 10, "side_hits": "1" * 10}
     sweeps, baselines, attacks = [], [], []
     for seed in range(3):
@@ -567,18 +569,25 @@ def test_reports_are_conditioned_on_hand_made_results(tmp_path):
     runs = us.runs_frame(sweeps, baselines)
     saes = pd.DataFrame([{"kind": "topk", "seed": s, "mse": 0.1, "explained_variance": 0.9, "l0": 8.0,
                           "dead_fraction": 0.0, "delta_loss": 0.05, "train_wall_s": 1.0} for s in range(3)])
-    results = xs.SAEResults(tmp_path, {"n_known_forget": 10, "n_known_side": 10, "n_asked": {}, "wall_s": 1.0},
-                            base_eval, saes, pd.DataFrame({"kind": ["topk"], "seed": [0], "step": [0], "mse": [1.0],
-                                                           "dead_fraction": [0.0]}),
-                            sweeps, baselines, runs, us.score_rows(runs, 1.0),
-                            us.question_stats(runs, base_eval), pd.DataFrame(attacks), {}, {})
+    from unlearnlab.experiments.sae import per_model
+    evals = {seed: base_eval for seed in range(3)}
+    keys = {seed: [f"hazard/e{i}/host" for i in range(10)] for seed in range(3)}
+    bases = pd.DataFrame([{"seed": s, "n_known_forget": 10, "n_known_side": 10, "n_asked": {}, "wall_s": 1.0}
+                          for s in range(3)])
+    results = xs.SAEResults({s: tmp_path for s in range(3)}, bases, evals, saes,
+                            pd.DataFrame({"kind": ["topk"], "seed": [0], "step": [0], "mse": [1.0],
+                                          "dead_fraction": [0.0]}),
+                            sweeps, baselines, runs, per_model.score_rows(runs, evals),
+                            per_model.question_stats(runs, evals, keys), pd.DataFrame(attacks), {}, {})
     text = report.conclusion(results)
     assert "Rules whose score is evidence: none" in text and "rests on 1 distinct question" in text
-    assert "0 distinct question(s) forgotten" in report.describe(results)
+    assert "0 distinct)" in report.describe(results) and "seed 2: 10 forget" in report.describe(results)
+    assert "chosen after seeing results" in report.main_caption(Session(get_profile("smoke"), None), results, None)
     assert "SAE-topk clamp (forget 0.20)" in text  # matched side effects at 0.90: the 40x clamp wins
     main = report.latex_table(results)
     assert not main.apply(lambda c: c.astype(str).str.contains(r"\*", regex=True)).any().any()
     assert len(report.matched_latex(results)) == 3 and len(report.quality_latex(results)) == 1
+    assert (main["Models"] == 3).all() and (report.quality_latex(results)["Models"] == 3).all()
     assert report.attack_latex(attack_summary(results.attacks))["Best step"].iloc[0] == "90.0 $\\pm$ 0.0"
     sae_plots.score_bars(report.score_table(results))
     sae_plots.tradeoff(sweeps, baselines, 1.0)

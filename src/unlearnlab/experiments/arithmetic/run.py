@@ -57,6 +57,11 @@ def _register(session: Session, model_dir: Path, key: dict, extra: dict) -> None
     session.store.put("models", key, {**metrics, **extra, "model_dir": str(model_dir)})
 
 
+def packing(width: int) -> dict:
+    """The artifact-key entry of packed batches: none when unpacked, so padded runs keep their keys."""
+    return {"pack_width": width} if width else {}
+
+
 def pretrain(session: Session, world: ArithmeticWorld, kind: str, seed: int = 0) -> Path:
     """Train the ``base`` model (all operations) or the ``oracle`` (never sees x/÷)."""
     if kind not in ("base", "oracle"):
@@ -64,14 +69,14 @@ def pretrain(session: Session, world: ArithmeticWorld, kind: str, seed: int = 0)
     p = session.profile
     cfg = {"kind": kind, "seed": seed, "world": world.card["config"], "model": asdict(p.arithmetic.model),
            "steps": p.arithmetic.pretrain_steps, "lr": p.arithmetic.pretrain_lr, "batch_size": p.arithmetic.pretrain_batch_size,
-           "upsample": dict(p.arithmetic.upsample)}
+           "upsample": dict(p.arithmetic.upsample), **packing(p.arithmetic.pack_width)}
     artifact = Artifact(session.paths.artifacts, "pretrain", kind, cfg)
 
     def make(tmp: Path) -> None:
         gen = seed_everything(seed)
         data = world.pretraining_set(kind == "base", dict(p.arithmetic.upsample))
         model = build_llama(p.arithmetic.model, len(world.tokenizer), world.tokenizer, seed).to(session.device)
-        batches = data.sampler(p.arithmetic.pretrain_batch_size, gen, session.device)
+        batches = data.sampler(p.arithmetic.pretrain_batch_size, gen, session.device, p.arithmetic.pack_width)
 
         def step_loss(fwd, step):
             b = next(batches)
@@ -86,8 +91,14 @@ def pretrain(session: Session, world: ArithmeticWorld, kind: str, seed: int = 0)
         _save(model, world, tmp, metrics)
 
     path = artifact.build(make)
-    _register(session, path, {"setting": SETTING, "method": kind, "seed": seed}, {"hparam": ""})
+    _register(session, path, {"setting": SETTING, "method": kind, "seed": seed},
+              {"hparam": "", "base_model": path.name})
     return path
+
+
+def _workers(session: Session) -> int | None:
+    """Processes for independent jobs: the profile's ``workers``, 0 meaning one per core."""
+    return session.profile.arithmetic.workers or None
 
 
 def _pretrain_job(args: tuple[Session, str, str, int]) -> str:
@@ -96,11 +107,20 @@ def _pretrain_job(args: tuple[Session, str, str, int]) -> str:
 
 
 def pretrain_all(session: Session, world: ArithmeticWorld, kinds: tuple[str, ...] = ("base", "oracle"),
-                 seed: int = 0) -> dict[str, Path]:
-    """Pretrain several models; on a multi-core CPU, in parallel processes of one thread each
-    (``parallel.map_jobs``: base and oracle are independent)."""
-    dirs = map_jobs(_pretrain_job, [(session, str(world.directory), k, seed) for k in kinds], session.device)
-    return {k: Path(d) for k, d in zip(kinds, dirs)}
+                 seeds: tuple[int, ...] | None = None) -> dict[tuple[str, int], Path]:
+    """Pretrain ``kinds`` for every seed of the profile (init and data order ``seed``): one
+    independent base/oracle pair per seed. On a multi-core CPU the jobs run in parallel processes
+    of one thread each (``parallel.map_jobs``). Returns (kind, seed) -> model directory."""
+    seeds = tuple(session.profile.arithmetic.seeds if seeds is None else seeds)
+    jobs = [(k, s) for s in seeds for k in kinds]
+    dirs = map_jobs(_pretrain_job, [(session, str(world.directory), k, s) for k, s in jobs], session.device,
+                    _workers(session))
+    return {job: Path(d) for job, d in zip(jobs, dirs)}
+
+
+def bases(session: Session, world: ArithmeticWorld) -> dict[int, Path]:
+    """seed -> base model directory for every profile seed (pretrained by 10_pretrain; cached)."""
+    return {s: d for (_, s), d in pretrain_all(session, world, ("base",)).items()}
 
 
 def unlearn_data(session: Session, world: ArithmeticWorld, seed: int) -> UnlearnData:
@@ -127,36 +147,54 @@ def unlearn(session: Session, world: ArithmeticWorld, base_dir: Path, method: st
         model = load_model(base_dir, session.device)
         runner = get_method(method, **method_cfg)
         log = runner.run(model, unlearn_data(session, world, seed), **session.hardware)
-        metrics = {**evaluate(model, world), "steps": log.steps, "tokens": log.tokens, "wall_s": log.wall_s}
+        metrics = {**evaluate(model, world), "steps": log.steps, "tokens": log.tokens, "wall_s": log.wall_s,
+                   "base_model": Path(base_dir).name}
         _save(model, world, tmp, metrics)
 
     path = artifact.build(make)
+    metrics = read_json(path / "metrics.json")
+    if "base_model" not in metrics:  # cached before models were traced to their base: add it
+        write_json_atomic(path / "metrics.json", {**metrics, "base_model": Path(base_dir).name})
     _register(session, path, {"setting": SETTING, "method": method, "seed": seed, "hparam": f"lr={lr:g}"},
               {"lr": lr})
     return path
 
 
+def warmup_fraction(warmup_steps: int, steps: int) -> float:
+    """The ``warmup_frac`` that gives exactly ``warmup_steps`` warm-up steps in a run of ``steps``
+    (``TrainConfig`` takes a fraction): with it, runs of every length share their first steps."""
+    return (warmup_steps + 0.5) / steps
+
+
 def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method: str, seed: int,
-            alpha: float = 1.0, mask_dir: Path | None = None, train_only_masked: bool = False) -> Path:
+            alpha: float = 1.0, mask_dir: Path | None = None, train_only_masked: bool = False,
+            extended: bool = False) -> Path:
     """UNDO (noise level ``alpha``), Targeted-UNDO (noise only inside the mask saved at
     ``mask_dir``) or full distillation (``method='Distill'``) of a teacher.
 
-    UNDO and Distill run to the largest budget with a constant learning rate, so the snapshot
-    after ``b`` steps is exactly a run with budget ``b``; each snapshot is saved as a model
+    Every run uses a constant learning rate after a warm-up of ``distill_warmup_steps`` steps, so
+    the snapshot after ``b`` steps is a run with budget ``b``; each snapshot is saved as a model
     directory ``budget_<b>``. The step at which UNDO's stopping rule (retain accuracy back within
     ``retain_threshold`` of the teacher) fires is recorded and saved as ``budget_recovered``.
-    Targeted-UNDO stops there (only its cost to recover matters), else at the largest budget.
+    Standard runs (notebook 31) go to the largest of ``distill_budgets``; Targeted-UNDO stops at
+    recovery (only its cost to recover matters), global UNDO does not (its curve beyond recovery is
+    drawn). ``extended`` runs (notebook 41) stop at recovery or at ``distill_cap()`` steps, with
+    snapshots at ``extend_snapshots()``.
     """
-    p = session.profile
-    budgets = tuple(p.arithmetic.distill_budgets)
+    p = session.profile.arithmetic
     targeted = method == "TargetedUNDO"
-    method_cfg = {"steps": max(budgets), "lr": p.arithmetic.distill_lr, "batch_size": p.arithmetic.batch_size,
-                  "eval_every": p.arithmetic.distill_eval_every, "retain_threshold": p.arithmetic.retain_threshold,
-                  "stop_on_recovery": targeted, "snapshot_steps": budgets, "seed": seed}
+    budgets = p.extend_snapshots() if extended else tuple(p.distill_budgets)
+    steps = max(budgets)
+    method_cfg = {"steps": steps, "lr": p.distill_lr, "batch_size": p.batch_size,
+                  "warmup_frac": warmup_fraction(p.distill_warmup_steps, steps),
+                  "eval_every": p.extend_eval_every if extended else p.distill_eval_every,
+                  "retain_threshold": p.retain_threshold, "stop_on_recovery": targeted or extended,
+                  "snapshot_steps": budgets, "seed": seed, **packing(p.pack_width)}
     if method != "Distill":
         method_cfg["alpha"] = alpha
     cfg = {"method": method, "teacher": Path(teacher_dir).name, "config": method_cfg}
     name = f"{method}_a{alpha:g}_s{seed}" if method != "Distill" else f"{method}_s{seed}"
+    name += "_ext" * extended
     if targeted:
         if mask_dir is None:
             raise ValueError("TargetedUNDO needs mask_dir (a saved localization Mask)")
@@ -184,14 +222,16 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
                        "unlearn_steps": teacher_metrics.get("steps", 0),
                        "steps": step + teacher_metrics.get("steps", 0),
                        "distill_flops": 8 * n * tokens,  # 6N per trained token + 2N teacher forward
-                       "recovered_step": result.recovered_step}
+                       "recovered_step": result.recovered_step, "run_steps": result.log.steps,
+                       "run_wall_s": result.log.wall_s}
             _save(result.student, world, tmp / f"budget_{label}", metrics)
         write_json_atomic(tmp / "retain_curve.json", {"teacher_retain_acc": result.teacher_retain_acc,
                                                       "curve": result.retain_curve,
-                                                      "recovered_step": result.recovered_step})
+                                                      "recovered_step": result.recovered_step,
+                                                      "steps": result.log.steps, "wall_s": result.log.wall_s})
 
     path = artifact.build(make)
-    extra = {"alpha": alpha}
+    extra = {"alpha": alpha, "base_model": teacher_metrics["base_model"], "extended": extended}
     hparam = f"alpha={alpha:g}"
     if targeted:
         extra.update({"mask_source": source, "mask_budget": mbudget, "train_only_masked": train_only_masked})
@@ -199,7 +239,8 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
     for snapshot in sorted(path.glob("budget_*")):
         label = snapshot.name.removeprefix("budget_")
         _register(session, snapshot, {"setting": SETTING, "method": method, "seed": seed,
-                                      "hparam": f"{hparam},budget={label}"}, {**extra, "budget": label})
+                                      "hparam": f"{hparam},budget={label}" + ",extended" * extended},
+                  {**extra, "budget": label})
     return path
 
 
@@ -220,32 +261,67 @@ def attack(session: Session, world: ArithmeticWorld, model_dir: str | Path, key:
     return {**key, **summary}
 
 
-def run_baselines(session: Session, world: ArithmeticWorld, base_dir: Path, methods: tuple[str, ...]) -> None:
-    """Every method at every learning rate of the profile's sweep, for every seed (notebook 30)."""
+def _unlearn_job(args: tuple) -> str:
+    session, world_dir, base_dir, method, lr, seed = args
+    return str(unlearn(session, ArithmeticWorld.load(world_dir), base_dir, method, lr, seed))
+
+
+def run_baselines(session: Session, world: ArithmeticWorld, base_dirs: dict[int, Path],
+                  methods: tuple[str, ...]) -> None:
+    """Every method at every learning rate of the profile's sweep, for every seed, each from that
+    seed's own base model (notebook 30); independent runs in the process pool."""
     p = session.profile.arithmetic
-    for method in methods:
-        for lr in p.unlearn_lrs:
-            for seed in p.seeds:
-                unlearn(session, world, base_dir, method, lr, seed)
+    jobs = [(session, str(world.directory), base_dirs[seed], m, lr, seed)
+            for m in methods for lr in p.unlearn_lrs for seed in p.seeds]
+    map_jobs(_unlearn_job, jobs, session.device, _workers(session))
 
 
-def run_undo(session: Session, world: ArithmeticWorld, base_dir: Path, teacher_method: str) -> list[dict]:
-    """UNDO at every α of the profile and full distillation, from the ``teacher_method`` model at
-    its chosen learning rate, per seed (notebook 31); returns each run's retain-recovery curve."""
-    lr = selection.selected_lrs(session, [teacher_method])[teacher_method]
-    curves = []
-    for seed in session.profile.arithmetic.seeds:
-        teacher = unlearn(session, world, base_dir, teacher_method, lr, seed)
-        runs = [(f"UNDO α={a:g}", "UNDO", a) for a in session.profile.arithmetic.undo_alphas]
-        for label, method, alpha in runs + [("Distill (α=1)", "Distill", 1.0)]:
-            out = distill(session, world, teacher, method, seed, alpha)
-            curves.append({"label": label, "seed": seed, **read_json(out / "retain_curve.json")})
-    return curves
+def teachers(session: Session, world: ArithmeticWorld, base_dirs: dict[int, Path], method: str) -> dict[int, Path]:
+    """seed -> the ``method``-unlearned model of base_s at its chosen learning rate (in this
+    process: 30_baselines has trained them all, so they are read from the cache)."""
+    lr = selection.selected_lrs(session, [method])[method]
+    return {s: unlearn(session, world, base_dirs[s], method, lr, s) for s in session.profile.arithmetic.seeds}
+
+
+def _distill_job(args: tuple) -> str:
+    session, world_dir, teacher, method, seed, alpha, extended = args
+    return str(distill(session, ArithmeticWorld.load(world_dir), teacher, method, seed, alpha, extended=extended))
+
+
+def global_runs(alphas) -> list[tuple[str, str, float]]:
+    """(label, method, α) of global UNDO at each α, α = 1 being full distillation."""
+    return [("Distill (α=1)", "Distill", 1.0) if a >= 1 else (f"UNDO α={a:g}", "UNDO", float(a)) for a in alphas]
+
+
+def run_undo(session: Session, world: ArithmeticWorld, base_dirs: dict[int, Path], teacher_method: str,
+             alphas=None, extended: bool = False) -> list[dict]:
+    """UNDO at every α (default: the profile's, and full distillation) from each seed's
+    ``teacher_method`` model (notebook 31; notebook 41 with ``extended``), in the process pool;
+    returns each run's retain-recovery curve."""
+    p = session.profile.arithmetic
+    alphas = (*p.undo_alphas, 1.0) if alphas is None else alphas
+    by_seed = teachers(session, world, base_dirs, teacher_method)
+    runs = [(label, method, a, seed) for label, method, a in global_runs(alphas) for seed in p.seeds]
+    jobs = [(session, str(world.directory), by_seed[seed], method, seed, a, extended) for _, method, a, seed in runs]
+    outs = map_jobs(_distill_job, jobs, session.device, _workers(session))
+    return [{"label": label, "seed": seed, "extended": extended, **read_json(Path(out) / "retain_curve.json")}
+            for (label, _, _, seed), out in zip(runs, outs)]
+
+
+def _attack_job(args: tuple) -> dict:
+    session, world_dir, model_dir, key, seed = args
+    return attack(session, ArithmeticWorld.load(world_dir), model_dir, key, seed)
+
+
+def attack_many(session: Session, world: ArithmeticWorld, targets: list[tuple[dict, str, int]]) -> list[dict]:
+    """The relearning attack on (store key, model directory, seed) targets, in the process pool
+    (cached attacks are read back, not rerun)."""
+    jobs = [(session, str(world.directory), str(d), key, seed) for key, d, seed in targets]
+    return map_jobs(_attack_job, jobs, session.device, _workers(session))
 
 
 def attack_all(session: Session, world: ArithmeticWorld) -> int:
     """The relearning attack on every model the paper reports (notebook 40); returns how many."""
     targets = selection.attack_targets(session)
-    for key, model_dir, seed in targets:
-        attack(session, world, model_dir, key, seed)
+    attack_many(session, world, targets)
     return len(targets)

@@ -36,25 +36,44 @@ def select_lr(models: pd.DataFrame, method: str, base_retain: float, max_retain_
 def selected_lrs(session: Session, baselines=BASELINES) -> dict[str, float]:
     """The learning rate chosen per baseline (lowest forget acc within 10 points of base retain)."""
     df = models(session)
+    df = df[df["seed"].isin(session.profile.arithmetic.seeds)]
     base_retain = float(df[df["method"] == "base"]["retain_acc"].mean())
-    return {m: select_lr(df, m, base_retain) for m in baselines if (df["method"] == m).any()}
+    # the sweep's learning rates only: other studies add runs of these methods (the localize
+    # study's GradDiff reference), possibly after 40_attacks, which must not change the choice
+    swept = df[df["lr"].isin(session.profile.arithmetic.unlearn_lrs)] if "lr" in df else df
+    return {m: select_lr(swept, m, base_retain) for m in baselines if (swept["method"] == m).any()}
+
+
+def _distill_rows(df: pd.DataFrame, session: Session) -> pd.Series:
+    """UNDO/Distill rows of this profile's sweeps: standard runs at ``distill_budgets`` and
+    extended runs at ``extend_snapshots()`` (each with its ``recovered`` snapshot); rows of other
+    sweeps stay in the store but are not reported."""
+    p = session.profile.arithmetic
+    if "budget" not in df:
+        return pd.Series(False, index=df.index)
+    extended = df["extended"].fillna(False).astype(bool) if "extended" in df else pd.Series(False, index=df.index)
+    standard = ~extended & df["budget"].isin({str(b) for b in p.distill_budgets} | {"recovered"})
+    longer = extended & df["budget"].isin({str(b) for b in p.extend_snapshots()} | {"recovered"})
+    alphas = set(p.undo_alphas) | set(p.extend_alphas)
+    undo = (df["method"] == "UNDO") & df["alpha"].isin(alphas)
+    return (undo | (df["method"] == "Distill")) & (standard | longer)
 
 
 def label_runs(session: Session) -> pd.DataFrame:
-    """Every model the paper reports, with a display ``label`` (one row per seed)."""
+    """Every model the paper reports, with a display ``label`` (one row per seed); every row of
+    seed s descends from base_s (column ``base_model``)."""
     df = models(session).copy()
     lrs = selected_lrs(session)
     p = session.profile
     keep = df["method"].isin(["base", "oracle"])
     for m, lr in lrs.items():
         keep |= (df["method"] == m) & (df["hparam"] == f"lr={lr:g}")
-    # distillation rows of this profile's sweep only (rows of earlier sweeps stay in the store)
-    budgets = {str(b) for b in p.arithmetic.distill_budgets} | {"recovered"}
-    in_sweep = df["budget"].isin(budgets) if "budget" in df else False
-    keep |= (df["method"] == "UNDO") & df["alpha"].isin(p.arithmetic.undo_alphas) & in_sweep
-    keep |= (df["method"] == "Distill") & in_sweep
+    keep |= _distill_rows(df, session)
     keep &= df["seed"].isin(p.arithmetic.seeds)
     df = df[keep].copy()
+    if "extended" not in df:
+        df["extended"] = False
+    df["extended"] = df["extended"].fillna(False).astype(bool)
 
     def label(row) -> str:
         if row["method"] in ("UNDO", "Distill"):
@@ -66,16 +85,14 @@ def label_runs(session: Session) -> pd.DataFrame:
 
 
 def attack_targets(session: Session) -> list[tuple[dict, str, int]]:
-    """(store key, model directory, seed) of every model to attack; base and oracle are
-    attacked once per profile seed (the attack's data sample differs by seed)."""
+    """(store key, model directory, seed) of every model to attack, with the model's own seed
+    (base_s and oracle_s are separate models; the attack's data sample is drawn with seed s)."""
     df = label_runs(session)
     targets = []
     for _, row in df.iterrows():
-        seeds = session.profile.arithmetic.seeds if row["method"] in ("base", "oracle") else [int(row["seed"])]
-        for seed in seeds:
-            key = {"setting": SETTING, "method": row["method"], "seed": int(seed),
-                   "hparam": row["hparam"] if isinstance(row["hparam"], str) else ""}
-            targets.append((key, row["model_dir"], int(seed)))
+        key = {"setting": SETTING, "method": row["method"], "seed": int(row["seed"]),
+               "hparam": row["hparam"] if isinstance(row["hparam"], str) else ""}
+        targets.append((key, row["model_dir"], int(row["seed"])))
     return targets
 
 
@@ -89,11 +106,8 @@ def attacked(session: Session) -> pd.DataFrame:
     if att.empty:
         raise RuntimeError("no attack results for this profile's attack settings; run 40_attacks first")
     runs = runs.assign(model_id=[model_id(session, d) for d in runs["model_dir"]])
-    merged = runs.merge(att[["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "worst_lr", "curve"]],
-                        on=["method", "hparam", "model_id"], how="inner", suffixes=("_model", ""))
-    # base/oracle: one model, attacked with several seeds; others: the model's own seed
-    same = merged["method"].isin(["base", "oracle"]) | (merged["seed_model"] == merged["seed"])
-    return merged[same].drop(columns=["seed_model"])
+    cols = ["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "worst_lr", "curve"]
+    return runs.merge(att[cols], on=["method", "hparam", "seed", "model_id"], how="inner")
 
 
 def attacked_all(session: Session) -> pd.DataFrame:
@@ -109,12 +123,21 @@ def attacked_all(session: Session) -> pd.DataFrame:
     return runs.merge(att[cols], on=["method", "hparam", "seed", "model_id"], how="inner")
 
 
+def reported_global(group: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The snapshot of one global configuration (one method and α, all seeds) that tables report,
+    and a note: the extended run when there is one, else the standard run; at its ``recovered``
+    snapshot when every seed recovered, else at its largest budget ('not recovered in N steps')."""
+    ext = group[group["extended"]]
+    runs = ext if not ext.empty else group[~group["extended"]]
+    rec = runs[runs["budget"] == "recovered"]
+    if not rec.empty and rec["seed"].nunique() == runs["seed"].nunique():
+        return rec, ""
+    biggest = max(int(b) for b in runs["budget"] if b != "recovered")
+    note = f"not recovered in {biggest} steps" + ("" if not ext.empty else ", not extended")
+    return runs[runs["budget"] == str(biggest)], note
+
+
 def strongest_undo(att: pd.DataFrame) -> pd.DataFrame:
     """UNDO at its largest alpha, at the step where the stopping rule fired (else max budget)."""
     undo = att[att["method"] == "UNDO"]
-    top = undo[undo["alpha"] == undo["alpha"].max()]
-    rec = top[top["budget"] == "recovered"]
-    if rec["seed"].nunique() < top["seed"].nunique():
-        biggest = max(int(b) for b in top["budget"] if b != "recovered")
-        rec = top[top["budget"] == str(biggest)]
-    return rec
+    return reported_global(undo[undo["alpha"] == undo["alpha"].max()])[0]

@@ -33,13 +33,13 @@ def localize_concept(s: ConceptSetup, method: str) -> Path:
     the retain data."""
     cfg = s.cfg
     key = {"concept": s.concept, "model": cfg.model, "method": method, "train_kinds": cfg.train_kinds,
-           "batches": cfg.localize_batches, "max_new_tokens": cfg.max_new_tokens}
+           "batches": cfg.localize_batches, "max_new_tokens": cfg.max_new_tokens, "bf16": s.bf16}
 
     def make(tmp: Path) -> None:
         info = {"method": method}
         data = LocalizationData(s.model, s.tokens(forget_train(s)), s.tokens(retain_train(s)), s.tokenizer,
                                 batch_size=8, max_batches=cfg.localize_batches)
-        with timed(info, "localize"):
+        with timed(info, "localize"), s.precision():
             scores = localize(f"{method}_neurons", data)
             c = s.model.config
             widths = {"neuron": c.intermediate_size, "head": c.num_attention_heads}

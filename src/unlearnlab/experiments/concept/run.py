@@ -107,7 +107,7 @@ def _run_key(s: ConceptSetup, variant: str, seed: int) -> dict:
         cfg = {k: cfg[k] for k in ("model", "max_new_tokens", "relearn_steps", "relearn_lr", "relearn_eval_every",
                                    "relearn_items", "train_kinds", "bf16")}
     return {**cfg, "concept": s.concept, "variant": variant, "seed": seed, "metrics": METRICS_VERSION,
-            "relearn": variant == BASE or variant in s.cfg.relearn_variants}
+            "relearn": variant == BASE or variant in s.cfg.relearn_variants, "eval_bf16": s.bf16}
 
 
 def _run_artifact(s: ConceptSetup, variant: str, seed: int) -> Artifact:
@@ -122,27 +122,33 @@ def run_variant(s: ConceptSetup, variant: str, seed: int) -> Path:
     artifact = _run_artifact(s, variant, seed)
 
     def make(tmp: Path) -> None:
-        info: dict = {}
-        with timed(info, "train"):
-            if variant == BASE:
-                model = s.model
-            else:
-                wrapped, log = train_variant(s, variant, seed)
-                info.update(log)
-                ml.save_adapter(wrapped, tmp / "adapter")
-                model = ml.merge_adapter(wrapped)
-        with timed(info, "eval"):
-            known = s.answers_of(cx.select(s.probes, split="test")) if variant == BASE else None
-            metrics, rows = evaluate(s, model, known)
-        if artifact.config["relearn"]:
-            with timed(info, "relearn"):
-                write_json_atomic(tmp / "relearn.json", relearn_attack(s, model, seed))
-            info["relearn_steps"] = s.cfg.relearn_steps
-        write_json_atomic(tmp / "metrics.json", metrics)
-        write_json_atomic(tmp / "answers.json", rows)
-        write_json_atomic(tmp / "train.json", info)
+        with s.precision():
+            _train_and_measure(s, variant, seed, artifact.config["relearn"], tmp)
 
     return artifact.build(make)
+
+
+def _train_and_measure(s: ConceptSetup, variant: str, seed: int, attack: bool, tmp: Path) -> None:
+    """``run_variant``'s work, written into ``tmp``."""
+    info: dict = {}
+    with timed(info, "train"):
+        if variant == BASE:
+            model = s.model
+        else:
+            wrapped, log = train_variant(s, variant, seed)
+            info.update(log)
+            ml.save_adapter(wrapped, tmp / "adapter")
+            model = ml.merge_adapter(wrapped)
+    with timed(info, "eval"):
+        known = s.answers_of(cx.select(s.probes, split="test")) if variant == BASE else None
+        metrics, rows = evaluate(s, model, known)
+    if attack:
+        with timed(info, "relearn"):
+            write_json_atomic(tmp / "relearn.json", relearn_attack(s, model, seed))
+        info["relearn_steps"] = s.cfg.relearn_steps
+    write_json_atomic(tmp / "metrics.json", metrics)
+    write_json_atomic(tmp / "answers.json", rows)
+    write_json_atomic(tmp / "train.json", info)
 
 
 # --------------------------------------------------------------------------------------------

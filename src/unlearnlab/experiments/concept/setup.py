@@ -6,12 +6,13 @@ you said) and GradDiff/NPO's forget data; they are generated once and cached.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
+from unlearnlab.core.precision import bf16_autocast
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.timing import timed
 from unlearnlab.data import concepts as cx
@@ -40,6 +41,15 @@ class ConceptSetup:
     def root(self) -> Path:
         return self.session.paths.artifacts
 
+    @property
+    def bf16(self) -> bool:
+        """Whether this setup's forwards run in bf16 autocast (``uses_bf16``)."""
+        return uses_bf16(self.session, self.cfg)
+
+    def precision(self) -> torch.autocast:
+        """The context every forward of this setup runs in (``core.precision``)."""
+        return bf16_autocast(self.bf16, self.session.device)
+
     def answers_of(self, probes: list[cx.Probe]) -> list[str]:
         return [self.base_answers[p.prompt] for p in probes]
 
@@ -47,6 +57,12 @@ class ConceptSetup:
         """Rendered prompts with ``answers`` (default: the base model's own answers)."""
         answers = self.answers_of(probes) if answers is None else answers
         return to_tokens(self.tokenizer, [p.qa for p in probes], answers)
+
+
+def uses_bf16(session: Session, cfg: ConceptConfig) -> bool:
+    """bf16 autocast for the real model when the profile's ``real_bf16`` is on; the smoke
+    profile's tiny random model stays in float32 (bf16 is slower for small matrices)."""
+    return session.profile.real_bf16 and cfg.model != TINY_MODEL
 
 
 def tiny_model_dir(session: Session, concept: cx.ConceptSpec) -> Path:
@@ -75,14 +91,16 @@ def setup(session: Session, cfg: ConceptConfig, concept: cx.ConceptSpec | None =
     from unlearnlab.core.real_model import load_real_model
 
     concept = concept or cx.get_concept(cfg.name)
+    cfg = replace(cfg, bf16=cfg.bf16 and session.profile.real_bf16)  # real_bf16 off: all float32
     name = str(tiny_model_dir(session, concept)) if cfg.model == TINY_MODEL else cfg.model
-    model, tokenizer = load_real_model(name, cache_root=session.paths.artifacts / "real_models", device=session.device)
+    model, tokenizer = load_real_model(name, device=session.device)
     probes = cx.concept_probes(concept)
-    key = {"concept": concept, "model": cfg.model, "max_new_tokens": cfg.max_new_tokens}
+    key = {"concept": concept, "model": cfg.model, "max_new_tokens": cfg.max_new_tokens,
+           "bf16": uses_bf16(session, cfg)}
 
     def make(tmp: Path) -> None:
         info: dict = {}
-        with timed(info, "generate"):
+        with timed(info, "generate"), bf16_autocast(uses_bf16(session, cfg), session.device):
             answers = generate(model, tokenizer, [p.qa for p in probes], cfg.max_new_tokens, batch_size=32)
         write_json_atomic(tmp / "answers.json", dict(zip([p.prompt for p in probes], answers)))
         write_json_atomic(tmp / "info.json", info)

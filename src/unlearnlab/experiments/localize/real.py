@@ -17,6 +17,7 @@ import torch
 
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.core.batching import Batch, TokenSet, pad_token_id, token_ids
+from unlearnlab.core.precision import bf16_autocast
 from unlearnlab.core.timing import timed
 from unlearnlab.experiments.session import Session
 from unlearnlab.localization.components import component_grid
@@ -88,15 +89,18 @@ def fact_scores(model: torch.nn.Module, tokenizer, fact: FactSpec) -> tuple[dict
 
 
 def localize_fact(session: Session, fact: FactSpec) -> Path:
-    """Scores of the fact on the real model (cached; see ``fact_scores``)."""
-    artifact = Artifact(session.paths.artifacts, "real_localize", fact.subject.replace(" ", "_"), asdict(fact))
+    """Scores of the fact on the real model (cached; see ``fact_scores``), its forwards and
+    backwards in bf16 autocast when the profile's ``real_bf16`` says so."""
+    bf16 = session.profile.real_bf16
+    artifact = Artifact(session.paths.artifacts, "real_localize", fact.subject.replace(" ", "_"),
+                        {**asdict(fact), "bf16": bf16})
 
     def make(tmp: Path) -> None:
         from unlearnlab.core.real_model import load_real_model
 
-        model, tokenizer = load_real_model(fact.model, cache_root=session.paths.artifacts / "real_models",
-                                           device=session.device)
-        scores, info = fact_scores(model, tokenizer, fact)
+        model, tokenizer = load_real_model(fact.model, device=session.device)
+        with bf16_autocast(bf16, session.device):
+            scores, info = fact_scores(model, tokenizer, fact)
         write_json_atomic(tmp / "scores.json", scores)
         write_json_atomic(tmp / "info.json", info)
 

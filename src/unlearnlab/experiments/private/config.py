@@ -15,8 +15,9 @@ from unlearnlab.core.models import ModelSize
 class PrivateConfig:
     """Private records: synthetic SOAP notes, forget splits, membership inference, relearning (notebook 35)."""
 
-    # synthetic tier: the medical world (data/medical_world.py), a public pretraining, then
-    # base/oracle fine-tunes, unlearning per forget ratio, MIA, relearning
+    # synthetic tier: the medical world (data/medical_world.py, one world), per seed a public pretraining
+    # (init and data order of that seed), then that seed's base/oracle fine-tunes, unlearning per forget
+    # ratio from that base, MIA, relearning; CIs over these independent models
     public_clients: int = 100
     clients: int = 100  # private clients of the base model ("full")
     holdout_clients: int = 30  # never trained: the non-members of membership inference
@@ -44,7 +45,7 @@ class PrivateConfig:
     undo_teacher: str = "GradDiff"  # UNDO noises and distills this method's unlearned model
     undo_alpha: float = 0.5
     undo_steps: int = 120  # budget; stops earlier once retain QA is back near the teacher's
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2)  # independent public/base/oracle models, one set per seed
     unlearn_steps: int = 40
     unlearn_batch_size: int = 8
     retain_eval_clients: int = 50

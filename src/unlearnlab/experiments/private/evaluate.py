@@ -3,7 +3,7 @@
 A saved model's evaluation and each of its attacks are rows of the results store, keyed by the
 model they describe (``cached``): rerunning the notebook reads them back. ``results`` joins the
 synthetic tier's rows into one frame with the privacy leak of every membership-inference attack
-relative to the oracle of the same forget ratio.
+relative to the oracle of the same forget ratio and seed (each seed has its own models).
 """
 
 from __future__ import annotations
@@ -83,11 +83,13 @@ def evaluate(model, world: MedicalWorld, ratio: float, session: Session) -> dict
     return out
 
 
-def record(session: Session, world: MedicalWorld, model_dir: Path, method: str, ratio: float) -> dict:
-    """Evaluate a saved model on one forget split (a base or oracle once per ratio, whatever the
-    number of attack seeds)."""
+def record(session: Session, world: MedicalWorld, model_dir: Path, method: str, ratio: float,
+           seed: int | None = None) -> dict:
+    """Evaluate a saved model on one forget split (a base or oracle once per ratio and seed: each
+    seed has its own). ``seed``: the seed whose models it belongs to, part of the key (None: rows
+    stored before seeds had their own models)."""
     key = {"setting": SETTING, "method": method, "ratio": ratio, "model_id": model_id(session, model_dir),
-           "eval": EVAL_VERSION}
+           "eval": EVAL_VERSION, **({} if seed is None else {"seed": seed})}
 
     def compute() -> dict:
         model = load_model(model_dir, session.device)
@@ -144,23 +146,26 @@ def relearn(session: Session, world: MedicalWorld, model_dir: Path, method: str,
 def results(session: Session, dirs: dict) -> pd.DataFrame:
     """One row per (method, ratio, seed) of this profile's grid (``dirs``: what ``run.run``
     returned; rows of other models in the store, say from an earlier config, are left out):
-    evaluation, privacy leak of every MIA attack relative to the oracle of the same ratio, and
-    the relearning attack."""
+    evaluation, privacy leak of every MIA attack relative to the oracle of the same ratio *and
+    seed* (each seed has its own), the relearning attack, and ``public_model``: the independently
+    pretrained model behind the row (tables count them)."""
     p = session.profile.private
     models, attacks = session.store.table(MODELS_TABLE), session.store.table(ATTACKS_TABLE)
     if models.empty or attacks.empty:
         raise ValueError("no private-records results yet; run experiments.private.run.run first")
-    if not ("eval" in models and (models["eval"] == EVAL_VERSION).any()):
+    if not ("eval" in models and (models["eval"] == EVAL_VERSION).any() and "seed" in models):
         raise ValueError(f"no private-records evaluation of version {EVAL_VERSION} yet; run experiments.private.run.run")
-    ids = {model_id(session, d) for d in [dirs["base"], *dirs["oracles"].values(), *dirs["unlearned"]]}
-    models = models[(models["eval"] == EVAL_VERSION) & models["model_id"].isin(ids) & models["ratio"].isin(p.forget_ratios)]
+    ids = {model_id(session, d) for d in [*dirs["bases"].values(), *dirs["oracles"].values(), *dirs["unlearned"]]}
+    models = models[(models["eval"] == EVAL_VERSION) & models["model_id"].isin(ids)
+                    & models["ratio"].isin(p.forget_ratios) & models["seed"].isin(p.seeds)]
     attacks = attacks[attacks["seed"].isin(p.seeds) & (attacks["attack_hash"] == config_hash(relearn_config(session)))]
     df = models.drop(columns=["setting"]).merge(attacks.drop(columns=["setting", "curve"]),
-                                                on=["method", "ratio", "model_id"], how="left")
-    df["seed"] = df["seed"].fillna(0).astype(int)  # the base is evaluated once and never attacked
-    oracle = df[df["method"] == "oracle"].groupby("ratio")[[f"auc_{a}" for a in ATTACKS]].mean()
+                                                on=["method", "ratio", "model_id", "seed"], how="left")
+    df["seed"] = df["seed"].astype(int)
+    df["public_model"] = df["seed"].map({s: model_id(session, d) for s, d in dirs["publics"].items()})
+    oracle = df[df["method"] == "oracle"].set_index(["ratio", "seed"])
     for a in ATTACKS:
-        df[f"leak_{a}"] = [privacy_leak(v, oracle[f"auc_{a}"].get(r, float("nan")))
-                           for v, r in zip(df[f"auc_{a}"], df["ratio"])]
+        df[f"leak_{a}"] = [privacy_leak(v, float(oracle[f"auc_{a}"].get((r, s), float("nan"))))
+                           for v, r, s in zip(df[f"auc_{a}"], df["ratio"], df["seed"])]
     order = {m: i for i, m in enumerate(["base", "oracle", *[m for m, _ in p.methods]])}
     return df.sort_values(["ratio", "method", "seed"], key=lambda c: c.map(order) if c.name == "method" else c)

@@ -43,6 +43,7 @@ from unlearnlab.core.artifacts import Artifact, config_hash, read_json, write_js
 from unlearnlab.core.batching import TokenSet, grouped_sampler
 from unlearnlab.core.logprobs import logits_of, nll
 from unlearnlab.core.models import fresh_copy
+from unlearnlab.core.precision import bf16_autocast
 from unlearnlab.core.seeding import seed_everything
 from unlearnlab.core.training import TrainConfig, train
 from unlearnlab.data import medical as med
@@ -64,8 +65,14 @@ ATTACK_COLUMNS = ("n_relearned", "n_others", "others_before", "others_after", "w
 
 def real_config(session: Session, model: str | None = None) -> PrivateConfig:
     """The profile's private section, with ``model`` (a hub name or local directory) as the real
-    tier's model when given."""
-    return replace(session.profile.private, real_model=model) if model else session.profile.private
+    tier's model when given, and bf16 training only where the profile's ``real_bf16`` allows it."""
+    cfg = replace(session.profile.private, real_model=model) if model else session.profile.private
+    return replace(cfg, real_bf16=cfg.real_bf16 and session.profile.real_bf16)
+
+
+def precision(session: Session):
+    """The real tier's evaluation context: bf16 autocast when the profile's ``real_bf16`` is on."""
+    return bf16_autocast(session.profile.real_bf16, session.device)
 
 
 def notes_key(cfg: PrivateConfig) -> dict:
@@ -160,9 +167,9 @@ def _loaded(session: Session, cfg: PrivateConfig):
     """The real model and its tokenizer, loaded once per process (never train this copy)."""
     from unlearnlab.core.real_model import load_real_model
 
-    key = (cfg.real_model, str(session.paths.artifacts / "real_models"), session.device)
+    key = (cfg.real_model, session.device)
     if key not in _BASE:
-        _BASE[key] = load_real_model(cfg.real_model, cache_root=Path(key[1]), device=session.device)
+        _BASE[key] = load_real_model(cfg.real_model, device=session.device)
     return _BASE[key]
 
 
@@ -314,15 +321,23 @@ def evaluate(model, tokenizer, world: MedicalWorld, cfg: PrivateConfig, split: R
     return out
 
 
+def bf16_key(session: Session) -> dict:
+    """What the evaluation precision adds to a results-store key (nothing in float32, so rows
+    measured before the switch existed stay valid)."""
+    return {"eval_bf16": True} if session.profile.real_bf16 else {}
+
+
 def record(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: RealSplit, model_dir: Path,
            method: str, seed: int) -> dict:
     """Evaluate a saved adapter (a results-store row keyed by the model)."""
     key = {"setting": SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
-           "eval": EVAL_VERSION}
+           "eval": EVAL_VERSION, **bf16_key(session)}
 
     def compute() -> dict:
         model, tokenizer = load_adapted(session, cfg, Path(model_dir) / "adapter")
-        return {**evaluate(model, tokenizer, world, cfg, split), "steps": read_json(Path(model_dir) / "metrics.json")["steps"]}
+        with precision(session):
+            scores = evaluate(model, tokenizer, world, cfg, split)
+        return {**scores, "steps": read_json(Path(model_dir) / "metrics.json")["steps"]}
 
     return cached(session, MODELS_TABLE, key, compute)
 
@@ -334,16 +349,17 @@ def relearn(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: Re
     config = RelearnConfig(lrs=cfg.real_relearn_lrs, steps=cfg.real_relearn_steps, eval_every=cfg.real_relearn_steps,
                            batch_size=cfg.real_batch_size, n_items=0)
     key = {"setting": SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
-           "attack_hash": config_hash(config)}
+           "attack_hash": config_hash(config), **bf16_key(session)}
 
     def compute() -> dict:
         attacked, others = relearn_split(split.forget, seed)
         values: dict = {"n_relearned": len(attacked), "n_others": len(others)}
         if others:
             model, tokenizer = load_adapted(session, cfg, Path(model_dir) / "adapter", trainable=True)
-            values.update(attack_others(model, joined(training_sets(tokenizer, world, attacked, cfg, "forget")),
-                                        tokens(tokenizer, qa_rows(world, others, cfg, True)), config, seed,
-                                        hardware(session, cfg)))
+            with precision(session):
+                values.update(attack_others(model, joined(training_sets(tokenizer, world, attacked, cfg, "forget")),
+                                            tokens(tokenizer, qa_rows(world, others, cfg, True)), config, seed,
+                                            hardware(session, cfg)))
         return values
 
     return cached(session, ATTACKS_TABLE, key, compute)

@@ -51,12 +51,20 @@ TABLE_COLUMNS = {"forget_qa_acc": ("forget QA (%)", 100.0), "retain_qa_acc": ("r
 ATTACK_COLUMNS = ("others_before", "relearn_gain", "others_after")  # one value per attack seed, not per model
 
 
+def n_models(g: pd.DataFrame) -> int:
+    """Independently pretrained models behind a group of rows: the synthetic tier pretrains one
+    public model per seed (``public_model``); the real tier has one (SmolLM2)."""
+    return int(g["public_model"].nunique()) if "public_model" in g else 1
+
+
 def table(df: pd.DataFrame) -> pd.DataFrame:
-    """The paper table: per forget ratio and method, mean ± 95 % CI over seeds. A column whose
-    values come from one model (base and oracle, or a one-seed grid) shows the mean alone; the
-    relearning columns vary with the attack's client split (one per seed), so the oracle's have
-    an interval. Columns the frame lacks (the real tier without notes: verbatim, note MIA) are
-    left out."""
+    """The paper table: per forget ratio and method, mean ± 95 % CI over seeds (synthetic tier:
+    over independently pretrained models, one per seed, each row's base and oracle that seed's).
+    A column whose values come from one model (the real tier's base and oracle, or a one-seed
+    grid) shows the mean alone; the relearning columns vary with the attack's client split (one
+    per seed), so a single oracle's have an interval. ``models``: independently pretrained models
+    behind the row; ``seeds``: runs. Columns the frame lacks (the real tier without notes:
+    verbatim, note MIA) are left out."""
     df = with_gain(df)
     rows = []
     for (ratio, method), g in df.groupby(["ratio", "method"], sort=False):
@@ -69,6 +77,7 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
             values = (g if col in ATTACK_COLUMNS else unique)[col].dropna()
             interval = col in ATTACK_COLUMNS or models >= 2
             row[title] = _cell(values, scale, 1 if scale == 100.0 else 2, interval)
+        row["models"] = n_models(g)
         row["seeds"] = len(g)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -139,20 +148,35 @@ CRITERIA = {"qa_above_oracle": "forget QA above the oracle",
 
 def verdicts(df: pd.DataFrame) -> pd.DataFrame:
     """Per method and ratio: which 'not forgotten' criterion the 95 % CI over seeds separates from
-    the oracle (False where fewer than two seeds give no interval)."""
+    the oracle (False where fewer than two seeds give no interval). Paired: each seed's model
+    against the oracle of its own seed (the same oracle for every seed where there is one, as in
+    the real tier), i.e. the CI of the per-seed difference excludes 0; the privacy leak is already
+    relative to the seed's own oracle."""
     a = HEADLINE_ATTACK
     rows = []
     for (method, ratio), g in df[~df["method"].isin(REFERENCE_METHODS)].groupby(["method", "ratio"], sort=False):
         o = df[(df["ratio"] == ratio) & (df["method"] == "oracle")]
-        row = {"method": method, "ratio": ratio, "seeds": len(g), **{k: False for k in CRITERIA}}
+        row = {"method": method, "ratio": ratio, "seeds": len(g), "models": n_models(g), **{k: False for k in CRITERIA}}
         if len(g) >= 2:
-            row["qa_above_oracle"] = _interval(g["forget_qa_acc"])[0] > o["forget_qa_acc"].mean()
+            row["qa_above_oracle"] = _interval(_paired(g, o, "forget_qa_acc"))[0] > 0
             lo, hi = _interval(g[f"leak_{a}"])
             row["leak_positive"], row["leak_negative"] = lo > 0, hi < 0
-            others = g["others_after"].dropna()
-            row["relearn_above_oracle"] = len(others) >= 2 and _interval(others)[0] > o["others_after"].mean()
+            others = _paired(g, o, "others_after")
+            row["relearn_above_oracle"] = len(others) >= 2 and _interval(others)[0] > 0
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _paired(g: pd.DataFrame, oracle: pd.DataFrame, col: str) -> pd.Series:
+    """Per seed: ``col`` of the method's model minus that of the seed's oracle (an oracle without
+    seeds serves every seed); seeds missing either value are left out."""
+    ref = oracle.dropna(subset=[col]).drop_duplicates("seed").set_index("seed")[col]
+    mine = g.dropna(subset=[col]).set_index("seed")[col]
+    if ref.empty:
+        return pd.Series(dtype=float)
+    if ref.index.nunique() == 1 and not mine.index.isin(ref.index).all():  # one oracle for all seeds
+        ref = pd.Series(float(ref.iloc[0]), index=mine.index)
+    return (mine - ref.reindex(mine.index)).dropna()
 
 
 def describe(df: pd.DataFrame) -> str:
@@ -168,20 +192,20 @@ def describe(df: pd.DataFrame) -> str:
              "never-seen clients' texts, which an auditor can detect too); (iii) after relearning on some forget "
              "clients, the *other* forget clients are answered no better than the oracle answers them after the "
              "same attack. Criterion (iii) fails either because relearning brings knowledge back or because "
-             "unlearning never removed it; 'others before' (ahead of the attack) tells which. A criterion counts as "
-             "failed when the method's 95 % CI over seeds excludes the oracle's value. The oracle is one model per "
-             "ratio (training seed 0), so its value is a point: the oracle's own variation across training seeds is "
-             "not in the comparison, and a verdict says 'differs from this oracle', not from every oracle. "
-             "Verbatim extraction is scored on the private tokens of the notes' second half (numbers, diagnosis, "
-             "drug, symptoms, findings), not on the template.", "", "**Base and oracle** (one model each):"]
+             "unlearning never removed it; 'others before' (ahead of the attack) tells which. "
+             + _comparison_note(df) + " Verbatim extraction is scored on the private tokens of the notes' second half "
+             "(numbers, diagnosis, drug, symptoms, findings), not on the template.", "",
+             f"**Base and oracle** ({_reference_count(df)}):"]
     for ratio, g in df.groupby("ratio"):
-        o, b = g[g["method"] == "oracle"], g[g["method"] == "base"]
+        attacked = g[g["method"] == "oracle"]  # one row per attack (per seed)
+        o, b = attacked.drop_duplicates("model_id"), g[g["method"] == "base"].drop_duplicates("model_id")  # per model
         lines.append(f"- forget {100 * ratio:g} % ({int(g['n_forget'].max())} clients, "
                      f"{int(g['n_forget_questions'].max())} held-out questions): forget QA base "
-                     f"{100 * b['forget_qa_acc'].mean():.1f} %, oracle {100 * o['forget_qa_acc'].mean():.1f} %; "
-                     f"MIA AUC ({a}) base {b[f'auc_{a}'].mean():.2f}, oracle {o[f'auc_{a}'].mean():.2f}; relearning "
-                     f"on {int(o['n_relearned'].max())} clients takes the oracle's QA accuracy on the other "
-                     f"{int(o['n_others'].max())} from {_pct(o['others_before'])} to {_pct(o['others_after'])}.")
+                     f"{_pct(b['forget_qa_acc'])}, oracle {_pct(o['forget_qa_acc'])}; "
+                     f"MIA AUC ({a}) base {_num(b[f'auc_{a}'])}, oracle {_num(o[f'auc_{a}'])}; relearning "
+                     f"on {int(attacked['n_relearned'].max())} clients takes the oracle's QA accuracy on the other "
+                     f"{int(attacked['n_others'].max())} from {_pct(attacked['others_before'])} to "
+                     f"{_pct(attacked['others_after'])}.")
     ver = verdicts(df)
     for method, g in df[~df["method"].isin(REFERENCE_METHODS)].groupby("method", sort=False):
         lines += ["", f"**{method}**: " + "; ".join(_method_ratio(g[g["ratio"] == r], df[df["ratio"] == r], r)
@@ -190,6 +214,41 @@ def describe(df: pd.DataFrame) -> str:
     if not ver.empty:
         lines += ["", _summary(ver), "", _transfer(df)]
     return "\n".join(lines)
+
+
+def _oracle_models(df: pd.DataFrame) -> int:
+    """Independent oracle models per forget ratio (the fewest over ratios)."""
+    oracles = df[df["method"] == "oracle"]
+    return int(oracles.groupby("ratio")["model_id"].nunique().min()) if not oracles.empty else 0
+
+
+def _reference_count(df: pd.DataFrame) -> str:
+    n = _oracle_models(df)
+    return "one model each" if n <= 1 else f"{n} independent models each, one per seed: mean ± 95 % CI over them"
+
+
+def _comparison_note(df: pd.DataFrame) -> str:
+    """How a method is compared with the oracle: with its own seed's oracle (independent models),
+    or with the one oracle there is (then its own variation is not in the comparison)."""
+    n = _oracle_models(df)
+    if n >= 2:
+        return ("Each seed pretrains its own public model (init and data order) and fine-tunes its own base and "
+                "oracles; every unlearning run and attack of a seed starts from that seed's base and is compared "
+                f"with that seed's oracle. A criterion counts as failed when the 95 % CI over the {n} independent "
+                "models of the per-seed difference (method − its own oracle; the privacy leak is already relative "
+                "to its own oracle) excludes 0: the oracles' own variation across training seeds is in the "
+                "comparison.")
+    return ("A criterion counts as failed when the 95 % CI over seeds of the per-seed difference from the oracle "
+            "excludes 0. The oracle is one model per ratio, so its value is a point: the oracle's own variation "
+            "across training seeds is not in the comparison, and a verdict says 'differs from this oracle', not "
+            "from every oracle.")
+
+
+def _num(values) -> str:
+    """'0.62 ± 0.05' over several values; the value alone for one."""
+    values = [float(v) for v in values if v == v]
+    m, c = mean_ci(values)
+    return "--" if m != m else f"{m:.2f}" + (f" ± {c:.2f}" if len(values) >= 2 else "")
 
 
 def _transfer(df: pd.DataFrame) -> str:
@@ -251,7 +310,8 @@ def grid_note(session: Session) -> str:
     return (f"{session.profile.name} profile: {p.clients} private clients (+{p.holdout_clients} holdout, "
             f"{p.public_clients} public), forget ratios {', '.join(f'{100 * r:g}%' for r in p.forget_ratios)} "
             f"(at least {p.min_forget} clients), methods {', '.join(f'{m} (lr {lr:g})' for m, lr in p.methods)}, "
-            f"seeds {list(p.seeds)}; one base and one oracle per ratio (training seed 0)"
+            f"seeds {list(p.seeds)}; per seed an independently pretrained public model (its init and data order) "
+            f"with its own base and one oracle per ratio: {len(p.seeds)} independent model(s) behind every row"
             + _grid_methods_note(session) + ".")
 
 
@@ -292,17 +352,19 @@ def table_caption(session: Session) -> str:
             f"paraphrase; verbatim: next-token accuracy on the private tokens (client-specific values) of the "
             f"second half of forget notes; MIA AUC ({HEADLINE_ATTACK.replace('_', '-')}) of forget vs holdout "
             "notes and privacy leak relative to the oracle; QA accuracy on the other forget clients before and "
-            "after relearning on half of them, and the gain (after $-$ before, points). Unlearned models: mean "
-            "$\\pm$ 95\\% CI over seeds. Base and oracle are one model per ratio: their values are shown alone "
-            "(no interval); the oracle's relearning columns vary with the attack's client split (one per seed) "
-            "and carry a CI.")
+            "after relearning on half of them, and the gain (after $-$ before, points). Every row: mean $\\pm$ "
+            "95\\% CI over independently pretrained models (models: how many; each seed pretrains its own public "
+            "model and fine-tunes its own base and oracles; an unlearned model starts from its seed's base, its "
+            "privacy leak is relative to its seed's oracle, and its relearning attack uses its seed's client "
+            "split, as the oracle's does).")
 
 
 def real_table_caption(session: Session) -> str:
     return (f"Private records, real tier ({real_note(session)}). Columns as in "
             "Table~\\ref{tab:private}; MIA on question--answer texts (note MIA, where present, on the notes as trained). "
             "Mean $\\pm$ 95\\% CI over seeds where there are several; a value without an interval comes from one model "
-            "(base, oracle, or any method in a one-seed grid).")
+            "(base, oracle, or any method in a one-seed grid). Models: 1 (one pretrained SmolLM2; base and oracle "
+            "adapters one each), so the seeds' intervals are over unlearning and attack runs, not over models.")
 
 
 # --------------------------------------------------------------------------------------------

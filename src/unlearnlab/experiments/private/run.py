@@ -2,12 +2,14 @@
 
 The synthetic tier, in the fine-tuning protocol of TOFU/MUSE:
 
-1. a small Llama is pretrained from scratch on *public* clients' SOAP notes, every question
-   about them, and grammar English (it learns the note format and how questions map to fields);
-2. it is fine-tuned on the private clients: the **base** on all of them (``full``), one
-   **oracle** per forget ratio on ``full`` minus that ratio's forget clients (nothing else
-   differs: same start, data order seed, steps);
-3. each registered method unlearns each forget split from the base, for every seed;
+1. per seed, a small Llama is pretrained from scratch on *public* clients' SOAP notes, every
+   question about them, and grammar English (it learns the note format and how questions map to
+   fields); the seed sets its init and data order, the world is the profile's one;
+2. that seed's public model is fine-tuned on the private clients: the seed's **base** on all of
+   them (``full``), one **oracle** per forget ratio on ``full`` minus that ratio's forget clients
+   (nothing else differs: same start, data order seed, steps);
+3. each registered method unlearns each forget split from the base of its seed, for every seed;
+   it is compared with the oracle of its seed (independent replicates: CIs over models);
 4. every model is evaluated (``evaluate.record``) on forget-client questions in a paraphrase no
    training set contains, retain-client questions, verbatim continuation of forget notes,
    membership inference and general-text loss; and attacked (``evaluate.relearn``) by relearning
@@ -43,7 +45,9 @@ from unlearnlab.methods import UnlearnData, get_method
 # default weight 100 left forget QA at the base's 0.48 (weight 10: 0.30).
 METHOD_CONFIG: dict[str, dict] = {"GradDiff": {"retain_weight": 5.0}, "NPO": {"retain_weight": 20.0},
                                   "SimNPO": {"retain_weight": 5.0}, "RMU": {"retain_weight": 10.0}}
-PUBLIC_THREADS = 2  # the public pretraining runs alone: both cores, a fixed count for reproducible rounding
+# the public pretrainings are independent pool jobs (one per seed); each runs on one thread wherever it runs (a
+# one-thread worker, or this process with a serial pool): a fixed count, so rounding does not depend on the machine
+PUBLIC_THREADS = 1
 
 # --------------------------------------------------------------------------------------------
 # The world
@@ -86,7 +90,8 @@ def _train_lm(model, data: TokenSet, steps: int, lr: float, session: Session, se
 
 
 def pretrain_public(session: Session, world: MedicalWorld, seed: int = 0) -> Path:
-    """The starting point of every private model: public clients (all paraphrases) + English."""
+    """The starting point of every private model of ``seed``: public clients (all paraphrases) +
+    English, from the seed's init in the seed's data order."""
     p = session.profile.private
     cfg = {"world": world.directory.name, "model": asdict(p.model), "steps": p.pretrain_steps,
            "lr": p.pretrain_lr, "batch_size": p.batch_size, "seed": seed}
@@ -99,12 +104,13 @@ def pretrain_public(session: Session, world: MedicalWorld, seed: int = 0) -> Pat
         save_model(model, world.tokenizer, tmp)
         write_json_atomic(tmp / "metrics.json", {**cost, "n_params": count_parameters(model)})
 
-    return Artifact(session.paths.artifacts, "pretrain", "medical_public", cfg).build(make)
+    return Artifact(session.paths.artifacts, "pretrain", f"medical_public_s{seed}", cfg).build(make)
 
 
 def finetune(session: Session, world: MedicalWorld, public_dir: Path, ratio: float | None, seed: int = 0) -> Path:
     """The base (``ratio=None``: every private client) or the oracle of a forget ratio (every
-    client but that ratio's forget set), fine-tuned from the public model."""
+    client but that ratio's forget set), fine-tuned from the public model of the same ``seed``
+    (data order ``seed``)."""
     p = session.profile.private
     clients = world.splits.full if ratio is None else world.splits.retain(ratio)
     kind = "base" if ratio is None else f"oracle{med.ratio_tag(ratio)}"
@@ -119,7 +125,7 @@ def finetune(session: Session, world: MedicalWorld, public_dir: Path, ratio: flo
         save_model(model, world.tokenizer, tmp)
         write_json_atomic(tmp / "metrics.json", cost)
 
-    return Artifact(session.paths.artifacts, "pretrain", f"medical_{kind}", cfg).build(make)
+    return Artifact(session.paths.artifacts, "pretrain", f"medical_{kind}_s{seed}", cfg).build(make)
 
 
 def _save_unlearned(tmp: Path, model, world: MedicalWorld, log, **extra) -> None:
@@ -196,61 +202,70 @@ def method_grid(session: Session) -> list[dict]:
             for s in p.seeds]
 
 
-def _public_job(session: Session, world_dir: str) -> str:
-    """The public pretraining at ``PUBLIC_THREADS`` threads, whatever the process."""
+def _public_job(session: Session, world_dir: str, seed: int) -> str:
+    """One seed's public pretraining at ``PUBLIC_THREADS`` threads, whatever the process."""
     threads = torch.get_num_threads()
     torch.set_num_threads(PUBLIC_THREADS)
     try:
-        return str(pretrain_public(session, MedicalWorld.load(world_dir)))
+        return str(pretrain_public(session, MedicalWorld.load(world_dir), seed))
     finally:
         torch.set_num_threads(threads)
 
 
-def _finetune_job(session: Session, world_dir: str, public_dir: Path, ratio: float | None) -> str:
-    return str(finetune(session, MedicalWorld.load(world_dir), public_dir, ratio))
+def _finetune_job(session: Session, world_dir: str, public_dir: Path, ratio: float | None, seed: int) -> str:
+    return str(finetune(session, MedicalWorld.load(world_dir), public_dir, ratio, seed))
 
 
 def _unlearn_job(session: Session, world_dir: str, base_dir: Path, job: dict) -> str:
-    """Unlearn one grid cell, then evaluate and attack the result."""
+    """Unlearn one grid cell from its seed's base, then evaluate and attack the result."""
     world = MedicalWorld.load(world_dir)
     path = unlearn(session, world, base_dir, job["method"], job["lr"], job["ratio"], job["seed"])
-    record(session, world, path, job["method"], job["ratio"])
+    record(session, world, path, job["method"], job["ratio"], job["seed"])
     relearn(session, world, path, job["method"], job["ratio"], job["seed"])
     return str(path)
 
 
-def _reference_job(session: Session, world_dir: str, base_dir: Path, oracle_dir: Path, ratio: float) -> None:
-    """Evaluate the base and the oracle of one ratio, and attack the oracle once per seed (the
-    attack's client split depends on the seed, the models do not). The base is not attacked:
+def _reference_job(session: Session, world_dir: str, base_dir: Path, oracle_dir: Path, ratio: float,
+                   seed: int) -> None:
+    """Evaluate one seed's base and its oracle of one ratio, and attack the oracle with that seed's
+    client split (the split its unlearned models are attacked with). The base is not attacked:
     it still knows every forget client, there is nothing to restore."""
     world = MedicalWorld.load(world_dir)
-    record(session, world, base_dir, "base", ratio)
-    record(session, world, oracle_dir, "oracle", ratio)
-    for seed in session.profile.private.seeds:
-        relearn(session, world, oracle_dir, "oracle", ratio, seed)
+    record(session, world, base_dir, "base", ratio, seed)
+    record(session, world, oracle_dir, "oracle", ratio, seed)
+    relearn(session, world, oracle_dir, "oracle", ratio, seed)
 
 
 def run(session: Session, world: MedicalWorld) -> dict:
-    """Everything: public model, base, one oracle per ratio, the method grid with its
-    evaluations and attacks, the references (base and oracle) per ratio. Returns the model
-    directories; finished work is skipped.
+    """Everything, per seed: a public model, its base and one oracle per ratio, the method grid
+    from that base with its evaluations and attacks, the references (base and oracle) per ratio.
+    Returns the model directories (``publics``, ``bases`` by seed; ``oracles`` by (ratio, seed);
+    ``unlearned``); finished work is skipped.
 
     On a multi-core CPU the jobs run in ``core.parallel.worker_pool`` processes (small models do
     not scale across threads; independent runs do); on a GPU or with one worker, in this process.
-    Unlearning jobs are queued as soon as the base exists, behind the oracle fine-tunes, so no
-    worker idles while the last oracle trains. The public pretraining runs first, alone, at a
-    fixed ``PUBLIC_THREADS``: a matrix product's rounding depends on the thread count, so a model
-    trained at the notebook's own count (threads = cores) would differ between machines.
+    The public pretrainings are queued first, each seed's fine-tunes as soon as its public model
+    exists, each seed's unlearning jobs as soon as its base exists (behind the fine-tunes still
+    waiting), so no worker idles while the last model trains.
     """
-    ratios, wd = list(session.profile.private.forget_ratios), str(world.directory)
-    with worker_pool(session.profile.private.workers, session.device) as pool:
-        public_dir = Path(pool.apply_async(_public_job, (session, wd)).get())
-        tuned = {r: pool.apply_async(_finetune_job, (session, wd, public_dir, r)) for r in [None, *ratios]}
-        base_dir = Path(tuned[None].get())
-        unlearned = [pool.apply_async(_unlearn_job, (session, wd, base_dir, j)) for j in method_grid(session)]
-        oracles = {r: Path(tuned[r].get()) for r in ratios}
-        references = [pool.apply_async(_reference_job, (session, wd, base_dir, oracles[r], r)) for r in ratios]
+    p = session.profile.private
+    ratios, seeds, wd = list(p.forget_ratios), list(p.seeds), str(world.directory)
+    with worker_pool(p.workers, session.device) as pool:
+        publics = {s: pool.apply_async(_public_job, (session, wd, s)) for s in seeds}
+        tuned = {}
+        for s in seeds:
+            public_dir = Path(publics[s].get())
+            tuned.update({(r, s): pool.apply_async(_finetune_job, (session, wd, public_dir, r, s))
+                          for r in [None, *ratios]})
+        bases, unlearned = {}, []
+        for s in seeds:
+            bases[s] = Path(tuned[(None, s)].get())
+            unlearned += [pool.apply_async(_unlearn_job, (session, wd, bases[s], j)) for j in method_grid(session)
+                          if j["seed"] == s]
+        oracles = {(r, s): Path(tuned[(r, s)].get()) for r in ratios for s in seeds}
+        references = [pool.apply_async(_reference_job, (session, wd, bases[s], oracles[(r, s)], r, s))
+                      for s in seeds for r in ratios]
         for job in references:
             job.get()  # re-raises a worker's exception here
-        return {"public": public_dir, "base": base_dir, "oracles": oracles,
+        return {"publics": {s: Path(publics[s].get()) for s in seeds}, "bases": bases, "oracles": oracles,
                 "unlearned": [Path(job.get()) for job in unlearned]}

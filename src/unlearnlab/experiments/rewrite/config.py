@@ -13,12 +13,16 @@ from dataclasses import dataclass
 class RewriteConfig:
     """Fact rewrite on the real model: (IA)3 unlearn-then-learn and its comparisons (notebook 32)."""
 
-    # targets are (subject, relation, new object[, old object]); the default grid is cut to fit
-    # its 10-min CPU share
-    # (known to SmolLM2 in all probed paraphrases; Italy and Spain are not: measured by the probe)
+    # targets are (subject, relation, new object[, old object]): ten rewrites (issue 16), capitals
+    # SmolLM2 answers in all three probed paraphrases (13 of 20 in both float32 and bf16, measured
+    # by the probe; France fails one paraphrase in bf16, Italy one in float32; Spain, Egypt,
+    # Portugal, Poland, Australia fail in both). Each added target costs one setup and six runs,
+    # about a fifth of the five-target grid (566 s in the last default run, before bf16 evaluation)
     targets: tuple[tuple[str, ...], ...] = (
         ("France", "capital", "Lyon"), ("Japan", "capital", "Osaka"), ("Germany", "capital", "Munich"),
-        ("China", "capital", "Shanghai"), ("Canada", "capital", "Toronto"))
+        ("China", "capital", "Shanghai"), ("Canada", "capital", "Toronto"), ("Norway", "capital", "Bergen"),
+        ("Sweden", "capital", "Gothenburg"), ("Austria", "capital", "Salzburg"), ("Ireland", "capital", "Cork"),
+        ("Kenya", "capital", "Mombasa"))
     variants: tuple[str, ...] = ("ia3_two_stage", "ia3_one_stage", "ia3_all", "ia3_random", "lora_local",
                                  "full_ft")
     seeds: tuple[int, ...] = (0,)

@@ -25,6 +25,7 @@ from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.core.batching import token_ids
 from unlearnlab.core.models import fresh_copy
 from unlearnlab.core.parallel import map_jobs
+from unlearnlab.core.precision import bf16_autocast
 from unlearnlab.data import facts as fx
 from unlearnlab.evals.probes import answer_metric
 from unlearnlab.experiments.rewrite.config import RewriteConfig
@@ -83,15 +84,27 @@ class Lazy:
     whose artifacts are all done never loads them."""
 
     def __init__(self, session: Session, name: str):
-        self.key = (name, str(session.paths.artifacts / "real_models"), session.device)
+        self.key = (name, session.device)
 
     def __call__(self):
         if self.key not in _LOADED:
             from unlearnlab.core.real_model import load_real_model
 
-            name, cache_root, device = self.key
-            _LOADED[self.key] = load_real_model(name, cache_root=Path(cache_root), device=device)
+            name, device = self.key
+            _LOADED[self.key] = load_real_model(name, device=device)
         return _LOADED[self.key]
+
+
+def effective(session: Session, cfg: RewriteConfig) -> RewriteConfig:
+    """``cfg`` with bf16 training only where the profile's ``real_bf16`` allows it (the one
+    switch of the real tier's precision; ``cfg.bf16`` alone can only turn training bf16 off)."""
+    return replace(cfg, bf16=cfg.bf16 and session.profile.real_bf16)
+
+
+def precision(session: Session):
+    """The real tier's evaluation precision (``core.precision``): bf16 autocast when the
+    profile's ``real_bf16`` is on."""
+    return bf16_autocast(session.profile.real_bf16, session.device)
 
 
 def probe(session: Session, cfg: RewriteConfig, load: Lazy) -> pd.DataFrame:
@@ -99,14 +112,16 @@ def probe(session: Session, cfg: RewriteConfig, load: Lazy) -> pd.DataFrame:
     on three paraphrases, all correct (cached; one row per fact)."""
     facts = [f for f in fx.FACTS if f.relation in cfg.probe_relations]
     facts += [t.fact() for t in targets(cfg) if t.fact() not in facts]
-    key = {"model": cfg.model, "facts": [asdict(f) for f in facts], "n_paraphrases": 3, "tokens": cfg.probe_tokens}
+    key = {"model": cfg.model, "facts": [asdict(f) for f in facts], "n_paraphrases": 3, "tokens": cfg.probe_tokens,
+           "bf16": session.profile.real_bf16}
     artifact = Artifact(session.paths.artifacts, "rewrite_probe", cfg.model, key)
 
     def make(tmp: Path) -> None:
         model, tokenizer = load()
         start = time.perf_counter()
-        rows = fx.probe_knowledge(model, tokenizer, facts, n_paraphrases=3, max_new_tokens=cfg.probe_tokens,
-                                  batch_size=48)
+        with precision(session):
+            rows = fx.probe_knowledge(model, tokenizer, facts, n_paraphrases=3, max_new_tokens=cfg.probe_tokens,
+                                      batch_size=48)
         write_json_atomic(tmp / "probe.json", {"rows": rows, "wall_s": time.perf_counter() - start})
 
     return pd.DataFrame(read_json(artifact.build(make) / "probe.json")["rows"])
@@ -187,7 +202,8 @@ def setup_artifact(session: Session, cfg: RewriteConfig, target: Target, known: 
     controls = choose_controls(target, known, *cfg.controls)
     key = {"model": cfg.model, "target": asdict(target), "controls": [asdict(c) for c in controls], "k": cfg.k,
            "eval_train": cfg.eval_train, "max_new_tokens": cfg.max_new_tokens,
-           "localize_prompts": cfg.localize_prompts, "probe_tokens": cfg.probe_tokens}
+           "localize_prompts": cfg.localize_prompts, "probe_tokens": cfg.probe_tokens,
+           "bf16": session.profile.real_bf16}
     return Artifact(session.paths.artifacts, "rewrite_setup", target.name, key)
 
 
@@ -197,6 +213,7 @@ def setup(session: Session, cfg: RewriteConfig, target: Target, load: Lazy, know
     artifact = setup_artifact(session, cfg, target, known)
     controls = _facts(artifact.config["controls"])
 
+    @_in_precision(session)
     def make(tmp: Path) -> None:
         model, tokenizer = load()
         spec, own = _styled_spec(model, tokenizer, target, controls, cfg)
@@ -214,6 +231,16 @@ def setup(session: Session, cfg: RewriteConfig, target: Target, load: Lazy, know
             "known": _is_known(known, target)})
 
     return artifact.build(make)
+
+
+def _in_precision(session: Session):
+    """Decorator: run an artifact's ``make`` inside the real tier's precision context."""
+    def wrap(make):
+        def wrapped(tmp: Path) -> None:
+            with precision(session):
+                make(tmp)
+        return wrapped
+    return wrap
 
 
 def _facts(rows: list[dict]) -> list[fx.Fact]:
@@ -245,8 +272,9 @@ def run_artifact(session: Session, cfg: RewriteConfig, target: Target, variant: 
     relearn = variant in cfg.relearn_variants
     edit = method(cfg, variant, seed)  # its modules come from the setup, which is in the key
     key = {"setup": setup_dir.name, "variant": variant, "method": edit.name, "config": asdict(edit.config),
-           "bf16": cfg.bf16, "relearn": {"steps": cfg.relearn_steps, "lrs": cfg.relearn_lrs,
-                                         "every": cfg.relearn_eval_every} if relearn else None}
+           "bf16": cfg.bf16, "eval_bf16": session.profile.real_bf16,
+           "relearn": {"steps": cfg.relearn_steps, "lrs": cfg.relearn_lrs,
+                       "every": cfg.relearn_eval_every} if relearn else None}
     return Artifact(session.paths.artifacts, "rewrite_run", f"{target.name}_{variant}_s{seed}", key)
 
 
@@ -256,6 +284,7 @@ def run(session: Session, cfg: RewriteConfig, target: Target, variant: str, seed
     relearning when ``variant`` is one of the profile's relearning variants."""
     artifact = run_artifact(session, cfg, target, variant, seed, setup_dir)
 
+    @_in_precision(session)
     def make(tmp: Path) -> None:
         model, tokenizer = load()
         info = read_json(setup_dir / "setup.json")
@@ -296,6 +325,7 @@ def run_grid(session: Session, cfg: RewriteConfig) -> dict:
     (``parallel.map_jobs``: a run's evaluation is mostly per-token generation, Python-bound, and
     two processes did the 30 runs of the default grid in 12.5 s each instead of ~20 s).
     Returns what ``results.py`` reads."""
+    cfg = effective(session, cfg)
     load = Lazy(session, cfg.model)
     known = probe(session, cfg, load)
     setups = {t: setup(session, cfg, t, load, known) for t in targets(cfg)}

@@ -1,8 +1,8 @@
-"""The relearning attack of the synthetic tier: the base model and the best configuration of each
-family (SAE clamp, RMU, GradDiff) at matched side effects, whatever its score, are fine-tuned on
-forget data of held-out entities (``attacks.relearn``), and held-out forget accuracy is read
-with the suite's letter accuracy (exact match of the full-vocabulary argmax would score a model
-that stops answering with a letter as unlearned)."""
+"""The relearning attack of the synthetic tier: per seed, its own base model and the best
+configuration of each family (SAE clamp, RMU, GradDiff) at matched side effects, whatever its
+score, are fine-tuned on forget data of held-out entities (``attacks.relearn``), and held-out
+forget accuracy is read on that seed's suite with its letter accuracy (exact match of the
+full-vocabulary argmax would score a model that stops answering with a letter as unlearned)."""
 
 from __future__ import annotations
 
@@ -57,13 +57,15 @@ def attack_job(session: Session, world: HazardWorld, base_dir: Path, target: dic
 
 
 def attack_targets(session: Session, sae_dirs: dict, runs: pd.DataFrame, scores: pd.DataFrame,
-                   base_side_acc: float) -> list[dict]:
-    """Per seed: the base model, and the best configuration of each family at side effects
-    ≥ ``attack_side_ratio`` × base (``unlearning_score.attack_choice``), whatever its score: each
-    baseline, and the trained-SAE clamp variant (rule, retain corpus) with the lowest mean forget
-    accuracy at that level."""
+                   base_side_acc: float | dict[int, float]) -> list[dict]:
+    """Per seed: the base model (that seed's own), and the best configuration of each family at
+    side effects ≥ ``attack_side_ratio`` × that seed's base (``unlearning_score.attack_choice``),
+    whatever its score: each baseline, and the trained-SAE clamp variant (rule, retain corpus) with
+    the lowest mean forget accuracy over seeds at that level. ``base_side_acc``: per seed (one
+    model each), or one value for every seed."""
     p = session.profile.sae
     ratio = p.attack_side_ratio
+    side = base_side_acc if isinstance(base_side_acc, dict) else {seed: base_side_acc for seed in p.seeds}
     targets = []
     clamps = scores[(scores["intervention"] == "clamp") & scores["method"].str.startswith("SAE")
                     & ~scores["method"].str.contains("untrained", regex=False)]
@@ -72,10 +74,10 @@ def attack_targets(session: Session, sae_dirs: dict, runs: pd.DataFrame, scores:
     for seed in p.seeds:
         targets.append({"label": "base", "seed": seed})
         for method in p.methods:
-            best = _choice(runs, method, seed, base_side_acc, ratio)
+            best = _choice(runs, method, seed, side[seed], ratio)
             if best is not None:
                 targets.append({"label": method, "seed": seed, "model_dir": best["model_dir"]})
-        best = _choice(runs, best_clamp, seed, base_side_acc, ratio) if best_clamp else None
+        best = _choice(runs, best_clamp, seed, side[seed], ratio) if best_clamp else None
         if best is not None:
             targets.append({"label": "SAE-clamp", "variant": best_clamp, "seed": seed,
                             "sae_dir": str(sae_dirs[(best["kind"], seed)]), "intervention": "clamp",

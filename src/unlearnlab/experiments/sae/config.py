@@ -22,7 +22,9 @@ class SAEStudyConfig:
     """SAE feature unlearning on the synthetic hazard world and on SmolLM2 (notebook 34)."""
 
     # the synthetic tier: the hazard world (data.hazard), its model, the SAEs and their sweep
-    seeds: tuple[int, ...] = (0, 1, 2)  # one SAE per kind and seed, one baseline run per method, lr and seed
+    # per seed: an independently pretrained hazard model (init and data order seed s; one world) with its own
+    # suite, and from it one SAE per kind, one baseline run per method and lr, one attack per target
+    seeds: tuple[int, ...] = (0, 1, 2)
     world: tuple[int, int] = (16, 8)  # forget entities, entities per side-effect domain (x3 relations)
     n_english: int = 500
     n_generic: int = 200  # format-only questions ("Which word is a noun?"), see data.hazard.generic_questions

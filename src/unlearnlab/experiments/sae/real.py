@@ -11,6 +11,7 @@ from pathlib import Path
 from unlearnlab.core.artifacts import Artifact, write_json_atomic
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.models import fresh_copy
+from unlearnlab.core.precision import bf16_autocast
 from unlearnlab.core.seeding import seed_everything
 from unlearnlab.core.timing import Laps
 from unlearnlab.data import hazard
@@ -56,11 +57,24 @@ def orders(session: Session) -> tuple[tuple[int, ...], ...]:
 def model_and_tokenizer(session: Session, copy: bool = False) -> tuple:
     from unlearnlab.core.real_model import load_real_model
 
-    key = (session.profile.sae.real_model, str(session.paths.artifacts), session.device)
+    key = (session.profile.sae.real_model, session.device)
     if key not in _REAL:
-        _REAL[key] = load_real_model(key[0], cache_root=session.paths.artifacts / "real_models", device=key[2])
+        _REAL[key] = load_real_model(key[0], device=key[1])
     model, tok = _REAL[key]
     return (fresh_copy(model) if copy else model), tok
+
+
+def hardware(session: Session) -> dict:
+    """Training settings of the real tier: the profile's, with bf16 from ``real_bf16``."""
+    return {**session.hardware, "bf16": session.profile.real_bf16}
+
+
+def in_precision(session: Session, make):
+    """``make`` run inside the real tier's precision context (``core.precision``)."""
+    def wrapped(tmp: Path) -> None:
+        with bf16_autocast(session.profile.real_bf16, session.device):
+            make(tmp)
+    return wrapped
 
 
 def suite_dir(session: Session) -> Path:
@@ -68,7 +82,7 @@ def suite_dir(session: Session) -> Path:
     (``info.json``): built once, shared by the SAE runs and the baselines."""
     p = session.profile.sae
     cfg = {"model": p.real_model, "forget": p.real_forget, "facts": p.real_facts, "cloze": p.real_cloze,
-           "orders": len(orders(session))}
+           "orders": len(orders(session)), "bf16": session.profile.real_bf16}
 
     def make(tmp: Path) -> None:
         laps = Laps()
@@ -83,7 +97,8 @@ def suite_dir(session: Session) -> Path:
             "n_asked": suite.n_asked, "n_known_forget": suite.n_forget, "n_known_side": len(suite.side_rows),
             "orders": cfg["orders"], "timing_s": laps.laps})
 
-    return Artifact(session.paths.artifacts, "sae_real_suite", f"{p.real_model}_{p.real_forget}", cfg).build(make)
+    return Artifact(session.paths.artifacts, "sae_real_suite", f"{p.real_model}_{p.real_forget}",
+                    cfg).build(in_precision(session, make))
 
 
 def load_suite(session: Session, tokenizer, directory: Path) -> MCQSuite:
@@ -117,7 +132,8 @@ def sae_run(session: Session, seed: int = 0) -> Path:
     cfg = {"suite": suite_path.name, "layer": p.real_layer, "expansion": p.real_expansion, "k": p.real_k,
            "steps": p.real_steps, "batch_size": p.real_batch_size, "corpus_facts": p.real_corpus_facts,
            "ablate": p.real_ablate, "rules": p.rules, "thresholds": p.real_thresholds,
-           "n_features": p.real_n_features, "multipliers": p.real_multipliers, "seed": seed, "eval": EVAL_VERSION}
+           "n_features": p.real_n_features, "multipliers": p.real_multipliers, "seed": seed, "eval": EVAL_VERSION,
+           "bf16": session.profile.real_bf16}
 
     def make(tmp: Path) -> None:
         model, tok = model_and_tokenizer(session)
@@ -129,7 +145,8 @@ def sae_run(session: Session, seed: int = 0) -> Path:
         write_json_atomic(tmp / "sweep.json", rows)
         write_json_atomic(tmp / "info.json", info)
 
-    return Artifact(session.paths.artifacts, "sae_real", f"{p.real_model}_{p.real_forget}_s{seed}", cfg).build(make)
+    return Artifact(session.paths.artifacts, "sae_real", f"{p.real_model}_{p.real_forget}_s{seed}",
+                    cfg).build(in_precision(session, make))
 
 
 def _sae_sweep(session: Session, model, tok, suite: MCQSuite, seed: int, tmp: Path, info: dict) -> list[dict]:
@@ -144,7 +161,7 @@ def _sae_sweep(session: Session, model, tok, suite: MCQSuite, seed: int, tmp: Pa
     random.Random(seed).shuffle(order)
     tcfg = SAETrainConfig(steps=p.real_steps, lr=p.lr, batch_size=p.real_batch_size)
     sae, log, metrics = sae_for(model, sae_text.subset(order), p.real_sae_architecture(model.config.hidden_size),
-                                tcfg, seed, special_ids=ids, **session.hardware)
+                                tcfg, seed, special_ids=ids, **hardware(session))
     laps.lap("sae")
     scores, _, on_retain = importance_scores(model, sae, forget_text, retain_text, p.rules, ids)
     laps.lap("scores")
@@ -163,19 +180,19 @@ def baseline(session: Session, method: str, lr: float, seed: int = 0) -> Path:
     suite_path = suite_dir(session)
     method_cfg = p.real_baseline(method, lr, seed)
     cfg = {"suite": suite_path.name, "method": method, "seed": seed, "config": method_cfg,
-           "corpus_facts": p.real_corpus_facts, "eval": EVAL_VERSION}
+           "corpus_facts": p.real_corpus_facts, "eval": EVAL_VERSION, "bf16": session.profile.real_bf16}
 
     def make(tmp: Path) -> None:
         model, tok = model_and_tokenizer(session, copy=True)
         suite = load_suite(session, tok, suite_path)
         forget, retain = corpora(session, tok)
         data = UnlearnData(forget=forget, retain=retain, generator=seed_everything(seed), device=session.device)
-        log = get_method(method, **method_cfg).run(model, data, **session.hardware)
+        log = get_method(method, **method_cfg).run(model, data, **hardware(session))
         write_json_atomic(tmp / "metrics.json", {**suite.evaluate(model.eval(), batch_size=16, hits=True),
                                                  "steps": log.steps, "wall_s": log.wall_s})
 
     return Artifact(session.paths.artifacts, "sae_real_baselines", f"{p.real_model}_{method}_lr{lr:g}_s{seed}",
-                    cfg).build(make)
+                    cfg).build(in_precision(session, make))
 
 
 def base(session: Session) -> Path:
@@ -189,4 +206,5 @@ def base(session: Session) -> Path:
             model.eval(), batch_size=16, hits=True))
 
     return Artifact(session.paths.artifacts, "sae_real_base", session.profile.sae.real_model,
-                    {"suite": suite_path.name, "eval": EVAL_VERSION}).build(make)
+                    {"suite": suite_path.name, "eval": EVAL_VERSION, "bf16": session.profile.real_bf16}
+                    ).build(in_precision(session, make))

@@ -10,23 +10,36 @@ import pandas as pd
 
 from unlearnlab.core.stats import format_mean_ci, summarize
 from unlearnlab.evals import unlearning_score as us
+from unlearnlab.experiments.sae import per_model
 from unlearnlab.experiments.sae.attack import attack_summary
 from unlearnlab.experiments.sae.run import RealResults, SAEResults
 from unlearnlab.experiments.session import Session
 from unlearnlab.reporting.tables import mean_ci_table, write_latex
 
 
+EVIDENCE_NOTE = ("the evidence rule's ≥ 2 questions forgotten per model (and ≥ 2 distinct ones) was chosen after "
+                 "seeing results: an earlier run's best score was one flipped answer per seed")
+
+
 def score_table(results: SAEResults | RealResults) -> pd.DataFrame:
-    """Mean ± 95 % CI over seeds per variant, with the bootstrap over questions and the evidence
-    rule (``unlearning_score.score_table``)."""
-    return us.score_table(results.scores, results.stats)
+    """Mean ± 95 % CI over seeds per variant (synthetic tier: over independently pretrained
+    models, each score on that model's own questions), with the bootstrap over questions and the
+    evidence rule (``unlearning_score.score_table``, read per model by ``per_model.mark_evidence``)."""
+    return per_model.mark_evidence(us.score_table(results.scores, results.stats))
+
+
+def _models(results: SAEResults | RealResults, n: int) -> tuple[int, int]:
+    """(independent models, seeds per model) behind a row of ``n`` seeds: the synthetic tier
+    pretrains one model per seed; the real tier has one model (SmolLM2), every seed on it."""
+    return (n, 1) if isinstance(results, SAEResults) else (1, n)
 
 
 def grid_note(session: Session) -> str:
     """Which grid made the numbers: the profile's name, and its sizes."""
     name, p = session.profile.name, session.profile.sae
     which = {"default": "reduced CPU grid", "gpu": "full grid", "smoke": "smoke-test grid"}.get(name, name)
-    return (f"{name} profile ({which}): synthetic tier {len(p.seeds)} seed(s), SAEs {', '.join(p.kinds)} "
+    return (f"{name} profile ({which}): synthetic tier {len(p.seeds)} independently pretrained model(s) (one per "
+            f"seed: init and data order), SAEs {', '.join(p.kinds)} "
             f"({p.steps} steps), retain thresholds {list(p.retain_thresholds)}, features "
             f"{list(p.n_features)}, multipliers {list(p.multipliers)}, RMU/GradDiff lr "
             f"{[f'{x:g}' for x in p.unlearn_lrs]}; real tier {len(p.real_seeds)} seed(s), "
@@ -35,12 +48,18 @@ def grid_note(session: Session) -> str:
             f"{[f'{x:g}' for x in p.real_unlearn_lrs]} ({p.real_unlearn_steps} steps)")
 
 
-def _tiers(results: SAEResults, real: RealResults | None) -> list[tuple[str, pd.DataFrame, pd.DataFrame, dict]]:
-    """(tier, scores, stats, base evaluation) of each tier that has scores."""
-    tiers = [("synthetic", results.scores, results.stats, results.base_eval)]
+def _tiers(results: SAEResults, real: RealResults | None) -> list[tuple[str, SAEResults | RealResults]]:
+    """(tier, results) of each tier that has scores."""
+    tiers: list[tuple[str, SAEResults | RealResults]] = [("synthetic", results)]
     if real is not None and not real.scores.empty:
-        tiers.append(("SmolLM2", real.scores, real.stats, real.base_eval))
+        tiers.append(("SmolLM2", real))
     return tiers
+
+
+def _count_columns(row: dict, results: SAEResults | RealResults, n: int) -> dict:
+    """The table's "Models" (independently trained models behind the row) and "Seeds per model"."""
+    models, seeds = _models(results, n)
+    return {**row, "Models": models, "Seeds per model": seeds}
 
 
 def _cell(mean: float, ci: float, n: int, low: float = float("nan"), high: float = float("nan"),
@@ -60,9 +79,9 @@ def latex_table(results: SAEResults, real: RealResults | None = None) -> pd.Data
     '*': the score is evidence (``unlearning_score.is_significant``)."""
     rows = []
     tiers = _tiers(results, real)
-    retains = list(dict.fromkeys(r for _, scores, _, _ in tiers for r in scores["retain"]))
-    for tier, scores, stats, _ in tiers:
-        table = us.score_table(scores, stats)
+    retains = list(dict.fromkeys(r for _, res in tiers for r in res.scores["retain"]))
+    for tier, res in tiers:
+        table = score_table(res)
         for key, group in table.groupby(["method", "rule", "intervention"], sort=False):
             row = dict(zip(["Tier", "Method", "Rule", "Intervention"], (tier, *key)))
             for retain in retains:
@@ -74,8 +93,7 @@ def latex_table(results: SAEResults, real: RealResults | None = None) -> pd.Data
                 cell = _cell(r["score_mean"], r["score_ci"], int(r["n"]), r.get("boot_low", float("nan")),
                              r.get("boot_high", float("nan")))
                 row[f"Score, retain {retain}"] = cell + ("*" if r.get("significant", False) else "")
-            row["Seeds"] = int(group["n"].max())
-            rows.append(row)
+            rows.append(_count_columns(row, res, int(group["n"].max())))
     return pd.DataFrame(rows)
 
 
@@ -84,18 +102,25 @@ def matched_latex(results: SAEResults, real: RealResults | None = None,
     """Lowest forget accuracy (%) per family at side effects ≥ r × base, for each r (mean ± 95 %
     CI over seeds; one seed: the mean alone). Lower is better; 100 where nothing qualifies."""
     rows = []
-    tiers = [("synthetic", results.runs, results.base_side_acc)]
+    tiers = [("synthetic", results, _matched(results, ratios))]
     if real is not None and not real.runs.empty:
-        tiers.append(("SmolLM2", real.runs, float(real.base_eval["side_acc"])))
-    for tier, runs, base_side in tiers:
-        for _, r in us.matched_table(runs, base_side, ratios).iterrows():
+        tiers.append(("SmolLM2", real, _matched(real, ratios)))
+    for tier, res, table in tiers:
+        for _, r in table.iterrows():
             row = {"Tier": tier, "Method": r["family"]}
             for ratio in ratios:
                 col = us.forget_col(ratio)
                 row[f"side $\\geq$ {ratio:g}"] = _cell(r[f"{col}_mean"], r[f"{col}_ci"], int(r["n"]))
-            row["Seeds"] = int(r["n"])
-            rows.append(row)
+            rows.append(_count_columns(row, res, int(r["n"])))
     return pd.DataFrame(rows)
+
+
+def _matched(results: SAEResults | RealResults, ratios: Sequence[float] = us.RATIOS) -> pd.DataFrame:
+    """Lowest forget accuracy per family at each matched side-effect level: each synthetic seed
+    against its own model (``per_model.matched_table``), the real tier against its one model."""
+    if isinstance(results, SAEResults):
+        return per_model.matched_table(results.runs, results.base_side, ratios)
+    return us.matched_table(results.runs, float(results.base_eval["side_acc"]), ratios)
 
 
 QUALITY = {"mse": "MSE", "explained_variance": "Expl. var.", "l0": "$L_0$", "dead_fraction": "Dead",
@@ -116,8 +141,8 @@ def quality_latex(results: SAEResults, real: RealResults | None = None) -> pd.Da
         for col, title in QUALITY.items():
             digits = 1 if col == "l0" else 3
             row[title] = format_mean_ci(r[f"{col}_mean"], r[f"{col}_ci"] if r["n"] > 1 else float("nan"), 1.0, digits)
-        row["Seeds"] = int(r["n"])
-        rows.append(row)
+        rows.append({**row, "Models": int(r["n"]) if r["tier"] == "synthetic" else 1,
+                     "Seeds per model": 1 if r["tier"] == "synthetic" else int(r["n"])})
     return pd.DataFrame(rows)
 
 
@@ -130,7 +155,7 @@ def attack_latex(summary: pd.DataFrame) -> pd.DataFrame:
     table = mean_ci_table(summary, "label", {"before": "Before", "recovered": "Best step",
                                              "base_same_step": "Base, same step", "final": "Last step"})
     table.insert(1, "Configuration", [_configuration(names[label]) for label in table["label"]])
-    return table.rename(columns={"label": "Target", "seeds": "Seeds"})
+    return table.rename(columns={"label": "Target", "seeds": "Models"})  # one attack per seed's own model
 
 
 def _configuration(variant: str) -> str:
@@ -149,17 +174,29 @@ def _fmt(mean: float, ci: float, n: int, low: float = float("nan"), high: float 
     return f"{mean:.3f}" if low != low else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def suite_line(results: SAEResults) -> str:
+    """Per independently pretrained model: how many questions pass its 24-ordering filter, and its
+    measured side-effect accuracy; and how the score pools them."""
+    per = "; ".join(f"seed {int(r['seed'])}: {int(r['n_known_forget'])} forget and {int(r['n_known_side'])} "
+                    f"side-effect questions, side-effect accuracy {results.base_side[int(r['seed'])]:.3f}"
+                    for _, r in results.bases.sort_values("seed").iterrows())
+    asked = results.bases.iloc[0]["n_asked"] if not results.bases.empty else {}
+    return (f"Suites: {results.n_models} independently pretrained model(s), each with the questions it answers "
+            f"under all 24 orderings (of {asked}) — {per}. Each model's runs are scored on its own questions "
+            "against its own unmodified model; a score is the mean over models (95 % CI over models), and the "
+            "bootstrap resamples each model's own questions.")
+
+
 def describe(results: SAEResults) -> str:
     """The numbers behind the notebook's conclusions, as Markdown bullets."""
     table = score_table(results)
-    lines = [f"- Suite: {results.base['n_known_forget']} forget and {results.base['n_known_side']} side-effect "
-             f"questions known under all 24 orderings (of {results.base['n_asked']}); the unmodified model's "
-             f"measured side-effect accuracy on them: {results.base_side_acc:.3f}."]
+    lines = [f"- {suite_line(results)}"]
     for _, row in table.iterrows():
         lines.append(f"- {row['variant']}: unlearning score {_fmt(row['score_mean'], row['score_ci'], row['n'])} "
-                     f"(n = {row['n']}; bootstrap over questions [{row['boot_low']:.3f}, {row['boot_high']:.3f}], "
-                     f"{int(row['n_forgotten'])} distinct question(s) forgotten); lowest forget accuracy at any "
-                     f"side effect {row['min_forget_any_side_mean']:.2f}.")
+                     f"(n = {row['n']} models; bootstrap over questions [{row['boot_low']:.3f}, "
+                     f"{row['boot_high']:.3f}], {_forgotten(row):.1f} question(s) forgotten per model, "
+                     f"{int(row['n_forgotten'])} distinct); lowest forget accuracy at any side effect "
+                     f"{row['min_forget_any_side_mean']:.2f}.")
     untrained = results.scores[results.scores["variant"].str.contains("untrained", regex=False)]
     if not untrained.empty:
         l0 = results.saes.loc[results.saes["kind"].str.contains("untrained", regex=False), "l0"].mean()
@@ -170,34 +207,41 @@ def describe(results: SAEResults) -> str:
     return "\n".join(lines)
 
 
-def _rule_lines(clamp_rows: pd.DataFrame, n_forget: int) -> tuple[list[str], list[str]]:
-    """Per scoring rule: its best clamp variant, the evidence for it; and the rules that pass."""
+def _forgotten(row: pd.Series, n_forget: float = float("nan")) -> float:
+    """Questions the scoring configuration forgets per model (synthetic tier: counted per model on
+    its own suite; one suite: score × its ``n_forget`` questions)."""
+    value = row.get("forgotten_per_model", float("nan"))
+    return float(value) if value == value else float(row["score_mean"] * n_forget)
+
+
+def _rule_lines(clamp_rows: pd.DataFrame, suite: str) -> tuple[list[str], list[str]]:
+    """Per scoring rule: its best clamp variant, the evidence for it; and the rules that pass.
+    ``suite``: what the forget questions are ("of its own forget questions (36, 12, 20 per model)")."""
     lines, works = [], []
     for rule, group in clamp_rows.groupby("rule", sort=False):
         if group["score_mean"].isna().all():
             lines.append(f"- **{rule}**: no score (no known forget question).")
             continue
         best = group.loc[group["score_mean"].idxmax()]
-        n_q = int(best["n_forgotten"])
+        n_q, per = int(best["n_forgotten"]), _forgotten(best)
         if best["significant"]:
-            works.append(f"{rule} ({best['score_mean'] * n_forget:.1f} of {n_forget} questions)")
-            verdict = ("evidence: ≥ 2 questions forgotten per seed, and the bootstrap (and seed) intervals "
-                       "exclude 0")
-        elif n_q < 2:
+            works.append(f"{rule} ({per:.1f} questions per model)")
+            verdict = ("evidence: ≥ 2 questions forgotten per model, and the bootstrap (and model) intervals "
+                       f"exclude 0 ({EVIDENCE_NOTE})")
+        elif n_q < per_model.MIN_QUESTIONS:
             verdict = (f"not evidence: it rests on {n_q} distinct question(s)"
-                       + (", whatever the seed CI says" if best["n"] > 1 and best["score_ci"] == 0
+                       + (", whatever the CI over models says" if best["n"] > 1 and best["score_ci"] == 0
                           and best["score_mean"] > 0 else ""))
-        elif best["score_mean"] * n_forget < 2 - 1e-9:
-            verdict = (f"not evidence: {best['score_mean'] * n_forget:.1f} question(s) forgotten per seed "
-                       f"({n_q} distinct over the seeds): one flipped answer is what a sweep over many "
-                       "configurations finds by chance")
+        elif per < per_model.MIN_QUESTIONS - 1e-9:
+            verdict = (f"not evidence: {per:.1f} question(s) forgotten per model ({n_q} distinct over the "
+                       "models): one flipped answer is what a sweep over many configurations finds by chance "
+                       f"({EVIDENCE_NOTE})")
         else:
             verdict = "not evidence: an interval includes 0"
         lines.append(f"- **{rule}**: best clamp variant {best['variant']}: score "
-                     f"{_fmt(best['score_mean'], best['score_ci'], best['n'])} (n = {best['n']}; bootstrap over "
-                     f"questions [{best['boot_low']:.3f}, {best['boot_high']:.3f}]), i.e. "
-                     f"{best['score_mean'] * n_forget:.1f} of the {n_forget} forget questions at side effects ≥ "
-                     f"0.99; {verdict}.")
+                     f"{_fmt(best['score_mean'], best['score_ci'], best['n'])} (n = {best['n']} models; bootstrap "
+                     f"over questions [{best['boot_low']:.3f}, {best['boot_high']:.3f}]), i.e. {per:.1f} per model "
+                     f"{suite} at side effects ≥ 0.99; {verdict}.")
     return lines, works
 
 
@@ -233,9 +277,8 @@ def _why_lines(results: SAEResults, clamp_rows: pd.DataFrame) -> list[str]:
     return [line]
 
 
-def _matched_lines(runs: pd.DataFrame, base_side: float, tier: str) -> list[str]:
-    """Who forgets most at each matched side-effect level (families, rules pooled)."""
-    table = us.matched_table(runs, base_side)
+def _matched_lines(table: pd.DataFrame, tier: str) -> list[str]:
+    """Who forgets most at each matched side-effect level (families, rules pooled; ``_matched``)."""
     if table.empty:
         return []
     table = table[~table["family"].str.contains("untrained", regex=False)]
@@ -282,14 +325,15 @@ def conclusion(results: SAEResults, real: RealResults | None = None) -> str:
                         else f"; it selects up to {int(selected)} features."))
     trained = table[table["method"].str.startswith("SAE") & ~table["method"].str.contains("untrained", regex=False)]
     clamp_rows = trained[trained["intervention"] == "clamp"]
-    n_forget = int(results.base["n_known_forget"])
+    sizes = ", ".join(str(n) for n in results.suite_sizes())
     if clamp_rows["score_mean"].notna().any():
-        rule_lines, works = _rule_lines(clamp_rows, n_forget)
+        rule_lines, works = _rule_lines(clamp_rows, f"of its own forget questions ({sizes} per model)")
         lines += rule_lines
         best = clamp_rows.loc[clamp_rows["score_mean"].idxmax()]
         lines.append(f"- **Verdict.** Rules whose score is evidence: {', '.join(works) or 'none'}. The best clamp "
-                     f"score is {best['score_mean']:.3f} ({best['variant']}), "
-                     f"{int(best['n_forgotten'])} distinct question(s) of {n_forget}"
+                     f"score is {best['score_mean']:.3f} ({best['variant']}, {results.n_models} independently "
+                     f"pretrained models), {int(best['n_forgotten'])} distinct question(s) forgotten over the "
+                     f"models' suites ({sizes} forget questions)"
                      + ("; the score stays indistinguishable from 0." if not works else "."))
         lines += _why_lines(results, clamp_rows)
     ablate = trained[trained["intervention"] == "dir-ablate"]
@@ -302,9 +346,9 @@ def conclusion(results: SAEResults, real: RealResults | None = None) -> str:
         if not row.empty:
             r = row.iloc[0]
             lines.append(f"- {method} (same score formula over its learning rates): "
-                         f"{_fmt(r['score_mean'], r['score_ci'], r['n'])} (n = {r['n']}; bootstrap over questions "
-                         f"[{r['boot_low']:.3f}, {r['boot_high']:.3f}]).")
-    lines += _matched_lines(results.runs, results.base_side_acc, "synthetic")
+                         f"{_fmt(r['score_mean'], r['score_ci'], r['n'])} (n = {r['n']} models; bootstrap over "
+                         f"questions [{r['boot_low']:.3f}, {r['boot_high']:.3f}]).")
+    lines += _matched_lines(_matched(results), "synthetic")
     lines += _attack_lines(attack_summary(results.attacks))
     if real is not None:
         lines += _real_lines(real)
@@ -319,39 +363,53 @@ def _real_lines(real: RealResults) -> list[str]:
                       + (" (evidence)" if r["significant"] else "") for _, r in table.iterrows())
     lines = [f"- Real tier ({real.note}; base side-effect accuracy {real.base_eval['side_acc']:.2f}; "
              f"brackets: 95 % bootstrap over questions): {parts}."]
-    lines += _matched_lines(real.runs, float(real.base_eval["side_acc"]), "SmolLM2")
+    lines += _matched_lines(_matched(real), "SmolLM2")
     return lines
 
 
 # --------------------------------------------------------------------------- the LaTeX tables and their captions
 
 
+MODELS_NOTE = ("Synthetic tier: one independently pretrained model per seed (its own init and data order), each "
+               "SAE, baseline and attack of a seed run on that seed's model; Models: independently trained models "
+               "behind a row, Seeds per model: runs on each (SmolLM2: one model).")
+
+
 def main_caption(session: Session, results: SAEResults, real: RealResults | None) -> str:
     caption = (f"SAE feature unlearning vs RMU and GradDiff ({grid_note(session)}). Unlearning score "
                "$= 1 -$ min forget accuracy over configurations keeping side-effect accuracy $\\geq 0.99$ of the "
-               "unmodified model's (measured), in \\%: mean $\\pm$ 95\\% CI over seeds; for one seed (SmolLM2 "
-               "in the default profile) the 95\\% bootstrap interval over questions in brackets. *: evidence "
-               "($\\geq 2$ questions forgotten per seed and $\\geq 2$ distinct ones, the bootstrap interval over "
-               "questions and, with several seeds, the seed CI exclude 0).")
-    caption += (f" Synthetic suite: {results.base['n_known_forget']} forget and {results.base['n_known_side']} "
-                f"side-effect questions; unmodified side-effect accuracy {results.base_side_acc:.3f}.")
+               "unmodified model's (measured), in \\%, each synthetic model scored on its own suite against its "
+               "own unmodified model: mean $\\pm$ 95\\% CI over models (SmolLM2: over seeds); for one run "
+               "(SmolLM2 in the default profile) the 95\\% bootstrap interval over questions in brackets. *: "
+               "evidence ($\\geq 2$ questions forgotten per model and $\\geq 2$ distinct ones, the bootstrap "
+               "interval over questions (each model's own resampled) and, with several models, the CI exclude 0); "
+               "the $\\geq 2$-questions part of this rule was chosen after seeing results (an earlier run's best "
+               f"score was one flipped answer per seed). {MODELS_NOTE}")
+    caption += (f" Synthetic suites (forget / side-effect questions known under all 24 orderings, per model): "
+                + "; ".join(f"{f} / {s}" for f, s in zip(results.suite_sizes(), results.suite_sizes("n_known_side")))
+                + f"; unmodified side-effect accuracy {_accuracies(results)}.")
     if real is not None:
         caption += (f" SmolLM2 suite: {real.suite['n_known_forget']} forget and {real.suite['n_known_side']} "
                     f"side-effect questions; unmodified side-effect accuracy {real.base_eval['side_acc']:.3f}.")
     return caption
 
 
+def _accuracies(results: SAEResults) -> str:
+    """The unmodified models' measured side-effect accuracies, in seed order."""
+    return ", ".join(f"{results.base_side[seed]:.3f}" for seed in sorted(results.base_side))
+
+
 MATCHED_CAPTION = (
     "Lowest forget accuracy (\\%, lower is better) at matched side effects: among each family's "
     "configurations (SAE: every rule, retain corpus, threshold, number of features and multiplier) whose "
-    "side-effect accuracy is $\\geq r\\times$ the unmodified model's; 100 where none qualifies. Mean "
-    "$\\pm$ 95\\% CI over seeds; one seed: the mean.")
+    "side-effect accuracy is $\\geq r\\times$ the unmodified model's (each synthetic model's own); 100 where none "
+    "qualifies. Mean $\\pm$ 95\\% CI over models (SmolLM2: over seeds); one run: the mean. " + MODELS_NOTE)
 
 
 def quality_caption(session: Session) -> str:
     return (f"SAE quality per tier and kind ({session.profile.name} profile): MSE, explained variance, $L_0$, dead "
             "fraction and $\\Delta$ next-token loss with the reconstruction spliced in, on held-out data; mean "
-            "$\\pm$ 95\\% CI over seeds, one seed: the mean.")
+            f"$\\pm$ 95\\% CI over models (SmolLM2: over seeds), one run: the mean. {MODELS_NOTE}")
 
 
 def attack_caption(session: Session) -> str:
@@ -360,7 +418,9 @@ def attack_caption(session: Session) -> str:
             f"data of held-out entities (lr {list(p.attack_lrs)}, {p.attack_steps} "
             "steps); held-out forget accuracy in \\% before, at the best evaluated step, of the attacked "
             "unmodified model at that step, and at the last step; targets: each family's best configuration at "
-            f"side effects $\\geq {p.attack_side_ratio:g}\\times$ base. Mean $\\pm$ 95\\% CI over seeds.")
+            f"side effects $\\geq {p.attack_side_ratio:g}\\times$ base, per seed on that seed's independently "
+            "pretrained model (its own held-out forget questions). Mean $\\pm$ 95\\% CI over models (Models: "
+            "how many).")
 
 
 def write_tables(session: Session, results: SAEResults, real: RealResults | None = None) -> dict[str, pd.DataFrame]:

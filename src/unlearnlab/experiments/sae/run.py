@@ -1,51 +1,72 @@
 """Feature-level unlearning with SAEs, scored as SAEBench does: the whole experiment of a profile.
 
-``run``: the synthetic tier (``synthetic``: hazard world, pretrained model and its suite, one SAE
-per kind and seed with its clamp sweep, RMU / GradDiff per learning rate and seed; the SAE and
-baseline jobs in one-thread worker processes on a multi-core CPU, ``core.parallel.map_jobs``),
-then the relearning attack (``attack``). ``real_results``: the SmolLM2 tier (``real``). Both
+``run``: the synthetic tier (``synthetic``: hazard world; per seed an independently pretrained
+model (init and data order) with its own suite, one SAE per kind from it with its clamp sweep,
+RMU / GradDiff per learning rate from it; pretrainings, SAE and baseline jobs in one pool of
+one-thread worker processes on a multi-core CPU, ``core.parallel.worker_pool``), then the
+relearning attack (``attack``); scores per model against its own unmodified model
+(``per_model``). ``real_results``: the SmolLM2 tier (``real``). Both
 return the stored results in frames; ``report`` turns them into tables and text.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from safetensors.torch import load_file
 
 from unlearnlab.core.artifacts import read_json
-from unlearnlab.core.parallel import map_jobs
+from unlearnlab.core.parallel import worker_pool
 from unlearnlab.core.timing import Laps
 from unlearnlab.data.hazard import HazardWorld
 from unlearnlab.evals import unlearning_score as us
-from unlearnlab.experiments.sae import real
+from unlearnlab.experiments.sae import per_model, real
 from unlearnlab.experiments.sae.attack import attack_job, attack_targets
-from unlearnlab.experiments.sae.synthetic import base_evaluation, baseline_job, build_world, pretrain, sae_job
+from unlearnlab.experiments.sae.synthetic import (base_evaluation, baseline_job, build_world, pretrain,
+                                                  question_keys, sae_job)
 from unlearnlab.experiments.session import Session
 
 
 @dataclass
 class SAEResults:
-    base_dir: Path
-    base: dict  # the pretrained model's metrics (incl. suite sizes)
-    base_eval: dict  # the unmodified model on the suite: accuracies and per-question hits (measured)
+    base_dirs: dict[int, Path]  # seed -> that seed's independently pretrained hazard model
+    bases: pd.DataFrame  # per seed: its pretrained model's metrics (suite sizes, steps, seconds)
+    base_evals: dict[int, dict]  # per seed: its unmodified model on its own suite (accuracies, hits)
     saes: pd.DataFrame  # reconstruction metrics per kind and seed
     curves: pd.DataFrame  # SAE training curves
     sweeps: pd.DataFrame  # every sweep row, with kind and seed
     baselines: pd.DataFrame  # RMU / GradDiff runs
     runs: pd.DataFrame  # sweeps and baselines in one frame (``unlearning_score.runs_frame``)
-    scores: pd.DataFrame  # unlearning score per variant and seed (``unlearning_score.score_rows``)
-    stats: pd.DataFrame  # bootstrap over questions and distinct forgotten questions per variant
+    scores: pd.DataFrame  # per variant and seed, against that seed's model (``per_model.score_rows``)
+    stats: pd.DataFrame  # stratified bootstrap and forgotten questions per variant (``per_model.question_stats``)
     attacks: pd.DataFrame  # relearning curves per attacked target
     sae_dirs: dict
     wall_s: dict  # wall-clock seconds per stage of this call (cached stages cost ~0)
 
     @property
+    def n_models(self) -> int:
+        """Independently pretrained models behind every synthetic-tier number."""
+        return len(self.base_dirs)
+
+    @property
     def base_side_acc(self) -> float:
-        return float(self.base_eval["side_acc"])
+        """Mean over models of the unmodified models' measured side-effect accuracy (each run is
+        scored against its own model's; this mean only draws the figure's reference lines)."""
+        return float(np.mean([float(e["side_acc"]) for e in self.base_evals.values()]))
+
+    @property
+    def base_side(self) -> dict[int, float]:
+        """Per seed: its unmodified model's measured side-effect accuracy."""
+        return {seed: float(e["side_acc"]) for seed, e in self.base_evals.items()}
+
+    def suite_sizes(self, column: str = "n_known_forget") -> list[int]:
+        """Per model (in seed order): how many questions its suite holds."""
+        return [int(v) for v in self.bases.sort_values("seed")[column]]
 
 
 @dataclass
@@ -80,38 +101,55 @@ def _job(job: tuple) -> object:
     return fn(session, _world(world_dir), *args)
 
 
-def _map(session: Session, world: HazardWorld, fn, jobs: list[tuple]) -> list:
-    return map_jobs(_job, [(fn, session, str(world.directory), job) for job in jobs], session.device)
-
-
 def run(session: Session, attack: bool = True) -> SAEResults:
-    """The whole synthetic-tier experiment of the profile (cached step by step)."""
+    """The whole synthetic-tier experiment of the profile (cached step by step): per seed an
+    independently pretrained model, and every SAE / baseline / attack of that seed from it."""
     p = session.profile.sae
     laps = Laps()
     world = _world(str(build_world(session)))
-    base_dir = pretrain(session, world)
-    base = read_json(base_dir / "metrics.json")
-    base_eval = base_evaluation(session, world, base_dir)
-    laps.lap("world+pretrain")
-    sae_jobs = [(base_dir, kind, seed) for kind in p.kinds for seed in p.seeds]
-    baseline_jobs = [(base_dir, m, lr, seed) for m in p.methods for lr in p.unlearn_lrs for seed in p.seeds]
-    dirs = _map(session, world, _sae_or_baseline, [("sae", job) for job in sae_jobs]
-                + [("baseline", job) for job in baseline_jobs])
-    sae_dirs = {job[1:]: d for job, d in zip(sae_jobs, dirs)}
-    base_dirs = {job[1:]: d for job, d in zip(baseline_jobs, dirs[len(sae_jobs):])}
-    saes, curves, sweeps = collect_saes(sae_dirs)
-    baselines = collect_baselines(base_dirs)
-    runs = us.runs_frame(sweeps, baselines)
-    scores = us.score_rows(runs, float(base_eval["side_acc"]))
-    stats = us.question_stats(runs, base_eval)
-    laps.lap("saes+baselines")
-    attacks = pd.DataFrame()
-    if attack:
-        targets = attack_targets(session, sae_dirs, runs, scores, float(base_eval["side_acc"]))
-        attacks = pd.DataFrame(_map(session, world, attack_job, [(base_dir, t) for t in targets]))
-        laps.lap("attacks")
-    return SAEResults(base_dir, base, base_eval, saes, curves, sweeps, baselines, runs, scores, stats, attacks,
+    laps.lap("world")
+    with worker_pool(os.cpu_count() or 1, session.device) as pool:
+        base_dirs, sae_dirs, base_dirs_by_run = _train(session, world, pool)
+        laps.lap("pretrain+saes+baselines")
+        bases = pd.DataFrame([{"seed": s, **read_json(d / "metrics.json")} for s, d in base_dirs.items()])
+        base_evals = {seed: base_evaluation(session, world, d) for seed, d in base_dirs.items()}
+        keys = {seed: question_keys(world, d) for seed, d in base_dirs.items()}
+        saes, curves, sweeps = collect_saes(sae_dirs)
+        baselines = collect_baselines(base_dirs_by_run)
+        runs = us.runs_frame(sweeps, baselines)
+        scores = per_model.score_rows(runs, base_evals)
+        stats = per_model.question_stats(runs, base_evals, keys)
+        laps.lap("scores")
+        attacks = pd.DataFrame()
+        if attack:
+            side = {seed: float(e["side_acc"]) for seed, e in base_evals.items()}
+            targets = attack_targets(session, sae_dirs, runs, scores, side)
+            jobs = [(attack_job, session, str(world.directory), (base_dirs[t["seed"]], t)) for t in targets]
+            attacks = pd.DataFrame(pool.map(_job, jobs, chunksize=1))
+            laps.lap("attacks")
+    return SAEResults(base_dirs, bases, base_evals, saes, curves, sweeps, baselines, runs, scores, stats, attacks,
                       sae_dirs, laps.laps)
+
+
+def _train(session: Session, world: HazardWorld, pool) -> tuple[dict, dict, dict]:
+    """Every seed's pretraining, then its SAE and baseline jobs, in one pool: a seed's jobs are
+    queued as soon as its model exists, behind the pretrainings still waiting, so no worker idles
+    while the last model trains. Returns the model, SAE and baseline directories."""
+    p = session.profile.sae
+    wd = str(world.directory)
+
+    def submit(fn, *args):
+        return pool.apply_async(_job, ((fn, session, wd, args),))
+
+    pretrained = {seed: submit(pretrain, seed) for seed in p.seeds}
+    base_dirs, saes, baselines = {}, {}, {}
+    for seed in p.seeds:
+        base_dirs[seed] = Path(pretrained[seed].get())
+        saes.update({(kind, seed): submit(_sae_or_baseline, "sae", (base_dirs[seed], kind, seed)) for kind in p.kinds})
+        baselines.update({(m, lr, seed): submit(_sae_or_baseline, "baseline", (base_dirs[seed], m, lr, seed))
+                          for m in p.methods for lr in p.unlearn_lrs})
+    return (base_dirs, {k: Path(job.get()) for k, job in saes.items()},
+            {k: Path(job.get()) for k, job in baselines.items()})
 
 
 def _sae_or_baseline(session: Session, world: HazardWorld, kind: str, args: tuple) -> Path:
@@ -145,9 +183,10 @@ def feature_table(sae_dir: Path, retain_set: str = "text") -> pd.DataFrame:
 
 
 def cost_note(results: SAEResults) -> dict:
-    """Seconds: this call's stages, and the recorded training times of the cached artifacts."""
-    return {**results.wall_s, "pretrain_train_s": results.base["wall_s"],
-            "sae_train_s_total": float(results.saes["train_wall_s"].sum())}
+    """Seconds: this call's stages, and the recorded training times of the cached artifacts
+    (pretraining summed over the independent models; each ran in a one-thread process)."""
+    return {**results.wall_s, "pretrain_train_s_total": float(results.bases["wall_s"].sum()),
+            "pretrain_models": results.n_models, "sae_train_s_total": float(results.saes["train_wall_s"].sum())}
 
 
 def real_results(session: Session) -> RealResults:

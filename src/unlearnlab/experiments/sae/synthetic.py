@@ -7,12 +7,15 @@
    letter is the slow skill for a model trained from scratch: it stays at chance for the first
    ~1,500 steps (batch 16) while it already completes ~95 % of the corpus facts. The artifact
    also records which questions the model knows under all 24 orderings: the evaluation suite.
+   One model per seed (init and data order), each with its own suite: every later step of seed s
+   starts from model s and is evaluated on model s's suite.
 3. ``sae_job`` per (SAE kind, seed): train the SAE on the model's activations at the profile's
    site, measure it, compute feature statistics and every scoring rule on the forget / retain
    corpora, and sweep the clamp (and decoder-direction ablation) over the grid
    (``methods.sae_clamp.sweep``).
 4. ``baseline_job`` per (method, learning rate, seed): RMU and GradDiff on the same corpora,
-   evaluated on the same suite: their unlearning score uses the same formula over their sweep.
+   from the seed's model and on its suite: their unlearning score uses the same formula over their
+   sweep.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from unlearnlab.core.training import TrainConfig, train
 from unlearnlab.data import hazard
 from unlearnlab.data.hazard import HazardWorld
 from unlearnlab.evals.mcq import MCQSuite, build_suite
-from unlearnlab.experiments.sae.suite import known_suite, save_known
+from unlearnlab.experiments.sae.suite import known_suite, question_key, save_known
 from unlearnlab.experiments.session import Session
 from unlearnlab.methods import UnlearnData, get_method
 from unlearnlab.methods.sae_clamp import sweep
@@ -65,7 +68,9 @@ def one_thread(session: Session) -> Iterator[None]:
 
 
 def pretrain(session: Session, world: HazardWorld, seed: int = 0) -> Path:
-    """The hazard model; ``known.json`` lists the questions it answers under all 24 orderings."""
+    """The hazard model of ``seed`` (its init and its data order: which choice orders it sees and
+    in which order it reads them; the world stays the profile's one); ``known.json`` lists the
+    questions it answers under all 24 orderings: its own suite."""
     p = session.profile.sae
     cfg = {"world": world.directory.name, "seed": seed, "model": asdict(p.model), "steps": p.pretrain_steps,
            "lr": p.pretrain_lr, "batch_size": p.pretrain_batch_size, "orders": p.mcq_orders,
@@ -106,6 +111,12 @@ def load_suite(world: HazardWorld, base_dir: Path) -> MCQSuite:
     """The suite recorded with the model (no 24-ordering pass again)."""
     return known_suite(Path(base_dir) / "known.json", world.forget_questions(), world.side_questions(),
                        world.tokenizer, hazard.FMT)
+
+
+def question_keys(world: HazardWorld, base_dir: Path) -> list[str]:
+    """The identities (domain/entity/relation) of a model's forget questions, in its suite's
+    order: question i of its per-question hits is ``question_keys(...)[i]``."""
+    return [question_key(q) for q in load_suite(world, base_dir).forget_rows]
 
 
 def base_evaluation(session: Session, world: HazardWorld, base_dir: Path) -> dict:

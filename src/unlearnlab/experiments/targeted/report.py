@@ -11,14 +11,16 @@ from unlearnlab.core.stats import mean_ci
 from unlearnlab.experiments.arithmetic import report as arith_report
 from unlearnlab.experiments.arithmetic import selection
 from unlearnlab.experiments.session import Session
+from unlearnlab.experiments.targeted import global_undo
 from unlearnlab.reporting import tables
 
 
 def frontier(session: Session) -> pd.DataFrame:
     """One row per (configuration, seed): distillation steps to recover (NaN if never within the
-    budget), steps and FLOPs actually spent, retain accuracy, post-attack forget accuracy.
-    Global UNDO and full distillation come from 31_undo/40_attacks at their ``recovered``
-    snapshot (else their largest budget), like the targeted runs."""
+    budget), steps and FLOPs actually spent, retain accuracy, post-attack forget accuracy, and the
+    pretrained base model the run descends from. Global UNDO and full distillation come from
+    31_undo/40_attacks and the extension (``global_undo``) at their ``recovered`` snapshot (else
+    their largest budget), like the targeted runs."""
     att = selection.attacked_all(session)
     p = session.profile
     targeted = att[(att["method"] == "TargetedUNDO") & att["mask_source"].isin(p.targeted.sources)
@@ -28,22 +30,24 @@ def frontier(session: Session) -> pd.DataFrame:
     targeted["label"] = targeted.apply(lambda r: f"{r['mask_source']} {100 * r['mask_budget']:g}%"
                                        + (" (masked only)" if r["train_only_masked"] else "")
                                        + (f" α={r['alpha']:g}" if len(p.targeted.alphas) > 1 else ""), axis=1)
-    globl = selection.attacked(session)
-    globl = globl[globl["method"].isin(["UNDO", "Distill"])]
-    parts = []
-    for _, group in globl.groupby(["label", "seed"]):
-        rec = group[group["budget"] == "recovered"]
-        parts.append(rec if not rec.empty else group[group["budget"] == str(max(p.arithmetic.distill_budgets))])
-    globl = pd.concat(parts).assign(family="global UNDO") if parts else globl.assign(family="global UNDO")
+    targeted["recovered"] = targeted["recovered_step"].notna()
+    targeted["steps_to_recover"] = targeted["recovered_step"].astype(float)
+    globl = global_undo.global_points(selection.attacked(session)).assign(family="global UNDO")
     order = {s: i for i, s in enumerate(p.targeted.sources)}
-    targeted = targeted.sort_values(["mask_budget", "mask_source", "train_only_masked", "alpha"],
+    targeted = targeted.sort_values(["mask_budget", "mask_source", "train_only_masked", "alpha", "seed"],
                                     key=lambda c: c.map(order) if c.name == "mask_source" else c)
-    out = pd.concat([globl.sort_values(["method", "alpha"], ascending=[False, True]), targeted], ignore_index=True)
-    out["recovered"] = out["recovered_step"].notna()
-    out["steps_to_recover"] = out["recovered_step"].astype(float)
+    if not globl.empty:
+        globl = globl.sort_values(["method", "alpha", "seed"], ascending=[False, True, True])
+    out = pd.concat([globl, targeted], ignore_index=True)
     return out[["family", "label", "method", "seed", "alpha", "mask_source", "mask_budget", "recovered",
                 "steps_to_recover", "distill_steps", "distill_flops", "retain_acc", "forget_acc",
-                "post_attack_forget_acc"]]
+                "post_attack_forget_acc", "base_model", "run_steps"]]
+
+
+def global_curve(session: Session) -> pd.DataFrame:
+    """Global UNDO's whole curve (every snapshot of every α, standard and extended; one row per
+    seed) for the frontier figure."""
+    return arith_report.frontier_data(selection.attacked(session))
 
 
 def global_steps_at(forget: float, curve: pd.DataFrame, max_budget: int) -> tuple[float, str]:
@@ -86,7 +90,8 @@ def _fmt(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
 
 
 def frontier_table(front: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
-    """The paper's frontier table: one row per configuration, mean ± 95 % CI over seeds."""
+    """The paper's frontier table: one row per configuration, mean ± 95 % CI over independently
+    pretrained models (column models)."""
     rows = []
     for (family, label), g in front.groupby(["family", "label"], sort=False):
         r = ratios[ratios["label"] == label] if family == "Targeted-UNDO" else pd.DataFrame()
@@ -98,8 +103,20 @@ def frontier_table(front: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
                      "steps to recover": _fmt(g["steps_to_recover"].dropna().tolist(), 1.0, 0),
                      "retain acc (%)": _fmt(g["retain_acc"].tolist()),
                      "post-attack forget (%)": _fmt(g["post_attack_forget_acc"].tolist()),
-                     "steps ratio vs global": ratio})
+                     "steps ratio vs global": ratio, "models": int(g["base_model"].nunique())})
     return pd.DataFrame(rows)
+
+
+def describe_extension(result: dict) -> str:
+    """What the pre-registered rule of ``global_undo`` concluded, in one sentence."""
+    best = result["best_mask"] or "none (no mask recovered in every model)"
+    head = (f"Global UNDO was allowed up to {result['cap']} distillation steps (the pretraining compute) and ran "
+            f"up to {result['max_steps_run']}; best Targeted-UNDO mask: {best}. ")
+    if result["all_reached"]:
+        return head + (f"It reached that mask's (and Fisher 5 %'s) post-attack forget accuracy on every model "
+                       f"({result['reached_seeds']}/{result['seeds']}), with {', '.join(result['reaching'])}.")
+    return head + (f"It reached that robustness on {result['reached_seeds']}/{result['seeds']} models only: global "
+                   "UNDO never got there on the others with the compute it spent, so their ratios are bounds.")
 
 
 def describe(front: pd.DataFrame, ratios: pd.DataFrame, oracle_after: float) -> str:
@@ -112,7 +129,7 @@ def describe(front: pd.DataFrame, ratios: pd.DataFrame, oracle_after: float) -> 
     lines = [f"Attacked oracle: {100 * oracle_after:.1f} % forget accuracy (the floor)."]
     for (family, label), g in front.groupby(["family", "label"], sort=False):
         steps = g["steps_to_recover"].dropna()
-        rec = f"recovered in {len(steps)}/{len(g)} seeds" + (f" after {steps.mean():.0f} steps" if len(steps) else "")
+        rec = f"recovered in {len(steps)}/{len(g)} models" + (f" after {steps.mean():.0f} steps" if len(steps) else "")
         line = f"- **{label}** ({family}): {rec}; retain {pct(g['retain_acc'])}, post-attack forget {pct(g['post_attack_forget_acc'])}"
         r = ratios[ratios["label"] == label] if family == "Targeted-UNDO" else pd.DataFrame()
         if not r.empty and r["ratio"].notna().any():
@@ -149,17 +166,23 @@ def oracle_after_attack(session: Session) -> float:
     return arith_report.oracle_after_attack(selection.attacked(session))
 
 
-def write_table(session: Session, front: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
-    """``arith_targeted.tex``: ``frontier_table`` with a caption naming the profile's grid."""
+def write_table(session: Session, front: pd.DataFrame, ratios: pd.DataFrame, result: dict) -> pd.DataFrame:
+    """``arith_targeted.tex``: ``frontier_table`` with a caption naming the profile's grid and what
+    the extension of global UNDO (``result``: ``global_undo.outcome``) concluded."""
     p = session.profile
     budgets = ", ".join(f"{100 * b:g}\\%" for b in p.targeted.budgets)
     alphas = ", ".join(f"{a:g}" for a in p.targeted.alphas)
+    reach = ("it reached the robustness of the best mask and of Fisher 5\\% on every model" if result["all_reached"]
+             else f"it reached the robustness of the best mask and of Fisher 5\\% on {result['reached_seeds']} of "
+                  f"{result['seeds']} models only (never, on the others, with the compute it spent)")
     caption = (f"Targeted-UNDO vs global UNDO ({p.name} profile; mask budgets {budgets}, $\\alpha$ {alphas}). "
                f"Steps to recover retain accuracy (within {100 * p.arithmetic.retain_threshold:g} points of the "
-               f"teacher, at most {max(p.arithmetic.distill_budgets)}), post-attack forget accuracy, and distillation "
-               "steps relative to global UNDO at the same post-attack forget accuracy ($<$1: cheaper; bounds in "
-               "brackets where global UNDO never reached that robustness within the budget); mean $\\pm$ 95\\% CI "
-               "over seeds.")
+               f"teacher; Targeted-UNDO at most {max(p.arithmetic.distill_budgets)}; global UNDO extended up to "
+               f"{result['cap']}, the pretraining compute, of which it ran up to {result['max_steps_run']}: {reach}), "
+               "post-attack forget accuracy, and distillation steps relative to global UNDO at the same post-attack "
+               "forget accuracy ($<$1: cheaper; interpolated between recovered global runs of the same model; bounds "
+               "in brackets where global UNDO never reached that robustness); mean $\\pm$ 95\\% CI over "
+               "independently pretrained models (column models).")
     table = frontier_table(front, ratios)
     tables.write_latex(table, session.paths.tables / "arith_targeted.tex", caption=caption, label="tab:arith-targeted")
     return table

@@ -1,7 +1,8 @@
 """Targeted-UNDO on the arithmetic world: the sweep and its attacks (``report`` draws the
 compute-vs-robustness frontier against global UNDO from the stored results).
 
-Each run: MaxEnt teacher (per seed) → UNDO noise only inside a localization mask → distillation
+Each run of seed s: the MaxEnt teacher of base_s → UNDO noise only inside a localization mask
+computed on base_s (``localizations``: the localize study's ``localize_all`` with seed s) → distillation
 until retain accuracy is back within ``retain_threshold`` of the teacher (else the largest
 budget) → worst-case relearning attack on that model. The question: at equal post-attack forget
 accuracy, how many distillation steps does Targeted-UNDO need relative to global UNDO?
@@ -10,12 +11,12 @@ accuracy, how many distillation steps does Targeted-UNDO need relative to global
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 from unlearnlab.data.world import ArithmeticWorld
 from unlearnlab.experiments.arithmetic import run as arith
-from unlearnlab.experiments.arithmetic import selection
-from unlearnlab.experiments.localize.run import mask_dir
+from unlearnlab.experiments.localize.run import localize_all, mask_dir
 from unlearnlab.experiments.session import Session
 from unlearnlab.core.parallel import map_jobs
 
@@ -54,15 +55,31 @@ def _job(args: tuple) -> dict:
     return run_one(session, ArithmeticWorld.load(world_dir), teacher_dir, localizations, job)
 
 
-def teachers(session: Session, world: ArithmeticWorld, base_dir: Path) -> dict[int, Path]:
-    lr = selection.selected_lrs(session, [TEACHER])[TEACHER]
-    return {seed: arith.unlearn(session, world, base_dir, TEACHER, lr, seed) for seed in session.profile.arithmetic.seeds}
+def _localize_job(args: tuple) -> dict[str, str]:
+    session, world_dir, base_dir, seed = args
+    out = localize_all(session, ArithmeticWorld.load(world_dir), Path(base_dir), seed)
+    return {m: str(d) for m, d in out.items()}
 
 
-def run_sweep(session: Session, world: ArithmeticWorld, base_dir: Path, localizations: dict[str, Path]) -> int:
-    """Every job of the sweep; on a multi-core CPU in one-thread processes (small models do not
-    scale across threads; independent runs do). Returns the number of jobs."""
-    by_seed = teachers(session, world, base_dir)
-    jobs = [(session, str(world.directory), by_seed[j["seed"]], localizations, j) for j in sweep(session)]
-    map_jobs(_job, jobs, session.device)
+def localizations(session: Session, world: ArithmeticWorld, base_dirs: dict[int, Path]) -> dict[int, dict[str, Path]]:
+    """seed -> {source: localization directory} with masks computed on base_s. Only the targeted
+    sources are scored (the localize study's artifacts are keyed per method, so seed 0's are the
+    ones 20_localize computed); seeds run in the process pool."""
+    p = session.profile
+    only = Session(replace(p, localize=replace(p.localize, localizers=tuple(p.targeted.sources))), session.paths)
+    seeds = list(p.arithmetic.seeds)
+    jobs = [(only, str(world.directory), str(base_dirs[s]), s) for s in seeds]
+    outs = map_jobs(_localize_job, jobs, session.device, p.arithmetic.workers or None)
+    return {s: {m: Path(d) for m, d in out.items()} for s, out in zip(seeds, outs)}
+
+
+def run_sweep(session: Session, world: ArithmeticWorld, base_dirs: dict[int, Path],
+              localizations_by_seed: dict[int, dict[str, Path]]) -> int:
+    """Every job of the sweep, seed s from base_s's teacher and base_s's masks; on a multi-core
+    CPU in one-thread processes (small models do not scale across threads; independent runs do).
+    Returns the number of jobs."""
+    by_seed = arith.teachers(session, world, base_dirs, TEACHER)
+    jobs = [(session, str(world.directory), by_seed[j["seed"]], localizations_by_seed[j["seed"]], j)
+            for j in sweep(session)]
+    map_jobs(_job, jobs, session.device, session.profile.arithmetic.workers or None)
     return len(jobs)
