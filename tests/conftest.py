@@ -27,7 +27,6 @@ from unlearnlab.core.tokenizer import train_tokenizer  # noqa: E402
 from unlearnlab import pipeline  # noqa: E402
 
 TIERS = ("unit", "integration", "smoke")
-PIPELINE_RUNS = ("smoke", "gpu_dry_run")  # session fixtures that run the notebooks once each
 
 TINY = ModelSize(d_model=16, n_layers=2, n_heads=2, d_mlp=32, max_len=64)
 
@@ -70,10 +69,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if untiered:
         raise pytest.UsageError(f"test files without a tier marker ({', '.join(TIERS)}): {', '.join(untiered)}")
     items.sort(key=lambda item: (_tier(item), item.path.name != "test_smoke_pipeline.py"))
-    for item in items:  # under pytest-xdist, one pipeline run's notebooks and checks share a process
-        for run in PIPELINE_RUNS:
-            if run in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(run))
 
 
 class SmokeRun:

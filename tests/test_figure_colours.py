@@ -12,7 +12,7 @@ from unlearnlab.core.paths import Paths
 from unlearnlab.plots import style
 from unlearnlab.reporting import figures
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("smoke")]  # one process: one pipeline run
 
 
 def _artist_colour(artist) -> str | None:

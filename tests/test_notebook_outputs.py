@@ -12,7 +12,7 @@ from unlearnlab import pipeline
 from unlearnlab.core.artifacts import read_json
 from unlearnlab.reporting.manifest import written_by_notebook
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("smoke")]  # one process: one pipeline run
 
 NOTEBOOKS = [p.stem for p in pipeline.notebook_paths()]
 MAX_STDERR_LINES = 5

@@ -10,7 +10,7 @@ from unlearnlab.core.paths import Paths, repo_root
 from unlearnlab.reporting import manifest
 from unlearnlab.reporting.paper_refs import missing_references, referenced_files
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("smoke")]  # one process: one pipeline run
 
 NOTEBOOKS = [p.stem for p in pipeline.notebook_paths()]
 CHECKOUT = manifest.snapshot(Paths.at(repo_root()))  # taken at collection, before any notebook runs
