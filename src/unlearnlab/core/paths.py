@@ -50,6 +50,11 @@ class Paths:
         return self.root / "paper" / "tables"
 
     @property
+    def numbers(self) -> Path:
+        """The paper's generated numbers (one LaTeX macro file per study, reporting/numbers.py)."""
+        return self.root / "paper" / "numbers"
+
+    @property
     def executed_notebooks(self) -> Path:
         return self.root / "outputs" / "notebooks"
 
@@ -59,6 +64,6 @@ class Paths:
 
     def ensure(self) -> "Paths":
         """Create every output directory (idempotent)."""
-        for d in (self.data, self.artifacts, self.figures, self.tables, self.executed_notebooks):
+        for d in (self.data, self.artifacts, self.figures, self.tables, self.numbers, self.executed_notebooks):
             d.mkdir(parents=True, exist_ok=True)
         return self

@@ -1,6 +1,6 @@
 """The run record: which profile, commit and date made each output file, and which notebook wrote it.
 
-The pipeline snapshots the modification times of ``figures/`` and ``paper/tables/`` around each
+The pipeline snapshots the modification times of ``figures/``, ``paper/tables/`` and ``paper/numbers/`` around each
 notebook (``snapshot`` / ``changed``): whatever a notebook wrote is attributed to it, however it
 was saved, with no bookkeeping in the notebooks. When notebooks run at the same time, the files
 ``reporting`` logged for each (``log_written``) settle which of them wrote what. ``write_manifest`` merges one run into a
@@ -43,7 +43,7 @@ def read_written_log(log: Path, root: Path) -> set[str]:
 
 
 def _output_dirs(paths: Paths) -> list[Path]:
-    return [paths.figures, paths.tables]
+    return [paths.figures, paths.tables, paths.numbers]
 
 
 def written_by_notebook(manifest: dict) -> dict[str, list[str]]:
