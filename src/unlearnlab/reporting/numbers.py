@@ -19,6 +19,10 @@ from unlearnlab.core.artifacts import read_json, write_json_atomic
 from unlearnlab.core.paths import Paths
 from unlearnlab.reporting import manifest
 
+# One numbers file per study, named by its prefix: which notebook writes it.
+STUDIES = {"pretrain": "10_pretrain", "loc": "20_localize", "rewrite": "32_rewrite_ia3",
+           "concept": "33_masked_lora", "sae": "34_sae", "private": "35_private_records",
+           "targeted": "41_targeted_undo", "arith": "90_paper", "run": "90_paper"}
 _NAME = re.compile(r"^[a-z]+[A-Za-z]*$")  # LaTeX control words: letters only
 PM = r"\ensuremath{\pm}"
 
@@ -26,7 +30,7 @@ PM = r"\ensuremath{\pm}"
 def _check_name(name: str) -> str:
     if not _NAME.match(name):
         raise ValueError(f"paper number name {name!r}: use letters only, starting lower-case (e.g. "
-                         f"'arithFisherFiveStepsRatio'); LaTeX macro names cannot hold digits or '_'")
+                         f"'fisherFiveStepsRatio'); LaTeX macro names cannot hold digits or '_'")
     return name
 
 
@@ -40,13 +44,16 @@ class Numbers:
     (the README's results list prints it beside the value)."""
 
     def __init__(self, study: str):
-        self.study = _check_name(study)
+        if study not in STUDIES:
+            raise ValueError(f"paper numbers study {study!r} is not one of {sorted(STUDIES)}; add it to "
+                             f"reporting.numbers.STUDIES with the notebook that writes it")
+        self.study = study
         self.entries: dict[str, dict[str, str]] = {}
 
     def text(self, name: str, tex: str, about: str, plain: str | None = None) -> str:
         """Any LaTeX-ready text (a method's name, a rounded value with its unit); ``plain`` is
         its README form when the LaTeX form has markup."""
-        full = self.study + _check_name(name[0].upper() + name[1:])
+        full = self.study + _check_name(name)[0].upper() + name[1:]
         if full in self.entries:
             raise ValueError(f"paper number {full} is written twice in study {self.study}")
         self.entries[full] = {"tex": tex, "plain": plain if plain is not None else tex, "about": about}
