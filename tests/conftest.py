@@ -26,7 +26,7 @@ from unlearnlab.core.models import ModelSize, build_llama  # noqa: E402
 from unlearnlab.core.tokenizer import train_tokenizer  # noqa: E402
 from unlearnlab import pipeline  # noqa: E402
 
-TIERS = ("unit", "integration", "smoke")
+TIERS = ("unit", "integration", "smoke", "dryrun")
 
 TINY = ModelSize(d_model=16, n_layers=2, n_heads=2, d_mlp=32, max_len=64)
 
@@ -63,12 +63,16 @@ def _tier(item: pytest.Item) -> int | None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Refuse a test without a tier marker (``pytestmark = pytest.mark.unit`` at the top of its
-    file), so ``-m unit``, ``-m integration`` and ``-m smoke`` together run every test. Run the
-    fast tiers first, and the notebooks under their own test ids before the checks of their outputs."""
+    file), so the tiers together run every test. In one process, run the fast tiers first (a
+    broken unit fails in seconds); under pytest-xdist, the notebook pipelines first, so their long
+    groups start at once and the unit tests fill the other workers meanwhile. Either way the
+    notebooks run under their own test ids before the checks of their outputs."""
     untiered = sorted({item.location[0] for item in items if _tier(item) is None})
     if untiered:
         raise pytest.UsageError(f"test files without a tier marker ({', '.join(TIERS)}): {', '.join(untiered)}")
-    items.sort(key=lambda item: (_tier(item), item.path.name != "test_smoke_pipeline.py"))
+    heavy_first = bool(os.environ.get("PYTEST_XDIST_WORKER_COUNT"))
+    items.sort(key=lambda item: (-_tier(item) if heavy_first else _tier(item),
+                                 item.path.name not in ("test_smoke_pipeline.py", "test_gpu_dry_run.py")))
 
 
 class SmokeRun:

@@ -8,7 +8,7 @@ import pytest
 from unlearnlab import pipeline
 from unlearnlab.profiles import apply_overrides, get_profile, gpu_dry_run
 
-pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("gpu_dry_run")]  # one process: one pipeline run
+pytestmark = [pytest.mark.dryrun, pytest.mark.xdist_group("gpu_dry_run")]  # one process: one pipeline run
 
 NOTEBOOKS = [p.stem for p in pipeline.notebook_paths()]
 

@@ -45,7 +45,7 @@ from unlearnlab.core import timing
 from unlearnlab.core.artifacts import config_hash, write_json_atomic
 from unlearnlab.core.paths import Paths, repo_root
 from unlearnlab.profiles import PROFILE_NAMES, get_profile, parse_set
-from unlearnlab.reporting import figures, manifest, readme
+from unlearnlab.reporting import figures, manifest, readme, reproducibility
 
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
@@ -305,13 +305,17 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
                                wall_seconds=round(time.perf_counter() - started, 1), **custom)
     record = paths.root / "outputs" / f"manifest_{profile}.json"
     manifest.write_manifest(record, paths, run_stamp, times, written, partial=bool(only), phases=phases)
-    if paths.root == repo_root() and profile != "smoke":
+    paper_run = paths.root == repo_root() and profile != "smoke"
+    if not custom and not paper_run:
+        reproducibility.write(paths, record, profile)
+    if paper_run:
         if custom:  # -p runs write suffixed files; the paper's record stays the last plain run's
             print(f"[pipeline] custom run: figures/{manifest.MANIFEST_NAME} not updated; see {record}")
         else:
-            paper_record = manifest.write_manifest(paths.figures / manifest.MANIFEST_NAME, paths, run_stamp,
-                                                   times, written, partial=bool(only), phases=phases)
-            update_readme(paths.root / "README.md", paper_record)
+            paper_path = paths.figures / manifest.MANIFEST_NAME
+            manifest.write_manifest(paper_path, paths, run_stamp, times, written, partial=bool(only), phases=phases)
+            reproducibility.write(paths, paper_path, profile)
+            update_readme(paths.root / "README.md", manifest.read_manifest(paper_path))
     return times
 
 

@@ -104,3 +104,15 @@ def write_manifest(path: Path, paths: Paths, run_stamp: dict, times: dict[str, f
     manifest["tables"] = sorted(p.name for p in paths.tables.glob("*.tex"))
     write_json_atomic(path, manifest)
     return manifest
+
+
+def read_manifest(path: Path) -> dict:
+    return read_json(path) if Path(path).is_file() else {}
+
+
+def attribute(path: Path, writer: str, files: list[str]) -> None:
+    """Record in the manifest at ``path`` that ``writer`` (e.g. the pipeline itself) wrote ``files``."""
+    record = read_manifest(path)
+    record.setdefault("written_by", {}).update({f: writer for f in files})
+    record["written_by"] = dict(sorted(record["written_by"].items()))
+    write_json_atomic(path, record)

@@ -18,6 +18,7 @@ from pathlib import Path
 from unlearnlab.core.artifacts import read_json, write_json_atomic
 from unlearnlab.core.paths import Paths
 from unlearnlab.reporting import manifest
+from unlearnlab.reporting.readme import manifest_seconds
 
 # One numbers file per study, named by its prefix: which notebook writes it.
 STUDIES = {"pretrain": "10_pretrain", "loc": "20_localize", "rewrite": "32_rewrite_ia3",
@@ -123,3 +124,25 @@ _DEFINED = re.compile(r"\\newcommand\{\\([A-Za-z]+)\}")
 def defined_macros(directory: Path) -> set[str]:
     """Macro names defined by the ``.tex`` files of ``directory`` (``paper/numbers``)."""
     return {m for f in Path(directory).glob("*.tex") for m in _DEFINED.findall(f.read_text())}
+
+
+CI_LEVEL = 0.95  # core.stats.mean_ci's default: every interval in the paper is a 95 % Student-t CI
+
+
+def run_numbers(record: dict, profile: str) -> Numbers:
+    """The reproducibility appendix's numbers from a run manifest (``outputs/manifest_<profile>.json``
+    or ``figures/MANIFEST.json``): which commit and profile made the outputs, when, in how much
+    wall-clock and notebook time, in how many lanes; and the CI level every interval uses."""
+    n = Numbers("run")
+    n.percent("ciLevel", CI_LEVEL, "confidence level of every interval", digits=0)
+    n.text("profile", rf"\texttt{{{profile}}}", "profile of the run that made the outputs", profile)
+    commit = str(record.get("git_commit", "unknown"))[:7]
+    n.text("commit", rf"\texttt{{{commit}}}", "commit of the run that made the outputs", commit)
+    n.text("date", str(record.get("date", "unknown"))[:10], "date of the run")
+    seconds = manifest_seconds(record, profile)
+    n.count("notebooks", len(seconds), "notebooks the run executed")
+    wall = record.get("wall_seconds") if profile == record.get("profile") else None
+    n.value("wallMinutes", float(wall) / 60 if wall is not None else float("nan"), "start-to-end minutes", digits=0)
+    n.value("notebookMinutes", sum(seconds.values()) / 60, "sum of the notebooks' minutes", digits=0)
+    n.count("lanes", int(record.get("lanes", 1)), "notebooks run side by side")
+    return n

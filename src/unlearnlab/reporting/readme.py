@@ -9,7 +9,8 @@ The pipeline calls ``update_readme`` whenever it writes ``figures/MANIFEST.json`
 
 Blocks: ``quickstart`` (the two commands with their times), ``timings`` (seconds per notebook),
 ``measured`` (numbers measured by hand, each with its command and date, from the JSON record:
-the test suite's wall time, the environment bootstrap, the benchmarks' ratios).
+the test suite's wall time, the environment bootstrap, the benchmarks' ratios), ``results`` (the
+paper's numbers, ``paper/numbers/*.json``).
 """
 
 from __future__ import annotations
@@ -130,10 +131,28 @@ def render_measured(measured: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_blocks(record: dict, measured: dict) -> dict[str, str]:
+def render_results(numbers_dir: Path) -> str:
+    """The paper's numbers (``paper/numbers/<study>.json``, written by each study's report step), one
+    folded table per study: the README states results only as the paper does, from the store."""
+    files = sorted(Path(numbers_dir).glob("*.json"))
+    if not files:
+        return "No paper numbers yet: `./run_all.sh` writes them (`paper/numbers/`).\n"
+    lines = []
+    for f in files:
+        entries = json.loads(f.read_text())["numbers"]
+        lines += [f"<details><summary><b>{f.stem}</b> ({len(entries)} numbers, <code>paper/numbers/{f.name}</code>)"
+                  "</summary>", "", "| quantity | value | macro |", "|---|---|---|"]
+        lines += [f"| {e['about'].replace('|', '/')} | {e['plain'].replace('|', '/')} | `\\{name}` |"
+                  for name, e in entries.items()]
+        lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def render_blocks(record: dict, measured: dict, numbers_dir: Path | None = None) -> dict[str, str]:
     """Every generated block's text, by block name."""
     return {"quickstart": render_quickstart(record, measured), "timings": render_timings(record),
-            "phases": render_phases(record), "measured": render_measured(measured)}
+            "phases": render_phases(record), "measured": render_measured(measured),
+            "results": render_results(numbers_dir or repo_root() / "paper" / "numbers")}
 
 
 def rewrite(text: str, blocks: dict[str, str]) -> str:
@@ -165,7 +184,7 @@ def update_readme(path: Path, record: dict, measured_path: Path | None = None) -
     if record.get("profile") != README_PROFILE or not path.is_file():
         return False
     text = path.read_text()
-    new = rewrite(text, render_blocks(record, read_measured(measured_path)))
+    new = rewrite(text, render_blocks(record, read_measured(measured_path), path.parent / "paper" / "numbers"))
     if new != text:
         path.write_text(new)
     return new != text
