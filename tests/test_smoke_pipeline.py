@@ -2,13 +2,15 @@
 (one test per notebook, so a failure names its notebook); then every file that paper/
 references must be there, each attributed to its notebook, and the checkout must be untouched."""
 
+import os
+
 import pytest
 
 from unlearnlab import pipeline
 from unlearnlab.core.artifacts import read_json
 from unlearnlab.core.paths import Paths, repo_root
-from unlearnlab.reporting import manifest
-from unlearnlab.reporting.paper_refs import missing_references, referenced_files
+from unlearnlab.reporting import manifest, numbers, paper_build
+from unlearnlab.reporting.paper_refs import missing_references, referenced_files, used_macros
 
 pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("smoke")]  # one process: one pipeline run
 
@@ -32,3 +34,25 @@ def test_outputs_cover_the_paper_and_leave_the_checkout_alone(smoke):
     assert unattributed == [], "the manifest does not say which notebook wrote these"
     assert manifest.snapshot(Paths.at(repo_root())) == CHECKOUT, "the smoke run modified figures/ or paper/tables/"
     assert not (smoke.root / "figures" / manifest.MANIFEST_NAME).exists()
+
+
+def test_every_number_the_paper_uses_is_written_by_the_run(smoke):
+    smoke.require(NOTEBOOKS[-1])
+    used = used_macros(repo_root() / "paper", tuple(numbers.STUDIES))
+    missing = sorted(used - numbers.defined_macros(smoke.root / "paper" / "numbers"))
+    assert missing == [], f"the paper uses macros the smoke run did not write: {missing}"
+
+
+def test_paper_builds_from_the_run_without_undefined_references_or_overfull_boxes(smoke):
+    smoke.require(NOTEBOOKS[-1])
+    if not paper_build.latexmk_available():
+        message = ("latexmk/pdflatex not installed (apt-get install latexmk texlive-latex-recommended "
+                   "texlive-latex-extra texlive-fonts-recommended)")
+        if os.environ.get("UNLEARNLAB_REQUIRE_LATEX"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    report = paper_build.build(repo_root() / "paper", smoke.root)
+    assert report.error == "", report.error
+    assert report.undefined == [], f"undefined references or citations: {report.undefined}"
+    assert report.overfull == [], f"boxes wider than {paper_build.MAX_OVERFULL_PT} pt: {report.overfull}"
+    assert report.pdf is not None and report.pdf.stat().st_size > 10_000
