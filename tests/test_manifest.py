@@ -57,6 +57,33 @@ def test_partial_run_keeps_the_other_notebooks_entries(tmp_path):
     assert manifest.written_by_notebook(record) == {"00_data": ["figures/a.pdf"], "10_pretrain": ["figures/c.pdf"]}
 
 
+def test_a_rerun_that_computed_nothing_keeps_the_measured_timings(tmp_path):
+    paths = Paths.at(tmp_path).ensure()
+    path = paths.figures / manifest.MANIFEST_NAME
+    _write(paths.figures / "a.pdf")
+    stamp = {"profile": "default", "profile_hash": "h", "date": "2026-12-03", "wall_seconds": 3600.0}
+    manifest.write_manifest(path, paths, stamp, {"10_pretrain": 2600.0, "total": 2600.0},
+                            {"10_pretrain": ["figures/a.pdf"]}, partial=False, phases={"10_pretrain": {"pretrain": 5000.0}})
+    rerun = {**stamp, "date": "2026-12-04", "wall_seconds": 40.0}
+    manifest.write_manifest(path, paths, rerun, {"10_pretrain": 20.0, "total": 20.0},
+                            {"10_pretrain": ["figures/a.pdf"]}, partial=False, computed=False)
+    record = read_json(path)
+    assert record["wall_seconds"] == 3600.0 and record["notebook_seconds"]["10_pretrain"] == 2600.0
+    assert record["notebook_runs"]["10_pretrain"]["seconds"] == 2600.0
+    assert record["notebook_runs"]["10_pretrain"]["phase_cpu_s"] == {"pretrain": 5000.0}
+    manifest.write_manifest(path, paths, rerun, {"10_pretrain": 20.0, "total": 20.0},
+                            {"10_pretrain": ["figures/a.pdf"]}, partial=True, computed=True)
+    assert read_json(path)["notebook_runs"]["10_pretrain"]["seconds"] == 20.0  # it computed: its time counts
+
+
+def test_artifact_names_ignore_figure_data(tmp_path):
+    paths = Paths.at(tmp_path).ensure()
+    (paths.artifacts / "pretrain" / "base_1").mkdir(parents=True)
+    (paths.artifacts / "figures").mkdir()
+    (paths.artifacts / "figures" / "x.pkl").write_text("x")
+    assert manifest.artifact_names(paths) == {"pretrain/base_1"}
+
+
 def test_pipeline_attributes_files_to_the_notebook_that_wrote_them(tmp_path, monkeypatch):
     """``run`` with stand-in notebooks (no kernel): each one's files are recorded under its name,
     and a run into a temporary root never writes a paper manifest there."""

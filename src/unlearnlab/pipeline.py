@@ -287,10 +287,12 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
     names = [nb.stem for nb in notebooks]
     progress = Progress(names, expected_seconds(profile, paths.root), bars_wanted(), lanes)
     started = time.perf_counter()
+    stored_before = manifest.artifact_names(paths)
     try:
         times, changes = execute(notebooks, paths, profile, params, lanes, progress)
     finally:
         progress.close()
+    computed = manifest.artifact_names(paths) != stored_before
     folders = {nb: paths.root / "outputs" / "runs" / profile / nb for nb in names}
     phases = {nb: timing.summarize_phase_dir(folders[nb] / "phases") for nb in names}
     logged = {nb: manifest.read_written_log(folders[nb] / "written.txt", paths.root) for nb in names}
@@ -304,7 +306,8 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
     run_stamp = manifest.stamp(profile, config_hash(prof), lanes=lanes,
                                wall_seconds=round(time.perf_counter() - started, 1), **custom)
     record = paths.root / "outputs" / f"manifest_{profile}.json"
-    manifest.write_manifest(record, paths, run_stamp, times, written, partial=bool(only), phases=phases)
+    manifest.write_manifest(record, paths, run_stamp, times, written, partial=bool(only), phases=phases,
+                            computed=computed)
     paper_run = paths.root == repo_root() and profile != "smoke"
     if not custom and not paper_run:
         reproducibility.write(paths, record, profile)
@@ -313,7 +316,10 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
             print(f"[pipeline] custom run: figures/{manifest.MANIFEST_NAME} not updated; see {record}")
         else:
             paper_path = paths.figures / manifest.MANIFEST_NAME
-            manifest.write_manifest(paper_path, paths, run_stamp, times, written, partial=bool(only), phases=phases)
+            manifest.write_manifest(paper_path, paths, run_stamp, times, written, partial=bool(only), phases=phases,
+                                    computed=computed)
+            if not computed:
+                print("[pipeline] nothing new was computed: the manifest keeps the timings of the run that did the work")
             reproducibility.write(paths, paper_path, profile)
             update_readme(paths.root / "README.md", manifest.read_manifest(paper_path))
     return times

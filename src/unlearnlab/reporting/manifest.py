@@ -10,6 +10,7 @@ paper run into the repository, ``figures/MANIFEST.json``.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import subprocess
@@ -82,21 +83,25 @@ def stamp(profile: str, profile_hash: str, **extra: object) -> dict:
 
 def write_manifest(path: Path, paths: Paths, run_stamp: dict, times: dict[str, float],
                    written: dict[str, list[str]], partial: bool,
-                   phases: dict[str, dict[str, float]] | None = None) -> dict:
+                   phases: dict[str, dict[str, float]] | None = None, computed: bool = True) -> dict:
     """Merge one run into the manifest at ``path`` and return it.
 
     ``written`` maps each notebook that ran to the files it wrote (paths under the root). A full
     run starts afresh; a partial run (``--only``) replaces only the entries of the notebooks it
     ran, so the manifest always says where every file came from. Files gone from disk are dropped.
     ``phases`` maps a notebook to the CPU seconds of each phase of its run (``core.timing``).
+    ``computed`` False (the run trained or computed nothing new: every artifact came from the
+    cache) keeps the timings of the run that did the work, for the same profile config: a rerun
+    that only redraws must not replace an hour's measured times with seconds.
     """
-    manifest = read_json(path) if partial and path.is_file() else {}
-    if not partial:
-        manifest = {**run_stamp, "notebook_seconds": times}
+    previous = read_json(path) if path.is_file() else {}
+    manifest = copy.deepcopy(previous) if partial else {**run_stamp, "notebook_seconds": times}
     runs = manifest.setdefault("notebook_runs", {})
     phases = phases or {}
     runs.update({nb: {**run_stamp, "seconds": seconds, **({"phase_cpu_s": phases[nb]} if nb in phases else {})}
                  for nb, seconds in times.items() if nb != "total"})
+    if not computed and previous.get("profile_hash") == run_stamp.get("profile_hash"):
+        _keep_timings(manifest, previous, [nb for nb in times if nb != "total"])
     owners = {f: nb for f, nb in manifest.get("written_by", {}).items() if nb not in written}
     owners.update({f: nb for nb, files in written.items() for f in files})
     manifest["written_by"] = {f: owners[f] for f in sorted(owners) if (paths.root / f).is_file()}
@@ -116,3 +121,27 @@ def attribute(path: Path, writer: str, files: list[str]) -> None:
     record.setdefault("written_by", {}).update({f: writer for f in files})
     record["written_by"] = dict(sorted(record["written_by"].items()))
     write_json_atomic(path, record)
+
+
+TIMING_FIELDS = ("seconds", "phase_cpu_s", "date", "git_commit", "lanes", "wall_seconds")
+
+
+def _keep_timings(manifest: dict, previous: dict, notebooks: list[str]) -> None:
+    """Put back ``previous``'s timing fields for ``notebooks`` (and the run's totals)."""
+    for nb in notebooks:
+        old = previous.get("notebook_runs", {}).get(nb)
+        if old and "seconds" in old:
+            manifest["notebook_runs"][nb].update({k: old[k] for k in TIMING_FIELDS if k in old})
+    for key in ("notebook_seconds", "wall_seconds", "lanes", "date"):
+        if key in previous:
+            manifest[key] = previous[key]
+
+
+def artifact_names(paths: Paths) -> set[str]:
+    """Every stored artifact (``artifacts/<stage>/<name>``, figure data excluded): a run that
+    leaves this set unchanged computed nothing new."""
+    root = paths.artifacts
+    if not root.is_dir():
+        return set()
+    return {f"{stage.name}/{entry.name}" for stage in root.iterdir() if stage.is_dir() and stage.name != "figures"
+            for entry in stage.iterdir()}
