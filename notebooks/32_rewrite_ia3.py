@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from IPython.display import Markdown, display
 
-from unlearnlab.experiments.rewrite import report, results
+from unlearnlab.experiments.rewrite import numbers, report, results
 from unlearnlab.experiments.rewrite import run as fr
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import rewrite as rplots
@@ -66,6 +66,7 @@ known.groupby("relation").known.agg(["sum", "count"])
 
 # %%
 df = results.results(out)
+numbers.write_numbers(df, results.relearn_frame(out), cfg, session, known, write=not custom)
 display(readable(report.write_table(df, cfg, session, write=not custom)))
 
 # %%

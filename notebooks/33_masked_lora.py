@@ -42,7 +42,7 @@ from dataclasses import replace
 from IPython.display import Markdown, display
 
 from unlearnlab.data import concepts as cx
-from unlearnlab.experiments.concept import report, run, tables
+from unlearnlab.experiments.concept import numbers, report, run, tables
 from unlearnlab.experiments.concept.localize import heatmap_grids
 from unlearnlab.experiments.concept.setup import setup
 from unlearnlab.experiments.session import start
@@ -133,6 +133,7 @@ write_latex(paper, session.paths.tables / f"masked_lora{suffix}.tex", caption=ca
 side = tables.side_table(table)
 write_latex(side, session.paths.tables / f"masked_lora_side{suffix}.tex", caption=captions["side"],
             label=f"tab:masked-lora-side{suffix}")
+numbers.write_numbers(table, relearn, knowledge, cfg, session, s.probes, spec, write=not suffix)
 display(readable(paper), readable(side))
 display(tables.cost(df).round(1))
 

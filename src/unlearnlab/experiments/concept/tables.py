@@ -111,13 +111,25 @@ _PERCENT = {"adversarial_leak", "adversarial_correct", "neighbour_retained", "un
 _DIGITS = {"steps_to_base": 1}  # others: 0 for percentages, 2 for log-probs and nats
 
 
+def cell_format(col: str) -> tuple[float, int]:
+    """(scale, digits) of ``col``'s cells: percentages ×100 with no decimals, log-probs and nats
+    with two, steps with one. The paper's numbers (``numbers.py``) print the same way, so a
+    sentence restates a cell exactly."""
+    return (100.0, 0) if col in _PERCENT else (1.0, _DIGITS.get(col, 2))
+
+
+def is_percent(col: str) -> bool:
+    """Whether ``col`` is a fraction shown in percent."""
+    return col in _PERCENT
+
+
 def _formatted(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     """``variant`` and one 'mean ± CI' text column per entry of ``columns`` (from a table with
     ``<col>_mean``, ``<col>_ci`` and ``n``); rows of one model or seed print the mean alone."""
     out = pd.DataFrame({"variant": table["variant"].values})
     single = (table["n"] < 2).values
     for col, title in columns.items():
-        scale, digits = (100.0, 0) if col in _PERCENT else (1.0, _DIGITS.get(col, 2))
+        scale, digits = cell_format(col)
         out[title] = [format_mean_ci(m, float("nan") if one else c, scale, digits)
                       for m, c, one in zip(table[f"{col}_mean"], table[f"{col}_ci"], single)]
     return out
@@ -180,5 +192,10 @@ def base_knowledge(s: ConceptSetup) -> pd.DataFrame:
 
 def probe_counts(s: ConceptSetup) -> pd.DataFrame:
     """Probes per kind and split (train / held-out test)."""
-    return (pd.DataFrame([{"kind": p.kind, "split": p.split} for p in s.probes])
+    return probe_table(s.probes)
+
+
+def probe_table(probes) -> pd.DataFrame:
+    """``probes`` counted per kind and split (train / held-out test)."""
+    return (pd.DataFrame([{"kind": p.kind, "split": p.split} for p in probes])
             .value_counts().unstack(fill_value=0).reindex(cx.KINDS))
