@@ -51,6 +51,7 @@
 # %%
 from IPython.display import Markdown, display
 
+from unlearnlab.experiments.sae import numbers as sae_numbers
 from unlearnlab.experiments.sae import report
 from unlearnlab.experiments.sae import run as xs
 from unlearnlab.experiments.session import start
@@ -139,6 +140,7 @@ if real_results is not None:
 for name, table in report.write_tables(session, results, real_results).items():
     print(name)
     display(readable(table))
+print(sae_numbers.write(session, results, real_results))  # the macros paper/sec_sae.tex states
 
 # %% [markdown]
 # ## What the numbers say

@@ -33,6 +33,7 @@
 # %%
 from IPython.display import Markdown, display
 
+from unlearnlab.experiments.private import numbers as private_numbers
 from unlearnlab.experiments.private import real, report
 from unlearnlab.experiments.private import run as private
 from unlearnlab.experiments.private.evaluate import results
@@ -120,6 +121,7 @@ display(draw(session.paths, name, plots.real_tier_bars, real_df, report.HEADLINE
 
 # %%
 display(readable(report.write_real_table(session, real_df, real_model or None)))
+print(private_numbers.write(session, df, real_df, real_model or None))  # the macros paper/sec_private.tex states
 
 # %%
 display(Markdown(report.describe(real_df)))
