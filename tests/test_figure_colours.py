@@ -15,15 +15,25 @@ from unlearnlab.reporting import figures
 pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("smoke")]  # one process: one pipeline run
 
 
+def _first(value):
+    """One colour of a getter's answer (a collection answers one colour per element)."""
+    if hasattr(value, "ndim") and value.ndim == 2:
+        return value[0] if len(value) else None
+    return value
+
+
 def _artist_colour(artist) -> str | None:
-    """The colour an artist is drawn in (line colour, patch or collection face), as hex."""
+    """The colour an artist is drawn in (line colour, patch or collection face), as hex; a hollow
+    marker (white or transparent face, e.g. a run that never recovered) by its edge."""
     for getter in ("get_color", "get_facecolor"):
         if hasattr(artist, getter):
-            value = getattr(artist, getter)()
-            if hasattr(value, "ndim") and value.ndim == 2:  # a collection: one colour per element
-                if len(value) == 0:
-                    return None
-                value = value[0]
+            value = _first(getattr(artist, getter)())
+            if value is None:
+                return None
+            rgba = matplotlib.colors.to_rgba(value)
+            if (rgba[3] == 0 or rgba[:3] == (1.0, 1.0, 1.0)) and hasattr(artist, "get_edgecolor"):
+                edge = _first(artist.get_edgecolor())
+                value = edge if edge is not None else value
             return matplotlib.colors.to_hex(value, keep_alpha=False)
     return None
 

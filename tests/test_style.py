@@ -60,3 +60,17 @@ def test_no_module_selects_a_matplotlib_backend():
     """``matplotlib.use("Agg")`` on import hid every figure in the executed notebooks."""
     offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if "matplotlib.use(" in p.read_text()]
     assert not offenders
+
+
+def test_roles_are_no_method_colour():
+    """A data split or SAE kind never borrows a method's colour (it would look like that method)."""
+    assert not set(style.ROLES.values()) & set(style.COLORS.values())
+    assert style.role_color("forget-leaning") != style.role_color("retain-leaning")
+
+
+def test_noise_levels_are_told_apart_at_print_size():
+    """UNDO α = 0.1, 0.3, 0.6 and 1: neighbouring shades differ by at least 0.13 in some RGB channel."""
+    import matplotlib.colors
+
+    shades = [matplotlib.colors.to_rgb(style.color(f"UNDO α={a}")) for a in (0.1, 0.3, 0.6, 1)]
+    assert all(max(abs(x - y) for x, y in zip(a, b)) >= 0.13 for a, b in zip(shades, shades[1:]))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from unlearnlab.core.stats import summarize
-from unlearnlab.plots import style
+from unlearnlab.plots import marks, style
 
 REFERENCES = ("base", "oracle")
 
@@ -22,26 +22,33 @@ def _methods(df: pd.DataFrame) -> list[str]:
     return [m for m in dict.fromkeys(df["method"]) if m not in REFERENCES]
 
 
+def _range(col: str, scale: float) -> tuple[float | None, float | None]:
+    """What a metric can take (its bars are clipped to it): accuracies 0–100 %, an AUC 0–1, the
+    privacy leak (a signed ratio) unbounded."""
+    return (None, None) if col.startswith("leak") else (0.0, scale)
+
+
 def _panel(ax, df: pd.DataFrame, col: str, scale: float, ylabel: str) -> None:
     """One metric against forget ratio: methods as error bars (mean ± 95 % CI over seeds,
-    slightly offset), the oracle dashed, the base dotted (with their CI band where each seed has
-    its own)."""
+    clipped to the metric's range, none for a single seed; slightly offset), the oracle dashed,
+    the base dotted (with their CI band where each seed has its own)."""
     pos = _positions(df)
     s = summarize(df.dropna(subset=[col]), ["method", "ratio"], [col])
     methods = _methods(df)
     for i, method in enumerate(methods):
         g = s[s["method"] == method].sort_values("ratio")
         x = np.array([pos[r] for r in g["ratio"]]) + 0.08 * (i - (len(methods) - 1) / 2)
-        ax.errorbar(x, scale * g[f"{col}_mean"], yerr=scale * g[f"{col}_ci"], marker="o", ms=4, capsize=2,
-                    color=style.color(method), label=method)
+        mean = scale * g[f"{col}_mean"]
+        ax.errorbar(x, mean, yerr=marks.error_bars(mean, scale * g[f"{col}_ci"], g["n"], *_range(col, scale)),
+                    marker=style.marker(method), ms=4, capsize=2, color=style.color(method), label=method)
     for ref, ls in (("oracle", "--"), ("base", ":")):
         g = s[s["method"] == ref].sort_values("ratio")
         if not g.empty:
             x = [pos[r] for r in g["ratio"]]
             ax.plot(x, scale * g[f"{col}_mean"], ls, marker="_", ms=12, lw=1.6, color=style.color(ref), label=ref)
             if (g["n"] > 1).all():  # independent references (one per seed): their 95 % CI as a band
-                low, high = g[f"{col}_mean"] - g[f"{col}_ci"], g[f"{col}_mean"] + g[f"{col}_ci"]
-                ax.fill_between(x, scale * low, scale * high, color=style.color(ref), alpha=0.12, lw=0)
+                marks.band(ax, x, scale * g[f"{col}_mean"], scale * g[f"{col}_ci"], g["n"], *_range(col, scale),
+                           color=style.color(ref), alpha=0.12)
     ax.set_xticks(list(pos.values()), [f"{100 * r:g}" for r in pos])
     ax.set_xlabel("forget set (% of clients)")
     ax.set_ylabel(ylabel)
@@ -56,9 +63,15 @@ def accuracy_vs_ratio(df: pd.DataFrame):
     _panel(axes[2], df, "forget_verbatim", 100, "verbatim, private tokens of forget notes (%)")
     for ax in axes[:2]:
         ax.set_ylim(-3, 103)
-    axes[0].legend(fontsize=6)
-    fig.tight_layout()
+    _legend_above(fig, axes[0])
     return fig
+
+
+def _legend_above(fig, ax) -> None:
+    """One legend above the panels, where it cannot cover a point."""
+    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=6, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, 1.0))
 
 
 def privacy_vs_ratio(df: pd.DataFrame, attack: str):
@@ -71,8 +84,7 @@ def privacy_vs_ratio(df: pd.DataFrame, attack: str):
     ax_auc.set_ylim(-0.03, 1.03)
     _panel(ax_leak, df[df["method"] != "base"], f"leak_{attack}", 100, "privacy leak vs oracle (%)")
     ax_leak.axhline(0, color=style.color("oracle"), ls="--", lw=1)
-    ax_auc.legend(fontsize=6)
-    fig.tight_layout()
+    _legend_above(fig, ax_auc)
     return fig
 
 
@@ -89,10 +101,11 @@ def relearning_transfer(df: pd.DataFrame):
         g = s[s["method"] == method].sort_values("ratio")
         x = np.array([pos[r] for r in g["ratio"]]) + 0.1 * (i - (len(methods) - 1) / 2)
         c = style.color(method)
-        ax.errorbar(x, 100 * g["others_before_mean"], yerr=100 * g["others_before_ci"], fmt="o", mfc="white",
-                    color=c, ms=4, capsize=2)
-        ax.errorbar(x, 100 * g["others_after_mean"], yerr=100 * g["others_after_ci"], fmt="o", color=c, ms=4,
-                    capsize=2, ls="--" if method == "oracle" else "-", label=method)
+        before, after, mk = 100 * g["others_before_mean"], 100 * g["others_after_mean"], style.marker(method)
+        ax.errorbar(x, before, yerr=marks.error_bars(before, 100 * g["others_before_ci"], g["n"], *marks.PERCENT),
+                    fmt=mk, mfc="white", color=c, ms=4, capsize=2)
+        ax.errorbar(x, after, yerr=marks.error_bars(after, 100 * g["others_after_ci"], g["n"], *marks.PERCENT),
+                    fmt=mk, color=c, ms=4, capsize=2, ls="--" if method == "oracle" else "-", label=method)
         ax.vlines(x, 100 * g["others_before_mean"], 100 * g["others_after_mean"], color=c, lw=0.8, alpha=0.6)
     ax.set_xticks(list(pos.values()), [f"{100 * r:g}" for r in pos])
     ax.set_xlabel("forget set (% of clients)")
@@ -105,8 +118,9 @@ def relearning_transfer(df: pd.DataFrame):
 
 def real_tier_bars(df: pd.DataFrame, attack: str):
     """The real tier (one forget ratio): per method, forget / retain QA accuracy, MIA AUC and QA
-    accuracy on the other forget clients after relearning (mean ± 95 % CI over seeds); the
-    oracle dashed, the base dotted."""
+    accuracy on the other forget clients after relearning (mean ± 95 % CI over seeds, clipped to
+    the metric's range; a single seed has no bar and its tick says "n = 1"); the oracle dashed,
+    the base dotted."""
     style.apply_style()
     panels = [("forget_qa_acc", 100, "forget-client QA (%)"), ("retain_qa_acc", 100, "retain-client QA (%)"),
               (f"auc_{attack}", 1, f"MIA AUC ({attack.replace('_', ' ')})"),
@@ -116,13 +130,14 @@ def real_tier_bars(df: pd.DataFrame, attack: str):
     for ax, (col, scale, label) in zip(axes, panels):
         s = summarize(df.dropna(subset=[col]), ["method"], [col]).set_index("method")
         shown = [m for m in methods if m in s.index]
-        ax.bar(range(len(shown)), [scale * s.loc[m, f"{col}_mean"] for m in shown],
-               yerr=[scale * s.loc[m, f"{col}_ci"] for m in shown], capsize=2,
-               color=[style.color(m) for m in shown])
+        means = [scale * s.loc[m, f"{col}_mean"] for m in shown]
+        err = marks.error_bars(means, [scale * s.loc[m, f"{col}_ci"] for m in shown], [s.loc[m, "n"] for m in shown],
+                               0.0, scale)
+        ax.bar(range(len(shown)), means, yerr=err, capsize=2, color=[style.color(m) for m in shown])
         for ref, ls in (("oracle", "--"), ("base", ":")):
             if ref in s.index:
                 ax.axhline(scale * s.loc[ref, f"{col}_mean"], ls=ls, lw=1.4, color=style.color(ref), label=ref)
-        ax.set_xticks(range(len(shown)), shown, rotation=30, fontsize=7)
+        ax.set_xticks(range(len(shown)), [marks.n_label(m, s.loc[m, "n"]) for m in shown], rotation=30, fontsize=7)
         ax.set_ylabel(label)
         ax.set_ylim(0, 1.03 * scale)
     axes[0].legend(fontsize=6)

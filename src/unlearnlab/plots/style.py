@@ -45,6 +45,11 @@ COLORS: dict[str, str] = {
     "SAE-clamp": "#08519c", "SAE-dir-ablate": "#a6cee3", "SAE-untrained": "#d9d9d9",
 }
 
+# What is not a method (data splits, SAE kinds): colours no method uses, so a split never looks
+# like a method. ``role_color`` reads them; a test checks they are disjoint from ``COLORS``.
+ROLES: dict[str, str] = {"forget-leaning": "#252525", "retain-leaning": "#bababa", "neutral": "#000000"}
+KIND_LINESTYLES = {"relu": "-", "topk": "--"}  # SAE kinds: a line style, never a method's colour
+
 _MARKER_OF_FAMILY = {"reference": "D", "loss": "o", "distill": "s", "adapter": "^", "localizer": "v",
                      "masked": "P", "sae": "X"}
 _FAMILIES = {
@@ -85,9 +90,10 @@ def _canonical(name: str) -> str:
 
 
 def _shade(hex_color: str, level: float) -> str:
-    """``hex_color`` mixed with white: level 1 keeps it, level 0 is 65 % white."""
+    """``hex_color`` mixed with white: level 1 keeps it, level 0 is 80 % white (wide enough that
+    α = 0.1, 0.3 and 0.6 are told apart at print size)."""
     rgb = matplotlib.colors.to_rgb(hex_color)
-    keep = 0.35 + 0.65 * min(max(level, 0.0), 1.0)
+    keep = 0.2 + 0.8 * min(max(level, 0.0), 1.0)
     return matplotlib.colors.to_hex([keep * c + (1.0 - keep) for c in rgb])
 
 
@@ -102,6 +108,11 @@ def color(name: str) -> str:
 def marker(name: str) -> str:
     """The marker of a method, variant or localizer name (same resolution as ``color``)."""
     return MARKERS[_canonical(name)]
+
+
+def role_color(role: str) -> str:
+    """The colour of something that is not a method (``ROLES``: a data split, a neutral line)."""
+    return ROLES[role]
 
 
 def apply_style() -> None:
