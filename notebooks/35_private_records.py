@@ -24,10 +24,10 @@
 # on their private tokens: the client's numbers, diagnosis, drug, symptoms and findings, not the
 # template), membership inference (LOSS, zlib, min-k %, min-k %++; forget notes against holdout
 # clients' notes) with the privacy leak relative to the oracle, and relearning on half of the
-# forget clients scored on the *other* half. The grid is the profile's: `default` runs a reduced
-# one (GradDiff, NPO, SimNPO; three seeds), `smoke` and `gpu` add RMU and UNDO (noise, then
-# distillation of the GradDiff model), which do not fit the default CPU budget; the grid line
-# printed below says which made the numbers. A second part repeats the protocol on a real
+# forget clients scored on the *other* half. The grid is the profile's (`private.methods`):
+# `default` runs GradDiff, NPO, SimNPO and RMU, each seed on its own public, base and oracle
+# models; `smoke` and `gpu` add UNDO (noise, then distillation of the GradDiff model), which does
+# not fit the default CPU budget; the grid line printed below says which made the numbers. A second part repeats the protocol on a real
 # pretrained model: LoRA fine-tunes of SmolLM2-135M-Instruct.
 
 # %%
