@@ -36,6 +36,7 @@ dirs = arith.pretrain_all(session, world, ("base", "oracle"))  # every seed; in 
 
 # %%
 pre = report.pretrained(session)
+report.write_pretrain_numbers(session, pre)  # paper/numbers/pretrain.tex
 display(pre.round(3))
 
 # %%

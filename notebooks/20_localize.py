@@ -87,3 +87,8 @@ if run_real_model:
                        report.fact_title(fact))
     display(fig)
     display(Markdown(report.describe_fact(scores, info, fact)))
+
+# %%
+# paper/numbers/loc.tex: one base model (seed 0's) is localized and validated here
+report.write_numbers(session, causal, jaccard, spearman, agreement_budget, n_models=1,
+                     real=(scores, info) if run_real_model else None)

@@ -71,6 +71,7 @@ display(fig)
 
 # %%
 display(readable(report.write_table(session, front, ratios, result)))
+report.write_numbers(session, front, ratios, result)  # paper/numbers/targeted.tex
 
 # %%
 display(Markdown(report.describe_extension(result) + "\n\n" + report.describe(front, ratios, oracle_after)))

@@ -65,6 +65,7 @@ display(fig)
 
 # %%
 display(readable(report.write_main_table(rows, session.paths, profile)))
+report.write_numbers(session, att, rows)  # paper/numbers/arith.tex
 
 # %%
 display(Markdown(report.describe(att)))

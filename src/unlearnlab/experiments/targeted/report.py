@@ -9,10 +9,11 @@ import pandas as pd
 
 from unlearnlab.core.stats import mean_ci
 from unlearnlab.experiments.arithmetic import report as arith_report
-from unlearnlab.experiments.arithmetic import selection
+from unlearnlab.experiments.arithmetic import selection, wording
 from unlearnlab.experiments.session import Session
 from unlearnlab.experiments.targeted import global_undo
 from unlearnlab.reporting import tables
+from unlearnlab.reporting.numbers import Numbers
 
 
 def frontier(session: Session) -> pd.DataFrame:
@@ -186,3 +187,118 @@ def write_table(session: Session, front: pd.DataFrame, ratios: pd.DataFrame, res
     table = frontier_table(front, ratios)
     tables.write_latex(table, session.paths.tables / "arith_targeted.tex", caption=caption, label="tab:arith-targeted")
     return table
+
+
+# ---- the paper's numbers (paper/numbers/targeted.tex) --------------------------------------------
+
+def mask_label(label: str) -> str:
+    """A configuration label ('weight_diff 5%') as LaTeX text."""
+    return tables.latex_text(label)
+
+
+def named_label(front: pd.DataFrame, source: str, budget: float) -> str | None:
+    """The label of the Targeted-UNDO configuration with ``source`` at ``budget`` (noise and
+    training as in global UNDO: not 'masked only'; the largest α if the profile has several)."""
+    t = front[(front["family"] == "Targeted-UNDO") & (front["mask_source"] == source)
+              & (front["mask_budget"] == budget) & ~front["label"].str.contains("masked only")]
+    return None if t.empty else str(t.sort_values("alpha")["label"].iloc[-1])
+
+
+def cheaper(ratios: pd.DataFrame) -> list[str]:
+    """Configurations cheaper than global UNDO at equal robustness, by a rule fixed here: the upper
+    end of the ratio's 95 % CI over models is below 1 and no model's ratio is only a lower bound
+    (one model has no interval: no claim)."""
+    out = []
+    if ratios.empty:
+        return out
+    for label, r in ratios.dropna(subset=["ratio"]).groupby("label", sort=False):
+        m, c = mean_ci(r["ratio"].tolist())
+        if len(r) > 1 and m + c < 1 and ">=" not in set(r["bound"]):
+            out.append(str(label))
+    return out
+
+
+def mask_numbers(n: Numbers, role: str, front: pd.DataFrame, ratios: pd.DataFrame, label: str | None) -> None:
+    """One configuration's row of the frontier table as macros '<role>Mask', '…Recovered',
+    '…Steps', '…Retain', '…AfterAttack', '…StepsRatio' (mean ± CI over models, as the table's
+    cells), '…RatioBound' (what kind of number the ratio is) and '…RatioBoundWord' ('at most' /
+    'at least' / ''); every value n/a when the profile's grid lacks the configuration."""
+    g = front[front["label"] == label] if label else front.iloc[:0]
+    r = ratios[ratios["label"] == label] if label and not ratios.empty else pd.DataFrame()
+    what = label or "absent configuration"
+    n.text(f"{role}Mask", mask_label(label) if label else "n/a", f"{role}: the configuration", label or "n/a")
+    n.count(f"{role}Models", int(g["base_model"].nunique()), f"{what}: independently pretrained models")
+    n.count(f"{role}Recovered", int(g["recovered"].sum()), f"{what}: models on which it recovered retain accuracy")
+    arith_report.mean_ci_number(n, f"{role}Steps", g["steps_to_recover"].dropna(), f"{what}: steps to recover",
+                                scale=1.0, digits=0, unit="")
+    arith_report.mean_ci_number(n, f"{role}Retain", g["retain_acc"], f"{what}: retain accuracy")
+    arith_report.mean_ci_number(n, f"{role}AfterAttack", g["post_attack_forget_acc"],
+                                f"{what}: forget accuracy after the attack")
+    arith_report.mean_ci_number(n, f"{role}StepsRatio", r["ratio"].dropna() if not r.empty else [],
+                                f"{what}: distillation steps relative to global UNDO at equal robustness",
+                                scale=1.0, digits=2, unit="")
+    bounds = r["bound"].tolist() if not r.empty else []
+    n.text(f"{role}RatioBound", wording.bound_phrase(bounds) if label else "n/a", f"{what}: what kind of number the ratio is")
+    n.text(f"{role}RatioBoundWord", wording.bound_word(bounds), f"{what}: 'at most'/'at least' when a bound everywhere")
+
+
+def global_reach_sentence(result: dict) -> str:
+    """What the extension rule concluded (``global_undo.outcome``), as a clause of the prose."""
+    reaching = wording.join([mask_label(x) for x in result["reaching"]])
+    if result["seeds"] == 0:
+        return "had no target: no mask recovered on every model"
+    if result["all_reached"]:
+        return f"reached that robustness on every model ({reaching})"
+    if result["reached_seeds"] == 0:
+        return (f"reached that robustness on none of the {result['seeds']} models with the compute it spent, so the "
+                "ratios are bounds")
+    return (f"reached that robustness on {result['reached_seeds']} of {result['seeds']} models only; on the others "
+            "it never became that robust with the compute it spent, so their ratios are bounds")
+
+
+def targeted_numbers(session: Session, front: pd.DataFrame, ratios: pd.DataFrame, result: dict) -> Numbers:
+    """What the Targeted-UNDO prose says, from the frame behind ``arith_targeted.tex`` (``front``,
+    ``ratios``) and the extension rule's outcome (``result``): the profile's grid, the named
+    Fisher mask and the best mask against random masks and global UNDO, and the models behind them."""
+    p = session.profile
+    n = Numbers("targeted")
+    sources = [s for s in p.targeted.sources if s != "random"]
+    n.text("sources", wording.join([tables.latex_text(s) for s in sources]), "mask sources", ", ".join(sources))
+    n.text("budgets", wording.join([wording.percent_text(b) for b in p.targeted.budgets]), "mask budgets")
+    n.text("alphas", wording.number_list(p.targeted.alphas), "noise levels inside the mask")
+    n.count("maxBudget", max(p.arithmetic.distill_budgets), "most distillation steps of a Targeted-UNDO run")
+    n.count("distillCap", result["cap"], "most distillation steps extended global UNDO was allowed")
+    n.count("maxStepsRun", result["max_steps_run"], "most distillation steps a global run took")
+    t = front[front["family"] == "Targeted-UNDO"]
+    models = front.groupby("label")["base_model"].nunique()
+    n.count("models", int(models.min()) if len(models) else 0, "independently pretrained models behind each row (fewest)")
+    n.text("modelsQualifier", "" if models.nunique() <= 1 else "at least", "'' when every row has as many models")
+    n.count("configs", int(t["label"].nunique()), "Targeted-UNDO configurations")
+    n.count("recoveredConfigs", int(t.groupby("label")["recovered"].all().sum()),
+            "Targeted-UNDO configurations that recovered on every model")
+    source, budget = global_undo.NAMED_MASK
+    role = source + wording.budget_name(budget)
+    named = named_label(front, source, budget)
+    mask_numbers(n, role, front, ratios, named)
+    random = named_label(front, "random", budget)
+    mask_numbers(n, "random" + wording.budget_name(budget), front, ratios, random)
+    versus = "n/a"
+    if named and random:
+        diffs = wording.paired_differences(t[t["label"] == named], t[t["label"] == random], "post_attack_forget_acc")
+        versus = wording.compare(diffs, ("higher than", "lower than", "indistinguishable from"))
+    n.text(f"{role}VsRandom", versus, "named mask's post-attack forget accuracy vs random masks of its budget (per model)")
+    mask_numbers(n, "best", front, ratios, result["best_mask"])
+    n.count("globalReached", result["reached_seeds"], "models on which global UNDO reached the target robustness")
+    n.count("globalSeeds", result["seeds"], "models with a target")
+    n.text("globalReach", global_reach_sentence(result), "what the extension of global UNDO concluded")
+    found = cheaper(ratios)
+    n.text("cheaper", wording.join([mask_label(x) for x in found]),
+           "configurations cheaper than global UNDO at equal robustness (targeted.report.cheaper)", wording.join(found))
+    return wording.with_plain_forms(n)
+
+
+def write_numbers(session: Session, front: pd.DataFrame, ratios: pd.DataFrame, result: dict) -> Numbers:
+    """``paper/numbers/targeted.tex`` (notebook 41, beside its table)."""
+    n = targeted_numbers(session, front, ratios, result)
+    n.write(session.paths)
+    return n
