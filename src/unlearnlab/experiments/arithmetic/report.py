@@ -151,10 +151,11 @@ def table_rows(att: pd.DataFrame) -> pd.DataFrame:
 
 
 def relearning_curves_data(att: pd.DataFrame) -> pd.DataFrame:
-    """Curves at each model's worst-case lr for base, oracle, baselines, strongest UNDO, Distill."""
-    undo = strongest_undo(att)
-    undo = undo.assign(label=undo["label"] + f" (retain {100 * undo['retain_acc'].mean():.0f} %)")
-    chosen = pd.concat([att[att["method"].isin(["base", "oracle", *BASELINES])], undo])
+    """Curves at each model's worst-case lr for base, oracle, the baselines, and every UNDO α and
+    full distillation at the snapshot the main table reports (``table_rows``): a run that did not
+    recover keeps its "(not recovered ...)" label, so the figure can draw it apart instead of
+    showing one non-recovered α on top of the oracle as if it were UNDO's result."""
+    chosen = table_rows(att)
     rows = []
     for _, rec in chosen.iterrows():
         for p in rec["curve"]:
