@@ -4,12 +4,14 @@ per session into one temporary root; and the rule that every test file declares 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 torch.set_num_threads(1)
@@ -76,27 +78,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 class SmokeRun:
-    """The smoke pipeline into one temporary root, one notebook at a time in order, each at most
-    once per session; tests ask for the notebook they check and get every earlier one run too."""
+    """The smoke pipeline into one output root shared by every test process of the session; each
+    notebook runs at most once, after the notebooks it needs (``pipeline.NEEDS``). A file lock per
+    notebook makes the processes agree: the first to ask runs it and writes its status, the others
+    wait and read it. So two pytest-xdist workers that both check notebooks run them side by side,
+    like the pipeline's two lanes, never twice."""
 
     def __init__(self, root: Path, overrides: dict[str, object] | None = None):
         self.root, self.overrides = root, overrides
-        self.errors: dict[str, str | None] = {}  # notebook -> None when it ran, else its error
+        self.order = [p.stem for p in pipeline.notebook_paths()]
+
+    def _closure(self, notebook: str) -> list[str]:
+        """``notebook`` and everything it needs, transitively, in pipeline order."""
+        wanted, todo = set(), [notebook]
+        while todo:
+            name = todo.pop()
+            if name not in wanted:
+                wanted.add(name)
+                todo += pipeline.needs(name, self.order)
+        return [nb for nb in self.order if nb in wanted]
 
     def require(self, notebook: str) -> Path:
-        """Run the notebooks up to ``notebook``; return its executed ``.ipynb``. Fails naming the
-        notebook when it failed; skips when an earlier one did (that one's test names it)."""
-        for path in pipeline.notebook_paths():
-            if path.stem not in self.errors:
-                self.errors[path.stem] = self._run(path.stem)
-            if path.stem == notebook:
-                break
-        failed_before = [nb for nb, err in self.errors.items() if err and nb != notebook]
-        if self.errors[notebook]:
-            pytest.fail(f"notebook {notebook} failed: {self.errors[notebook]}", pytrace=False)
+        """Run ``notebook`` and what it needs (once per session); return its executed ``.ipynb``.
+        Fails naming the notebook when it failed; skips when one it needs did (that one's test
+        names it)."""
+        errors = {nb: self._ensure(nb) for nb in self._closure(notebook)}
+        if errors[notebook]:
+            pytest.fail(f"notebook {notebook} failed: {errors[notebook]}", pytrace=False)
+        failed_before = [nb for nb, err in errors.items() if err and nb != notebook]
         if failed_before:
             pytest.skip(f"{notebook} needs {failed_before[0]}, which failed")
         return self.root / "outputs" / "notebooks" / "smoke" / f"{notebook}.ipynb"
+
+    def _ensure(self, notebook: str) -> str | None:
+        """The notebook's error (None when it ran), running it if no process has yet."""
+        status = self.root / "status" / f"{notebook}.json"
+        status.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(status) + ".lock"):
+            if not status.is_file():
+                status.write_text(json.dumps({"error": self._run(notebook)}))
+        return json.loads(status.read_text())["error"]
 
     def _run(self, notebook: str) -> str | None:
         try:
@@ -104,6 +125,15 @@ class SmokeRun:
         except Exception as err:  # papermill's error names the failing cell and its traceback
             return f"{type(err).__name__}: {err}"
         return None
+
+
+def shared_root(tmp_path_factory, name: str) -> Path:
+    """A folder every test process of this session sees (the session's temporary root under
+    pytest-xdist, whose workers each get a subfolder of it)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -116,7 +146,7 @@ def model_cache(tmp_path_factory):
     if os.environ.get(CACHE_ENV):
         yield Path(os.environ[CACHE_ENV])
         return
-    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("model_cache"))
+    os.environ[CACHE_ENV] = str(shared_root(tmp_path_factory, "model_cache"))  # one per session, all workers
     try:
         yield Path(os.environ[CACHE_ENV])
     finally:
@@ -125,7 +155,7 @@ def model_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory) -> SmokeRun:
-    return SmokeRun(tmp_path_factory.mktemp("smoke"))
+    return SmokeRun(shared_root(tmp_path_factory, "smoke_run"))
 
 
 @pytest.fixture(scope="session")
@@ -133,4 +163,4 @@ def gpu_dry_run(tmp_path_factory) -> SmokeRun:
     """The notebooks with the gpu profile's code paths at smoke sizes (profiles/gpu_dry_run.py)."""
     from unlearnlab.profiles import gpu_dry_run
 
-    return SmokeRun(tmp_path_factory.mktemp("gpu_dry_run"), gpu_dry_run.overrides())
+    return SmokeRun(shared_root(tmp_path_factory, "gpu_dry_run"), gpu_dry_run.overrides())

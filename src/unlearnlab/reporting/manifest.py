@@ -16,6 +16,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from filelock import FileLock
+
 from unlearnlab.core.artifacts import read_json, write_json_atomic
 from unlearnlab.core.paths import Paths, repo_root
 
@@ -94,6 +96,12 @@ def write_manifest(path: Path, paths: Paths, run_stamp: dict, times: dict[str, f
     cache) keeps the timings of the run that did the work, for the same profile config: a rerun
     that only redraws must not replace an hour's measured times with seconds.
     """
+    with _lock(path):  # notebooks of one root may finish at once (test workers)
+        return _merge_run(path, paths, run_stamp, times, written, partial, phases, computed)
+
+
+def _merge_run(path: Path, paths: Paths, run_stamp: dict, times: dict[str, float], written: dict[str, list[str]],
+               partial: bool, phases: dict[str, dict[str, float]] | None, computed: bool) -> dict:
     previous = read_json(path) if path.is_file() else {}
     manifest = copy.deepcopy(previous) if partial else {**run_stamp, "notebook_seconds": times}
     runs = manifest.setdefault("notebook_runs", {})
@@ -111,16 +119,25 @@ def write_manifest(path: Path, paths: Paths, run_stamp: dict, times: dict[str, f
     return manifest
 
 
+def _lock(path: Path) -> FileLock:
+    """A lock for the manifest at ``path`` (``figures/MANIFEST.json`` or ``outputs/manifest_*.json``),
+    kept in the root's ``outputs/.locks`` so that no lock file lands among the outputs."""
+    folder = Path(path).resolve().parent.parent / "outputs" / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / f"{Path(path).name}.lock"))
+
+
 def read_manifest(path: Path) -> dict:
     return read_json(path) if Path(path).is_file() else {}
 
 
 def attribute(path: Path, writer: str, files: list[str]) -> None:
     """Record in the manifest at ``path`` that ``writer`` (e.g. the pipeline itself) wrote ``files``."""
-    record = read_manifest(path)
-    record.setdefault("written_by", {}).update({f: writer for f in files})
-    record["written_by"] = dict(sorted(record["written_by"].items()))
-    write_json_atomic(path, record)
+    with _lock(path):
+        record = read_manifest(path)
+        record.setdefault("written_by", {}).update({f: writer for f in files})
+        record["written_by"] = dict(sorted(record["written_by"].items()))
+        write_json_atomic(path, record)
 
 
 TIMING_FIELDS = ("seconds", "phase_cpu_s", "date", "git_commit", "lanes", "wall_seconds")
