@@ -94,7 +94,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "00_data": (), "10_pretrain": ("00_data",), "20_localize": ("10_pretrain",),
     "30_baselines": ("10_pretrain",), "31_undo": ("30_baselines",), "32_rewrite_ia3": (),
     "33_masked_lora": (), "34_sae": (), "35_private_records": (), "40_attacks": ("31_undo",),
-    "41_targeted_undo": ("20_localize", "31_undo"), "90_paper": ALL_EARLIER,
+    "41_targeted_undo": ("20_localize", "40_attacks"), "90_paper": ALL_EARLIER,
 }
 
 
@@ -296,8 +296,12 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
     folders = {nb: paths.root / "outputs" / "runs" / profile / nb for nb in names}
     phases = {nb: timing.summarize_phase_dir(folders[nb] / "phases") for nb in names}
     logged = {nb: manifest.read_written_log(folders[nb] / "written.txt", paths.root) for nb in names}
-    written = {nb: sorted(logged[nb] | {f for f in changes[nb]
-                                        if not any(f in logged[other] for other in names if other != nb)})
+    # notebooks of other runs into this root (another process may have run one meanwhile) logged theirs too
+    runs_dir = paths.root / "outputs" / "runs" / profile
+    elsewhere = {f for d in (runs_dir.iterdir() if runs_dir.is_dir() else []) if d.name not in names
+                 for f in manifest.read_written_log(d / "written.txt", paths.root)}
+    written = {nb: sorted(logged[nb] | {f for f in changes[nb] if f not in elsewhere
+                                        and not any(f in logged[other] for other in names if other != nb)})
                for nb in names}
     times = {nb: times[nb] for nb in names}
     times["total"] = sum(times.values())
