@@ -17,6 +17,7 @@ from pathlib import Path
 
 from unlearnlab.core.artifacts import read_json, write_json_atomic
 from unlearnlab.core.paths import Paths
+from unlearnlab.core.stats import mean_ci
 from unlearnlab.reporting import manifest
 from unlearnlab.reporting.readme import manifest_seconds
 
@@ -104,6 +105,24 @@ class Numbers:
         write_json_atomic(path.with_suffix(".json"), {"study": self.study, "numbers": self.entries})
         manifest.log_written(path, path.with_suffix(".json"))
         return path
+
+
+def interval_word(mean: float, ci: float, higher: str, lower: str, neither: str) -> str:
+    """The paper's one rule for a comparison word: ``higher`` or ``lower`` only when the 95 % CI of
+    the difference (``mean`` ± ``ci``) excludes zero, ``neither`` otherwise or without an interval,
+    so the prose never claims more than the interval shows."""
+    if mean is None or ci is None or math.isnan(mean) or math.isnan(ci):
+        return neither
+    return higher if mean - ci > 0 else lower if mean + ci < 0 else neither
+
+
+def paired_word(diffs, higher: str, lower: str, neither: str) -> str:
+    """``interval_word`` of per-model differences (one per independently trained model);
+    ``neither`` with fewer than two."""
+    values = [d for d in diffs if d is not None and not math.isnan(d)]
+    if len(values) < 2:
+        return neither
+    return interval_word(*mean_ci(values), higher, lower, neither)
 
 
 def numbers_dir(paths: Paths) -> Path:

@@ -11,13 +11,12 @@ is "higher" when the whole interval is above zero, "lower" when it is below, and
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 
 import pandas as pd
 
-from unlearnlab.core.stats import mean_ci
+from unlearnlab.reporting.numbers import paired_word
 
 _ONES = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven",
          "Twelve", "Thirteen", "Fourteen", "Fifteen", "Sixteen", "Seventeen", "Eighteen", "Nineteen"]
@@ -96,15 +95,7 @@ def paired_differences(a: pd.DataFrame, b: pd.DataFrame, column: str) -> list[fl
 
 def compare(diffs: Sequence[float], words: tuple[str, str, str] = ("higher", "lower", "indistinguishable")) -> str:
     """The module's rule on per-model differences: ``words`` = (higher, lower, neither)."""
-    values = [d for d in diffs if d is not None and not math.isnan(d)]
-    if len(values) < 2:
-        return words[2]
-    m, c = mean_ci(values)
-    if m - c > 0:
-        return words[0]
-    if m + c < 0:
-        return words[1]
-    return words[2]
+    return paired_word(diffs, *words)
 
 
 def bound_phrase(bounds: Sequence[str], unit: str = "model") -> str:

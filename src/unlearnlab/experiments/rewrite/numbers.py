@@ -17,7 +17,7 @@ from unlearnlab.experiments.rewrite.config import RewriteConfig
 from unlearnlab.experiments.rewrite.report import COLUMNS, VARIANT_LABELS, paired_difference
 from unlearnlab.experiments.rewrite.run import targets
 from unlearnlab.experiments.session import Session
-from unlearnlab.reporting.numbers import Numbers
+from unlearnlab.reporting.numbers import Numbers, interval_word
 
 # A variant's part of a macro name (letters only): \rewriteOursNewAcc, \rewriteFullFtControl
 VARIANT_NAMES = {"base": "Base", "ia3_two_stage": "Ours", "ia3_one_stage": "OneStage", "ia3_all": "AllModules",
@@ -35,9 +35,8 @@ def direction(diff: float, ci: float, n: int) -> str:
     """The words for a paired difference a − b: 'higher than' or 'lower than' when its 95 % CI
     excludes zero, 'not distinguishable from' when it does not (or when fewer than two pairs give
     no interval). Written once here so that the prose never claims more than the interval shows."""
-    if n < 2 or math.isnan(diff) or math.isnan(ci):
-        return "not distinguishable from"
-    return "higher than" if diff - ci > 0 else "lower than" if diff + ci < 0 else "not distinguishable from"
+    neither = "not distinguishable from"
+    return neither if n < 2 else interval_word(diff, ci, "higher than", "lower than", neither)
 
 
 def _name(*parts: str) -> str:

@@ -28,7 +28,7 @@ from unlearnlab.experiments.sae.attack import attack_summary
 from unlearnlab.experiments.sae.report import _matched, score_table
 from unlearnlab.experiments.sae.run import RealResults, SAEResults
 from unlearnlab.experiments.session import Session
-from unlearnlab.reporting.numbers import PM, Numbers
+from unlearnlab.reporting.numbers import PM, Numbers, interval_word
 
 NA = "n/a"
 KINDS = {"relu": "ReLU", "topk": "TopK", "relu-untrained": "untrained ReLU"}
@@ -76,8 +76,7 @@ def paired_word(a: pd.Series, b: pd.Series, words: Sequence[str] = WORDS) -> str
     diff = (a - b).dropna()
     if len(diff) < 2:
         return "not compared (one model)"
-    m, c = mean_ci(diff.tolist())
-    return words[0] if m + c < 0 else words[1] if m - c > 0 else words[2]
+    return interval_word(*mean_ci(diff.tolist()), higher=words[1], lower=words[0], neither=words[2])
 
 
 def _listing(items: Sequence) -> str:
