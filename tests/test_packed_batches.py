@@ -11,7 +11,10 @@ from unlearnlab.core.logprobs import logits_of, nll, shifted_masks
 pytestmark = pytest.mark.unit
 
 
-def test_each_example_sees_only_itself(tokens, tiny_model):
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_each_example_sees_only_itself(tokens, tiny_model, attention):
+    """Both attention implementations (eager trains under bf16 on a CPU) block other examples."""
+    tiny_model.set_attn_implementation(attention)
     indices = list(range(12))
     padded, packed = tokens.batch(indices), tokens.packed_batch(indices, width=40)
     assert packed["input_ids"].shape[0] < padded["input_ids"].shape[0]  # fewer rows
@@ -25,6 +28,7 @@ def test_each_example_sees_only_itself(tokens, tiny_model):
             torch.testing.assert_close(got[row, cols], want[example, :len(cols)], atol=1e-5, rtol=1e-5)
             example += 1
     assert example == len(indices)
+    tiny_model.set_attn_implementation("sdpa")
 
 @pytest.mark.parametrize("answer_only", [False, True])
 def test_losses_and_scored_positions_match_the_padded_batch(tokens, tiny_model, answer_only):

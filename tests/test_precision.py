@@ -56,3 +56,23 @@ def test_forward_runs_in_bf16_and_sees_in_place_edits():
     assert float(second.abs().max()) == 0.0
     with bf16_autocast(False):
         assert layer(x).dtype == torch.float32
+
+
+def test_bf16_training_on_a_cpu_uses_eager_attention_and_restores_the_model(tiny_model, tokens):
+    """Under bf16 on a CPU, SDPA's flash-attention backward is ~6x slower than eager attention
+    (core.precision.cpu_training_attention); float32 training keeps SDPA; the model's own
+    implementation comes back after training either way."""
+    from unlearnlab.core.logprobs import logits_of, nll
+
+    seen: list[str] = []
+    batch = tokens.packed_batch(list(range(8)), width=48)
+
+    def step_loss(model, step):
+        seen.append(model.config._attn_implementation)
+        return nll(logits_of(model, batch), batch), 1
+
+    before = tiny_model.config._attn_implementation
+    for bf16 in (True, False):
+        train(tiny_model, step_loss, TrainConfig(steps=1, lr=1e-4, batch_size=8, bf16=bf16))
+        assert tiny_model.config._attn_implementation == before
+    assert seen == ["eager", before] and before != "eager"

@@ -17,8 +17,8 @@ from unlearnlab.core.batching import Batch
 def logits_of(model, batch: Batch) -> torch.Tensor:
     """Logits (B, T, V) in float32 for a padded or packed batch (``TokenSet.packed_batch``)."""
     if "segment_ids" in batch:
-        out = model(input_ids=batch["input_ids"], attention_mask=block_causal_mask(batch["segment_ids"]),
-                    position_ids=batch["position_ids"])
+        bias = attention_bias(block_causal_mask(batch["segment_ids"]))
+        out = model(input_ids=batch["input_ids"], attention_mask=bias, position_ids=batch["position_ids"])
     else:
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     return out.logits.float()
@@ -32,6 +32,14 @@ def block_causal_mask(segments: torch.Tensor) -> torch.Tensor:
     same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, :, None] > 0)
     itself = torch.eye(width, dtype=torch.bool, device=segments.device)
     return ((same & causal) | itself)[:, None]
+
+
+def attention_bias(mask: torch.Tensor) -> torch.Tensor:
+    """A boolean (B, 1, T, T) mask as the additive float mask every attention implementation reads
+    alike: the eager one (used under bf16 autocast on a CPU, ``core.precision``) adds a 4-D mask
+    to the scores as it is, so a boolean one would be added as 0/1 instead of blocking."""
+    return torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill_(
+        ~mask, torch.finfo(torch.float32).min)
 
 
 def shifted_masks(batch: Batch, answer_only: bool) -> torch.Tensor:

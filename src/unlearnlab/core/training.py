@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from unlearnlab.core.precision import cpu_training_attention
 from unlearnlab.core.timing import phase
 
 StepLoss = Callable[[torch.nn.Module, int], tuple[torch.Tensor, int]]
@@ -98,7 +99,7 @@ def train(model: torch.nn.Module, step_loss: StepLoss, cfg: TrainConfig,
     True stops training early (used by UNDO's stop-when-retain-recovered rule). The run's seconds
     are charged to ``phase_name`` (default: ``phase_of(desc)``) for the run's profile.
     """
-    with phase(phase_name or phase_of(desc)):
+    with phase(phase_name or phase_of(desc)), cpu_training_attention(model, cfg.bf16, _device_of(model)):
         return _train(model, step_loss, cfg, params, on_eval, desc)
 
 

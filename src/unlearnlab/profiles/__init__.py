@@ -32,7 +32,10 @@ class Profile:
 
     name: str
     device: str = "cpu"
-    bf16: bool = False
+    # bf16 autocast for training the synthetic tier's tiny models (evaluation stays float32). With
+    # eager attention under autocast (core.precision.cpu_training_attention) their training steps
+    # are ~1.7x faster on the reference CPU's AMX units (benchmarks/compare_commits.py)
+    bf16: bool = True
     compile: bool = False
     # bf16 autocast for the real model tier (SmolLM2: training and every evaluation forward;
     # core.precision). ~3x faster forwards on a CPU with AMX; the tiny synthetic models stay in

@@ -38,7 +38,10 @@ def intervened_model(session: Session, base_dir: Path, target: dict) -> torch.nn
 def attack_job(session: Session, world: HazardWorld, base_dir: Path, target: dict) -> dict:
     """Relearning attack on ``target`` (cached): curves and worst case over learning rates."""
     cfg = session.profile.sae.attack()
-    key = {k: v for k, v in target.items() if k not in ("label", "variant")}
+    # model and SAE folders by name (their names carry their config hashes): an absolute path in
+    # the key would make every output root, clone or machine recompute the same attack
+    key = {k: (Path(v).name if k.endswith("_dir") and v else v) for k, v in target.items()
+           if k not in ("label", "variant")}
 
     def make(tmp: Path) -> None:
         model = intervened_model(session, base_dir, target)
