@@ -24,7 +24,7 @@ from IPython.display import Markdown, display
 
 from unlearnlab.core.models import load_model
 from unlearnlab.experiments.arithmetic import run as arith
-from unlearnlab.experiments.localize import real, report
+from unlearnlab.experiments.localize import protocol, real, report
 from unlearnlab.experiments.localize import run as loc
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import localize as lplots
@@ -42,6 +42,7 @@ run_real_model = True
 
 # %%
 session = start(profile, output_root, overrides)
+display(Markdown(protocol.protocol(session, agreement_budget)))  # the rules, before any result
 world = arith.load_world(session)
 base_dir = arith.pretrain(session, world, "base")
 localization_dirs = loc.localize_all(session, world, base_dir)

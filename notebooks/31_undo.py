@@ -20,7 +20,7 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab.experiments.arithmetic import report
+from unlearnlab.experiments.arithmetic import protocol, report
 from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.session import start
 
@@ -32,6 +32,7 @@ teacher_method = "MaxEnt"
 
 # %%
 session = start(profile, output_root, overrides)
+display(Markdown(protocol.protocol(session)))  # the rules, before any result
 world = arith.load_world(session)
 base_dirs = arith.bases(session, world)  # seed -> its own base model (10_pretrain)
 curves = arith.run_undo(session, world, base_dirs, teacher_method)

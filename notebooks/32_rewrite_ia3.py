@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from IPython.display import Markdown, display
 
-from unlearnlab.experiments.rewrite import numbers, report, results
+from unlearnlab.experiments.rewrite import numbers, protocol, report, results
 from unlearnlab.experiments.rewrite import run as fr
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import rewrite as rplots
@@ -55,6 +55,7 @@ custom = bool(subject)
 cfg = session.profile.rewrite
 if custom:
     cfg = replace(cfg, targets=((subject, relation, new_object, old_object or None),))
+display(Markdown(protocol.protocol(session, cfg)))  # the rules, before any result
 suffix = f"_{fr.targets(cfg)[0].name}".replace("->", "_").replace(" ", "_") if custom else ""
 out = fr.run_grid(session, cfg)
 known = out["known"]

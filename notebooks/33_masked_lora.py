@@ -42,7 +42,7 @@ from dataclasses import replace
 from IPython.display import Markdown, display
 
 from unlearnlab.data import concepts as cx
-from unlearnlab.experiments.concept import numbers, report, run, tables
+from unlearnlab.experiments.concept import numbers, protocol, report, run, tables
 from unlearnlab.experiments.concept.localize import heatmap_grids
 from unlearnlab.experiments.concept.setup import setup
 from unlearnlab.experiments.session import start
@@ -70,6 +70,7 @@ model = ""  # empty: the profile's ("smollm2"); or a local model directory / hub
 session = start(profile, output_root, overrides)
 spec = cx.make_concept(concept, **concept_fields)
 cfg = replace(session.profile.concept, name=spec.name, model=model or session.profile.concept.model)
+display(Markdown(protocol.protocol(session, cfg)))  # the rules, before any result
 suffix = report.file_suffix(session.profile.concept, spec, model)  # a custom concept or model: its own file names
 print(report.grid_note(cfg, profile))
 s = setup(session, cfg, spec)

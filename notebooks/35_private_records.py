@@ -34,7 +34,7 @@
 from IPython.display import Markdown, display
 
 from unlearnlab.experiments.private import numbers as private_numbers
-from unlearnlab.experiments.private import real, report
+from unlearnlab.experiments.private import protocol, real, report
 from unlearnlab.experiments.private import run as private
 from unlearnlab.experiments.private.evaluate import results
 from unlearnlab.experiments.session import start
@@ -50,6 +50,7 @@ real_model = ""  # model of the real tier: empty for the profile default (SmolLM
 
 # %%
 session = start(profile, output_root, overrides)
+display(Markdown(protocol.protocol(session)))  # the rules, before any result
 world = private.load_world(session)
 print(report.grid_note(session))
 display(report.card_sizes(world))
@@ -78,11 +79,14 @@ display(draw(session.paths, "private_accuracy", plots.accuracy_vs_ratio, df))
 
 # %% [markdown]
 # Membership inference on the forget clients' notes against holdout clients' notes, and the
-# privacy leak `(AUC − AUC_oracle) / AUC_oracle` (0: oracle-like). All four attacks:
+# privacy leak `(AUC − AUC_oracle) / AUC_oracle` (0: oracle-like). All four attacks, then each
+# method's min-k % AUC and leak beside the oracle's own AUC and the base's (chance: 0.5; an oracle
+# far from it is why the leak is read against the oracle, not against chance):
 
 # %%
 display(draw(session.paths, "private_mia", plots.privacy_vs_ratio, df, report.HEADLINE_ATTACK))
 display(report.mia_by_attack(df))
+display(readable(report.leak_beside_references(df)))  # each leak next to the oracle's own AUC and the base's
 
 # %% [markdown]
 # Relearning on half of the forget clients: QA accuracy on the other half before and after
@@ -113,6 +117,7 @@ display(Markdown(report.describe(df)))
 print(report.real_note(session, real_model or None))
 real_df = real.run(session, world, real_model or None)
 display(report.summary(real_df, by=("method",)))
+display(readable(report.leak_beside_references(real_df)))
 display(report.field_table(real_df))
 
 # %%

@@ -16,9 +16,9 @@
 # "relearns" is the floor. A method that only hides the knowledge comes back faster.
 
 # %%
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from unlearnlab.experiments.arithmetic import report, selection
+from unlearnlab.experiments.arithmetic import protocol, report, selection
 from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.session import start
 
@@ -29,6 +29,7 @@ overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --se
 
 # %%
 session = start(profile, output_root, overrides)
+display(Markdown(protocol.protocol(session)))  # the rules, before any result
 world = arith.load_world(session)
 n_models = arith.attack_all(session, world)
 print(n_models, "models attacked, learning rates", session.profile.arithmetic.attack_lrs)

@@ -24,6 +24,7 @@
 # %%
 from IPython.display import Markdown, display
 
+from unlearnlab.experiments.arithmetic import protocol
 from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.session import start
 from unlearnlab.experiments.targeted import global_undo, report
@@ -39,6 +40,7 @@ overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --se
 
 # %%
 session = start(profile, output_root, overrides)
+display(Markdown(protocol.protocol(session)))  # the rules, before any result
 p = session.profile
 world = arith.load_world(session)
 base_dirs = arith.bases(session, world)  # seed -> its own base model (10_pretrain)

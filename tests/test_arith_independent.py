@@ -12,7 +12,7 @@ from unlearnlab.core.training import TrainConfig, lr_at
 from unlearnlab.experiments.arithmetic.config import ArithmeticConfig
 from unlearnlab.experiments.arithmetic.report import with_model_counts
 from unlearnlab.experiments.arithmetic.run import global_runs, warmup_fraction
-from unlearnlab.experiments.arithmetic.selection import reported_global
+from unlearnlab.experiments.arithmetic.selection import reported_global, select_lr
 from unlearnlab.experiments.targeted import global_undo
 from unlearnlab.experiments.targeted.report import steps_ratio
 
@@ -40,7 +40,8 @@ def test_alpha_one_is_full_distillation():
 
 def _row(label, seed, budget, post, rec_step, extended=False, method="UNDO", alpha=0.6):
     return {"label": label, "method": method, "alpha": alpha, "seed": seed, "budget": budget, "extended": extended,
-            "post_attack_forget_acc": post, "recovered_step": rec_step, "retain_acc": 0.9,
+            "post_attack_forget_acc": post, "post_attack_val_forget_acc": post, "recovered_step": rec_step,
+            "retain_acc": 0.9,
             "distill_steps": int(budget) if budget != "recovered" else rec_step, "base_model": f"base_{seed}"}
 
 
@@ -53,9 +54,13 @@ def test_reported_global_prefers_the_extended_run():
     assert note == "not recovered in 400 steps, not extended" and set(rows["budget"]) == {"400"}
 
 
-def _targeted(label, source, budget, posts, recovered=True):
-    return [{"label": label, "mask_source": source, "mask_budget": budget, "seed": s, "post_attack_forget_acc": p,
-             "recovered": recovered, "steps_to_recover": 50.0 if recovered else math.nan} for s, p in enumerate(posts)]
+def _targeted(label, source, budget, posts, recovered=True, test_posts=None):
+    """Targeted-UNDO rows: ``posts`` on validation items (what decisions read), ``test_posts`` on
+    test items (default: the same)."""
+    tests = test_posts or posts
+    return [{"label": label, "mask_source": source, "mask_budget": budget, "seed": s, "post_attack_val_forget_acc": p,
+             "post_attack_forget_acc": t, "recovered": recovered, "steps_to_recover": 50.0 if recovered else math.nan}
+            for s, (p, t) in enumerate(zip(posts, tests))]
 
 
 def test_target_is_the_lower_of_best_and_fisher_per_seed():
@@ -66,10 +71,17 @@ def test_target_is_the_lower_of_best_and_fisher_per_seed():
     assert global_undo.targets(t).to_dict() == {0: 0.05, 1: 0.06}
 
 
+def test_best_mask_and_targets_read_validation_items():
+    t = pd.DataFrame(_targeted("fisher 5%", "fisher", 0.05, [0.08, 0.06], test_posts=[0.0, 0.0])
+                     + _targeted("semi 20%", "semi_nmf", 0.2, [0.05, 0.07], test_posts=[0.5, 0.5]))
+    assert global_undo.best_mask(t) == "semi 20%"  # the test columns would pick fisher
+    assert global_undo.targets(t).to_dict() == {0: 0.05, 1: 0.06}
+
+
 def test_reached_needs_a_recovered_global_run_on_each_seed():
-    points = pd.DataFrame([{"seed": 0, "recovered": True, "post_attack_forget_acc": 0.04},
-                           {"seed": 1, "recovered": False, "post_attack_forget_acc": 0.01},
-                           {"seed": 1, "recovered": True, "post_attack_forget_acc": 0.2}])
+    points = pd.DataFrame([{"seed": 0, "recovered": True, "post_attack_val_forget_acc": 0.04},
+                           {"seed": 1, "recovered": False, "post_attack_val_forget_acc": 0.01},
+                           {"seed": 1, "recovered": True, "post_attack_val_forget_acc": 0.2}])
     done = global_undo.reached(points, pd.Series({0: 0.05, 1: 0.06}))
     assert done.to_dict() == {0: True, 1: False}
 
@@ -142,3 +154,12 @@ def test_ladder_stops_once_every_seed_is_reached(monkeypatch):
 def test_ladder_stops_when_an_alpha_recovers_nowhere(monkeypatch):
     ran, log = _ladder(monkeypatch, {0.6: [(None, 0.01), (None, 0.01)], 0.8: [], 1.0: []})
     assert ran == [0.6] and log[0]["recovered_seeds"] == []
+
+
+def test_baseline_learning_rate_is_chosen_on_validation_items_only():
+    """The rate with the lowest validation forget accuracy among those keeping validation retain
+    accuracy is chosen, whatever the test columns say (they favour the other rate)."""
+    rows = [(1e-4, 0.2, 0.95, 0.6), (1e-3, 0.5, 0.95, 0.0), (1e-2, 0.0, 0.40, 0.0)]
+    runs = pd.DataFrame([{"method": "GradDiff", "lr": lr, "val_forget_acc": vf, "val_retain_acc": vr,
+                          "forget_acc": tf, "retain_acc": 0.95} for lr, vf, vr, tf in rows])
+    assert select_lr(runs, "GradDiff", base_retain=1.0) == 1e-4

@@ -120,3 +120,12 @@ def test_relearn_needs_one_learning_rate_and_worst_case_reads_either_direction(t
             {"lr": 2.0, "step": 5, "logprob": -1.0}]
     assert worst_case(rows, "logprob") == {"worst_lr": 2.0, "post_attack_logprob": -1.0}
     assert worst_case(rows, "logprob", higher_is_worse=False) == {"worst_lr": 1.0, "post_attack_logprob": -3.0}
+
+
+def test_worst_case_picks_the_learning_rate_on_validation_and_reports_test():
+    """Validation says lr 1 is the attacker's best; the test number reported is lr 1's, although
+    lr 2 has the higher test accuracy (reading test to choose would report 0.9)."""
+    rows = [{"lr": 1.0, "step": 5, "forget_acc": 0.4, "val_forget_acc": 0.8},
+            {"lr": 2.0, "step": 5, "forget_acc": 0.9, "val_forget_acc": 0.3}]
+    assert worst_case(rows, select_key="val_forget_acc") == {
+        "worst_lr": 1.0, "post_attack_forget_acc": 0.4, "post_attack_val_forget_acc": 0.8}

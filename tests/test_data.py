@@ -45,16 +45,25 @@ def splits():
     return generate_splits(get_profile("smoke").arithmetic.world())
 
 
-def test_train_and_eval_facts_are_disjoint(splits):
+def test_train_eval_and_validation_facts_are_disjoint(splits):
     def facts_of(rows):
         return {(r["op"], r["a"], r["b"]) for r in rows}
 
     train = facts_of(splits["forget_train"]) | facts_of(splits["retain_train"])
-    held = facts_of(splits["eval"])
-    assert train and held and not (train & held)
-    assert facts_of(splits["pretrain"]) == train | held
+    held, val = facts_of(splits["eval"]), facts_of(splits["val"])
+    assert train and held and val and not (train & held) and not (train & val) and not (held & val)
+    assert {r["op"] for r in splits["val"]} == set(arith.ALL_OPS)  # every operation has validation items
+    assert facts_of(splits["pretrain"]) == train | held | val
     assert not set(r["text"] for r in splits["english_train"]) & set(r["text"] for r in splits["english_eval"]) \
         or len(splits["english_eval"]) < 5  # sentences may repeat by chance only in tiny corpora
+
+
+def test_the_test_facts_do_not_depend_on_the_validation_share():
+    with_val = arith.split_facts("mul", 0.1, 0, None, val_fraction=0.2)
+    without = arith.split_facts("mul", 0.1, 0, None)
+    assert with_val[1] == without[1] and not without[2] and len(with_val[2]) == round(0.2 * len(arith.facts("mul")))
+    with pytest.raises(ValueError, match="val_fraction"):
+        arith.split_facts("mul", 0.5, 0, None, val_fraction=0.5)
 
 
 def test_forget_split_is_multiplication_and_division_only(splits):

@@ -84,6 +84,22 @@ def test_one_paraphrase_per_field_is_held_out(records):
     assert f"{probe['prompt']} {probe['answer']}" == med.note_text(records[0])
 
 
+def test_validation_wording_is_a_second_held_out_paraphrase_and_test_is_unchanged(records):
+    """The validation paraphrase differs from the test one, neither is trained, and the test
+    paraphrase is the same whether a validation one is held out or not."""
+    for r in records[:40]:
+        plain, with_val = med.qa_probes(r), med.qa_probes(r, val=True)
+        assert [q["held_out"] for q in plain] == [q["held_out"] for q in with_val]  # test items unchanged
+        for field in med.QA_FIELDS:
+            rows = [q for q in with_val if q["field"] == field]
+            assert sum(q["val"] for q in rows) == 1 and not any(q["val"] and q["held_out"] for q in rows)
+            assert sum(q["trained"] for q in rows) == len(rows) - 2
+            assert all(q["trained"] == (not q["held_out"] and not q["val"]) for q in rows)
+        assert not any(q["val"] for q in plain) and sum(q["trained"] for q in plain) == len(plain) - len(med.QA_FIELDS)
+    vals = {med.val_template(r["client_name"], "diagnosis") for r in records}
+    assert vals == set(range(len(med.QA_TEMPLATES["diagnosis"])))  # every wording validates someone
+
+
 def test_cli_dry_run_prints_three_notes_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "notes.jsonl"
     assert med.main(["--dry-run", "--sample", "3", "--n-records", "50", "--output", str(out)]) == 0
@@ -154,8 +170,16 @@ def test_private_records_world_keeps_heldout_data_out_of_training(tmp_path):
         train_rows = world.training_rows(s.retain(ratio))
         trained = {r.get("prompt") or r["text"] for r in train_rows}
         assert not any(c in t for t in trained for c in s.forget[ratio] + s.holdout)
-        held = {q["prompt"] for c in s.retain(ratio) for q in med.qa_probes(world.records[c], world.seed) if q["held_out"]}
-        assert held and not held & trained
+        held = {q["prompt"] for c in s.retain(ratio) for q in world.probes(c) if q["held_out"]}
+        val = {q["prompt"] for c in s.retain(ratio) for q in world.probes(c) if q["val"]}
+        assert held and val and not held & trained and not val & trained and not held & val
+        forget_rows = world.training_rows(s.forget[ratio])  # what unlearning and the attack train on
+        assert not {q.get("prompt") for q in forget_rows} & {q["prompt"] for c in s.forget[ratio]
+                                                             for q in world.probes(c) if not q["trained"]}
+        assert len(world.questions(s.forget[ratio], "val")) == len(s.forget[ratio]) * len(med.QA_FIELDS)
+        n = session.profile.private.retain_eval_clients  # UNDO's stop reads the validation wording, not the test one
+        stop, clients = pr.undo_stop_items(world, ratio, n), world.retain_eval_clients(ratio, n)
+        assert stop.prompts == world.questions(clients, "val").prompts != world.questions(clients).prompts
         relearned, others = relearn_split(s.forget[ratio], seed=0)
         assert relearned and others and not set(relearned) & set(others)
         assert set(relearned) | set(others) == set(s.forget[ratio])
@@ -183,9 +207,9 @@ def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
     split = rr.real_split(world, cfg)
     assert len(split.members) == cfg.real_clients and len(split.holdout) == cfg.real_holdout
     assert split.forget and not set(split.forget) & set(split.retain) and not set(split.members) & set(split.holdout)
-    oracle_text = " ".join(rr.texts(rr.qa_rows(world, split.retain, cfg, held_out=False)))
+    oracle_text = " ".join(rr.texts(rr.qa_rows(world, split.retain, cfg, "train")))
     assert not any(c in oracle_text for c in split.forget + split.holdout)
-    assert all(r["answer"].startswith(" ") and r["field"] in cfg.real_fields for r in rr.qa_rows(world, split.forget, cfg, True))
+    assert all(r["answer"].startswith(" ") and r["field"] in cfg.real_fields for r in rr.qa_rows(world, split.forget, cfg, "test"))
 
     assert "RMU" in {m for m, _ in cfg.real_methods} and cfg.real_train_notes  # the smoke grid exercises both paths
     df = rr.run(session, world, str(model_dir))
@@ -198,7 +222,7 @@ def test_real_tier_splits_trains_adapters_and_reports_every_model(tmp_path):
     assert df.loc[df["method"] != "base", "others_after"].notna().all()
     # the stored AUCs are those of the saved adapters on the right member / non-member texts
     model, tokenizer = rr.load_adapted(session, cfg, artifacts(tmp_path / "root", "medical_real_oracle") / "adapter")
-    members, others = (rr.qa_rows(world, c, cfg, held_out=False) for c in (split.forget, split.holdout))
+    members, others = (rr.qa_rows(world, c, cfg, "train") for c in (split.forget, split.holdout))
     auc = mia_auc(model, rr.tokens(tokenizer, members), rr.tokens(tokenizer, others), rr.texts(members),
                   rr.texts(others), k=session.profile.private.mia_k)["min_k"]
     assert df.loc[df["method"] == "oracle", "auc_min_k"].iloc[0] == pytest.approx(auc)

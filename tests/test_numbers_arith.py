@@ -87,7 +87,7 @@ def attacked_frame() -> pd.DataFrame:
 
     def add(method, s, after, retain=0.95, forget=0.0, **extra):
         rows.append({"method": method, "seed": s, "label": method, "retain_acc": retain, "forget_acc": forget,
-                     "post_attack_forget_acc": after, "base_model": f"base_{s}", "steps": 100, "alpha": np.nan,
+                     "post_attack_forget_acc": after, "post_attack_val_forget_acc": after, "base_model": f"base_{s}", "steps": 100, "alpha": np.nan,
                      "budget": np.nan, "extended": False, "distill_steps": np.nan, "recovered_step": np.nan,
                      **extra})
 
@@ -146,7 +146,7 @@ def frontier_frame() -> pd.DataFrame:
         rows.append({"family": family, "label": label, "method": method, "seed": s, "alpha": alpha,
                      "mask_source": source, "mask_budget": budget, "recovered": steps == steps,
                      "steps_to_recover": steps, "distill_steps": steps, "distill_flops": 1.0, "retain_acc": 0.9,
-                     "forget_acc": 0.0, "post_attack_forget_acc": after, "base_model": f"base_{s}", "run_steps": steps})
+                     "forget_acc": 0.0, "post_attack_forget_acc": after, "post_attack_val_forget_acc": after, "base_model": f"base_{s}", "run_steps": steps})
 
     for s in SEEDS:
         add("global UNDO", "UNDO α=0.1", s, 50.0, 0.60 + 0.01 * s, method="UNDO", alpha=0.1)
@@ -199,10 +199,12 @@ def test_loc_numbers_count_masks_above_every_random_draw(tmp_path):
     for method, sel in (("fisher", 0.5), ("attribution", 0.01)):
         for budget in (0.05, 0.2):
             rows.append({"method": method, "budget": budget, "control": False, "selectivity": sel,
-                         "forget_drop": sel + 0.1, "retain_drop": 0.1, "fraction": budget})
+                         "forget_drop": sel + 0.1, "retain_drop": 0.1, "fraction": budget,
+                         "val_selectivity": sel, "val_forget_drop": sel + 0.1, "val_retain_drop": 0.1})
             for draw in (0.02, 0.05):
                 rows.append({"method": method, "budget": budget, "control": True, "selectivity": draw,
-                             "forget_drop": draw, "retain_drop": 0.0, "fraction": budget})
+                             "forget_drop": draw, "retain_drop": 0.0, "fraction": budget,
+                             "val_selectivity": draw, "val_forget_drop": draw, "val_retain_drop": 0.0})
     causal = pd.DataFrame(rows)
     names = ["fisher", "attribution", "semi_nmf"]
     jac = pd.DataFrame([[1, 0.2, 0.1], [0.2, 1, 0.6], [0.1, 0.6, 1]], index=names, columns=names)

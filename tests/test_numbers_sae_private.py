@@ -42,6 +42,11 @@ def _sweep_row(seed: int, kind: str, rule: str, retain: str, forget: float, side
             "features": [1, 2], "multiplier": 10.0}
 
 
+def _with_val(frame: pd.DataFrame) -> pd.DataFrame:
+    """Validation columns equal to the test ones (these tests are about the numbers, not the split)."""
+    return frame.assign(**{f"val_{c}": frame[c] for c in ("forget_acc", "side_acc", "forget_hits", "side_hits")})
+
+
 def sae_results() -> SAEResults:
     """Three models; TopK clamp forgets one of four questions at full side effects and more below;
     RMU and GradDiff barely move; an untrained SAE selects nothing."""
@@ -53,16 +58,18 @@ def sae_results() -> SAEResults:
                    _sweep_row(s, "relu-untrained", "frequency", "text", 1.0, 1.0, selected=0)]
         baselines += [{"method": m, "lr": 1e-3, "seed": s, "model_dir": f"/m{s}", "forget_acc": 1.0, "side_acc": 1.0,
                        "forget_hits": "1111", "side_hits": "1111"} for m in ("RMU", "GradDiff")]
-    sweeps, baselines = pd.DataFrame(sweeps), pd.DataFrame(baselines)
+    sweeps, baselines = _with_val(pd.DataFrame(sweeps)), _with_val(pd.DataFrame(baselines))
     runs = us.runs_frame(sweeps, baselines)
-    base_evals = {s: {"side_acc": 1.0, "side_hits": "1111"} for s in SEEDS}
+    base_evals = {s: {"side_acc": 1.0, "side_hits": "1111", "val_side_acc": 1.0, "val_side_hits": "1111"} for s in SEEDS}
     keys = {s: ["a", "b", "c", "d"] for s in SEEDS}
-    bases = pd.DataFrame([{"seed": s, "n_known_forget": 4, "n_known_side": 4 + s, "n_asked": {"hazard": 8, "x": 12}}
+    bases = pd.DataFrame([{"seed": s, "n_known_forget": 8, "n_known_side": 8 + s, "n_asked": {"hazard": 8, "x": 12},
+                           "n_test_forget": 4, "n_val_forget": 4, "n_test_side": 4 + s, "n_val_side": 4}
                           for s in SEEDS])
     saes = pd.DataFrame([{"kind": k, "seed": s, "mse": 1.0, "explained_variance": 0.9 + 0.01 * s, "l0": 16.0,
                           "dead_fraction": 0.1, "delta_loss": 0.1} for k in ("topk", "relu", "relu-untrained")
                          for s in SEEDS])
-    curve = [{"lr": 1e-3, "step": 0, "forget_acc": 0.5}, {"lr": 1e-3, "step": 3, "forget_acc": 0.75}]
+    curve = [{"lr": 1e-3, "step": 0, "forget_acc": 0.5, "val_forget_acc": 0.5},
+             {"lr": 1e-3, "step": 3, "forget_acc": 0.75, "val_forget_acc": 0.75}]
     attacks = pd.DataFrame([{"label": label, "variant": variant, "seed": s, "curve": curve, "before": 0.5,
                              "post_attack_forget_acc": 0.7}
                             for s in SEEDS for label, variant in (("base", "base"),

@@ -78,3 +78,44 @@ def test_every_seed_trains_its_own_public_base_and_oracles(tmp_path):
         assert set(rows.loc[rows["method"] == "base", "model_id"]) == {model_id(session, dirs["bases"][seed])}
     assert (pr.table(df)["models"] == 2).all()
     pd.testing.assert_frame_equal(results(session, private.run(session, world)), df)  # a rerun reads the store
+
+
+def test_the_attackers_learning_rate_is_chosen_on_validation_and_test_is_reported():
+    """Validation says lr 1e-3 is the attacker's best; 'others after' is lr 1e-3's test accuracy,
+    although lr 3e-3 has the higher test accuracy (reading test to choose would report 0.9)."""
+    from unlearnlab.experiments.private.evaluate import attack_summary
+
+    curve = [{"lr": lr, "step": step, "forget_acc": test, "val_forget_acc": val}
+             for lr, rows in {1e-3: [(0, 0.1, 0.2), (5, 0.4, 0.8)], 3e-3: [(0, 0.1, 0.2), (5, 0.9, 0.3)]}.items()
+             for step, test, val in rows]
+    assert attack_summary(curve) == {"others_before": 0.1, "others_before_val": 0.2, "others_after": 0.4,
+                                     "others_after_val": 0.8, "worst_lr": 1e-3}
+
+
+def test_each_leak_is_shown_beside_the_oracles_own_auc_and_the_bases():
+    df = frame([0.15, 0.55, 0.95], [0.10, 0.50, 0.90])
+    df["auc_min_k"] = df["method"].map({"oracle": 0.3, "NPO": 0.6})
+    df = pd.concat([df, pd.DataFrame([{"ratio": 0.1, "seed": s, "method": "base", "model_id": f"base_s{s}",
+                                       "auc_min_k": 1.0, "leak_min_k": 2.0} for s in range(3)])])
+    row = pr.leak_beside_references(df).set_index("method").loc["NPO"]
+    assert (row["MIA AUC"], row["oracle AUC"], row["base AUC"]) == ("0.60 $\\pm$ 0.00", "0.30 $\\pm$ 0.00",
+                                                                    "1.00 $\\pm$ 0.00")
+    assert list(pr.leak_beside_references(df)["method"]) == ["NPO"]  # the references are columns, not rows
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "gpu"])
+def test_the_protocol_states_every_rule_of_the_profile(name):
+    """The printed protocol names the validation rules that run in this profile (UNDO's stop only
+    where the grid has UNDO) and says how each fixed learning rate was chosen."""
+    from types import SimpleNamespace
+
+    from unlearnlab.experiments.private.protocol import protocol
+    from unlearnlab.profiles import get_profile
+
+    p = get_profile(name).private
+    text = protocol(SimpleNamespace(profile=get_profile(name)))
+    assert "validation QA accuracy on the other forget clients" in text and "by hand in a pilot" in text
+    assert ("UNDO's stopping step" in text) == any(m == "UNDO" for m, _ in p.methods)
+    default = get_profile("default").private
+    assert all(f"{m} {lr:g}" in text for m, lr in [*default.methods, *default.real_methods])  # the pilot's
+    assert (f"profiles/{name}.py" in text) == (p.methods != default.methods or p.real_methods != default.real_methods)

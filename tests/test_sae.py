@@ -389,7 +389,8 @@ def test_score_table_marks_evidence_per_variant():
 def test_attack_summary_reads_recovery_against_the_attacked_base():
     from unlearnlab.experiments.sae.attack import attack_summary
 
-    curve = lambda accs: [{"lr": 1e-3, "step": 10 * i, "forget_acc": a} for i, a in enumerate(accs)]  # noqa: E731
+    curve = lambda accs: [{"lr": 1e-3, "step": 10 * i, "forget_acc": a, "val_forget_acc": a}  # noqa: E731
+                          for i, a in enumerate(accs)]
     attacks = pd.DataFrame([
         {"label": "base", "variant": "base", "seed": 0, "before": 1.0, "post_attack_forget_acc": 0.7,
          "curve": curve([1.0, 0.9, 0.7])},
@@ -544,7 +545,8 @@ def test_reports_are_conditioned_on_hand_made_results(tmp_path):
     from unlearnlab.experiments.session import Session
     from unlearnlab.plots import sae as sae_plots
     from unlearnlab.profiles import get_profile
-    base_eval = {"forget_acc": 1.0, "side_acc": 1.0, "forget_hits": "1" * 10, "side_hits": "1" * 10}
+    base_eval = {"forget_acc": 1.0, "side_acc": 1.0, "forget_hits": "1" * 10, "side_hits": "1" * 10,
+                 "val_side_acc": 1.0, "val_side_hits": "1" * 10}
     sweeps, baselines, attacks = [], [], []
     for seed in range(3):
         for rule, forget in (("frequency", "0" + "1" * 9), ("kl", "1" * 10)):
@@ -559,12 +561,13 @@ def test_reports_are_conditioned_on_hand_made_results(tmp_path):
                                "side_hits": "1" * 10})
         baselines.append({"method": "RMU", "lr": 1e-3, "seed": seed, "model_dir": "x", "forget_hits": "1" * 10,
                           "side_hits": "1" * 10})
-        curve = [{"lr": 1e-3, "step": s, "forget_acc": a} for s, a in ((0, 1.0), (10, 0.9))]
+        curve = [{"lr": 1e-3, "step": s, "forget_acc": a, "val_forget_acc": a} for s, a in ((0, 1.0), (10, 0.9))]
         attacks += [{"label": "base", "variant": "base", "seed": seed, "before": 1.0, "curve": curve,
                      "post_attack_forget_acc": 0.9, "worst_lr": 1e-3}]
     for rows in (sweeps, baselines):
         for r in rows:
             r["forget_acc"], r["side_acc"] = r["forget_hits"].count("1") / 10, r["side_hits"].count("1") / 10
+            r["val_forget_acc"], r["val_side_acc"] = r["forget_acc"], r["side_acc"]  # validation as test here
     sweeps, baselines = pd.DataFrame(sweeps), pd.DataFrame(baselines)
     runs = us.runs_frame(sweeps, baselines)
     saes = pd.DataFrame([{"kind": "topk", "seed": s, "mse": 0.1, "explained_variance": 0.9, "l0": 8.0,
@@ -572,7 +575,8 @@ def test_reports_are_conditioned_on_hand_made_results(tmp_path):
     from unlearnlab.experiments.sae import per_model
     evals = {seed: base_eval for seed in range(3)}
     keys = {seed: [f"hazard/e{i}/host" for i in range(10)] for seed in range(3)}
-    bases = pd.DataFrame([{"seed": s, "n_known_forget": 10, "n_known_side": 10, "n_asked": {}, "wall_s": 1.0}
+    bases = pd.DataFrame([{"seed": s, "n_known_forget": 20, "n_known_side": 20, "n_asked": {}, "wall_s": 1.0,
+                           "n_val_forget": 10, "n_test_forget": 10, "n_val_side": 10, "n_test_side": 10}
                           for s in range(3)])
     results = xs.SAEResults({s: tmp_path for s in range(3)}, bases, evals, saes,
                             pd.DataFrame({"kind": ["topk"], "seed": [0], "step": [0], "mse": [1.0],
@@ -581,7 +585,7 @@ def test_reports_are_conditioned_on_hand_made_results(tmp_path):
                             per_model.question_stats(runs, evals, keys), pd.DataFrame(attacks), {}, {})
     text = report.conclusion(results)
     assert "Rules whose score is evidence: none" in text and "rests on 1 distinct question" in text
-    assert "0 distinct)" in report.describe(results) and "seed 2: 10 forget" in report.describe(results)
+    assert "0 distinct)" in report.describe(results) and "seed 2: 20 forget (10 validation, 10 test)" in report.describe(results)
     assert "chosen after seeing results" in report.main_caption(Session(get_profile("smoke"), None), results, None)
     assert "SAE-topk clamp (forget 0.20)" in text  # matched side effects at 0.90: the 40x clamp wins
     main = report.latex_table(results)

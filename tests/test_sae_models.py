@@ -11,23 +11,34 @@ from unlearnlab.experiments.sae import per_model
 pytestmark = pytest.mark.unit
 
 
-def sweep(forget_hits, side_hits, seed, variant="RMU"):
-    """Baseline-like run rows of one seed from per-question hit strings."""
+def _acc(hits):
+    return [h.count("1") / len(h) if h else float("nan") for h in hits]
+
+
+def sweep(forget_hits, side_hits, seed, variant="RMU", val_forget=None, val_side=None):
+    """Baseline-like run rows of one seed from per-question hit strings: test hits, and validation
+    hits (default: the same as test)."""
+    val_forget, val_side = val_forget or forget_hits, val_side or side_hits
     return pd.DataFrame({"method": variant, "seed": seed, "forget_hits": forget_hits, "side_hits": side_hits,
-                         "forget_acc": [h.count("1") / len(h) if h else float("nan") for h in forget_hits],
-                         "side_acc": [h.count("1") / len(h) for h in side_hits]})
+                         "forget_acc": _acc(forget_hits), "side_acc": _acc(side_hits),
+                         "val_forget_hits": val_forget, "val_side_hits": val_side,
+                         "val_forget_acc": _acc(val_forget), "val_side_acc": _acc(val_side)})
 
 
 def evals(**side_hits):
-    return {int(k[1:]): {"side_acc": h.count("1") / len(h), "side_hits": h} for k, h in side_hits.items()}
+    """The unmodified models' evaluations (validation side-effect hits the same as test)."""
+    return {int(k[1:]): {"side_acc": h.count("1") / len(h), "side_hits": h,
+                         "val_side_acc": h.count("1") / len(h), "val_side_hits": h} for k, h in side_hits.items()}
 
 
-def test_pooled_bootstrap_of_one_model_is_the_shared_suite_bootstrap():
+def test_pooled_bootstrap_resamples_the_test_questions_of_the_configuration_chosen_on_validation():
     base = "1" * 20
     run = sweep(["1" * 10 + "0" * 10, "1" * 20], [base, "0" * 20], seed=0)  # 2nd config loses every side question
-    pooled = per_model.pooled_bootstrap({0: run}, evals(s0=base))
-    assert pooled == us.score_bootstrap([run], base)
-    assert 0.2 < pooled[0] < 0.5 < pooled[1] < 0.8
+    low, high = per_model.pooled_bootstrap({0: run}, evals(s0=base))
+    assert 0.2 < low < 0.5 < high < 0.8
+    # validation prefers the configuration that forgets nothing on test: the interval is then [0, 0]
+    run = sweep(["1" * 10 + "0" * 10, "1" * 20], [base, base], seed=0, val_forget=["11", "00"], val_side=[base, base])
+    assert per_model.pooled_bootstrap({0: run}, evals(s0=base)) == (0.0, 0.0)
 
 
 def test_each_model_is_scored_against_its_own_unmodified_model():
@@ -36,7 +47,7 @@ def test_each_model_is_scored_against_its_own_unmodified_model():
     base = evals(s0="1" * 10, s1="1" * 9 + "0")  # model 1 itself gets one side question wrong
     scores = per_model.score_rows(runs, base).set_index("seed")["score"]
     assert scores[0] == 0.0 and scores[1] == 1.0  # 0.9 < 0.99 × 1.0, but ≥ 0.99 × 0.9
-    matched = per_model.matched_table(runs, {0: 1.0, 1: 0.9}).iloc[0]
+    matched = per_model.matched_table(runs, base).iloc[0]
     assert matched[f"{us.forget_col(0.99)}_mean"] == pytest.approx(0.5)
 
 
@@ -102,3 +113,62 @@ def test_every_seed_pretrains_its_own_model_and_its_jobs_start_from_it(tmp_path)
         own, other = (load_model(base_dirs[s], "cpu").state_dict() for s in (seed, 1 - seed))
         distance = lambda ref: sum(float((tuned[k] - ref[k]).norm()) for k in tuned)  # noqa: E731
         assert distance(own) < distance(other)
+
+
+def test_score_and_matched_levels_choose_on_validation_and_report_test():
+    """Validation says configuration B forgets most (and keeps side effects); test says A. The
+    score reports B's test forget accuracy; reading test to choose would report A's."""
+    a_test, b_test = "0000", "1110"  # test forget hits: A forgets all four, B one
+    runs = us.runs_frame(pd.DataFrame(), sweep([a_test, b_test], ["1" * 10, "1" * 10], 0,
+                                               val_forget=["1111", "0000"], val_side=["1" * 10, "1" * 10]))
+    row = per_model.score_rows(runs, evals(s0="1" * 10)).iloc[0]
+    assert row["score"] == pytest.approx(0.25) and row["forget_acc"] == pytest.approx(0.75)
+    assert row[f"val_{us.forget_col(0.99)}"] == 0.0
+    matched = per_model.matched_table(runs, evals(s0="1" * 10)).iloc[0]
+    assert matched[f"{us.forget_col(0.9)}_mean"] == pytest.approx(0.75)
+    stats = per_model.question_stats(runs, evals(s0="1" * 10), {0: ["a", "b", "c", "d"]}).iloc[0]
+    assert stats["n_forgotten"] == 1 and stats["forgotten_per_model"] == pytest.approx(1.0)  # B's one, not A's four
+
+
+def test_side_effects_qualify_a_configuration_on_validation_only():
+    """A keeps every validation side question but loses test ones; B the reverse: A qualifies."""
+    runs = us.runs_frame(pd.DataFrame(), sweep(["0000", "0011"], ["0" * 10, "1" * 10], 0,
+                                               val_forget=["0011", "0000"], val_side=["1" * 10, "0" * 10]))
+    assert per_model.score_rows(runs, evals(s0="1" * 10)).iloc[0]["score"] == 1.0
+    assert per_model.choose(runs, 1.0)["val_side_acc"] == 1.0
+
+
+def test_the_split_rule_is_fixed_disjoint_and_keeps_attack_entities_out_of_validation():
+    from unlearnlab.experiments.sae import validation
+
+    forget = [{"domain": "hazard", "entity": f"e{i}", "relation": "host", "split": "attack" if i < 2 else "eval"}
+              for i in range(12)]
+    side = [{"domain": "towns", "entity": f"t{i}", "relation": "river", "split": "eval"} for i in range(9)]
+    parts = validation.parts(forget, side)
+    assert parts == validation.parts(list(reversed(forget)), side)  # order of the rows does not matter
+    assert all(parts[f"hazard/e{i}/host"] == "test" for i in range(2))  # the attacker's entities
+    held = [parts[f"hazard/e{i}/host"] for i in range(2, 12)]
+    assert held.count("val") == held.count("test") == 5
+    assert [parts[f"towns/t{i}/river"] for i in range(9)].count("val") == 4
+    row = {"forget_hits": "".join("1" if i % 2 else "0" for i in range(12)), "side_hits": "1" * 9, "acc_towns": 1.0}
+    where = ([parts[f"hazard/e{i}/host"] for i in range(12)], [parts[f"towns/t{i}/river"] for i in range(9)])
+    out = validation.split_eval(row, *where)
+    assert len(out["forget_hits"]) == 7 and len(out["val_forget_hits"]) == 5 and "acc_towns" not in out
+    assert out["val_side_acc"] == 1.0 and len(out["val_side_hits"]) == 4
+    with pytest.raises(ValueError, match="hits"):
+        validation.split_eval({"forget_hits": "1", "side_hits": "1"}, *where)
+
+
+def test_attack_stopping_point_is_chosen_on_validation():
+    from unlearnlab.experiments.sae.attack import attack_summary
+
+    curve = [{"lr": 1e-3, "step": 0, "forget_acc": 0.2, "val_forget_acc": 0.2},
+             {"lr": 1e-3, "step": 10, "forget_acc": 0.9, "val_forget_acc": 0.3},
+             {"lr": 1e-3, "step": 20, "forget_acc": 0.4, "val_forget_acc": 0.8}]
+    base = [{**r, "forget_acc": 1.0, "val_forget_acc": 1.0} for r in curve]
+    attacks = pd.DataFrame([{"label": "RMU", "variant": "RMU", "seed": 0, "curve": curve, "before": 0.2,
+                             "post_attack_forget_acc": 0.4},
+                            {"label": "base", "variant": "base", "seed": 0, "curve": base, "before": 1.0,
+                             "post_attack_forget_acc": 1.0}])
+    row = attack_summary(attacks).set_index("label").loc["RMU"]
+    assert row["best_step"] == 20 and row["recovered"] == 0.4  # test says step 10 (0.9)

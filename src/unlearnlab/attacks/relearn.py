@@ -126,15 +126,24 @@ def relearning_attack(model: torch.nn.Module, attack_data: TokenSet, forget_eval
                          forget_accuracy(forget_eval), cfg, **hardware)
 
 
-def worst_case(rows: list[dict], key: str = "forget_acc", higher_is_worse: bool = True) -> dict:
+def worst_case(rows: list[dict], key: str = "forget_acc", higher_is_worse: bool = True,
+               select_key: str | None = None) -> dict:
     """The learning rate whose metric at the final step is worst for the defender (highest, or
     lowest with ``higher_is_worse=False``): ``{"worst_lr", "post_attack_<key>"}``. Ties go to the
-    first learning rate of the sweep."""
+    first learning rate of the sweep.
+
+    With ``select_key`` the learning rate is picked on that metric (validation items) and ``key``
+    (test items) is reported at it, so the attack's own choice never looks at the reported items;
+    ``post_attack_<select_key>`` is returned too."""
     final_step = max(r["step"] for r in rows)
     finals = [r for r in rows if r["step"] == final_step]
     sign = 1.0 if higher_is_worse else -1.0
-    best = max(finals, key=lambda r: sign * r[key])
-    return {"worst_lr": best["lr"], f"post_attack_{key}": best[key]}
+    chooser = select_key or key
+    best = max(finals, key=lambda r: sign * r[chooser])
+    out = {"worst_lr": best["lr"], f"post_attack_{key}": best[key]}
+    if select_key:
+        out[f"post_attack_{select_key}"] = best[select_key]
+    return out
 
 
 def _single_lr(config: RelearnConfig) -> float:

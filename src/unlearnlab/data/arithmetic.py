@@ -87,20 +87,24 @@ def word_problem(f: Fact, rng: random.Random) -> tuple[str, str]:
     return prompt, str(f.c)
 
 
-def split_facts(op: str, eval_fraction: float, seed: int,
-                operands: tuple[int, int] | None = None) -> tuple[list[Fact], list[Fact]]:
-    """Split one operation's facts into disjoint (train, eval) by operand pair."""
-    if not 0.0 < eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+def split_facts(op: str, eval_fraction: float, seed: int, operands: tuple[int, int] | None = None,
+                val_fraction: float = 0.0) -> tuple[list[Fact], list[Fact], list[Fact]]:
+    """Split one operation's facts into disjoint (train, eval, val) by operand pair: ``eval``
+    (the test items tables report) and ``val`` (the items every choice is made on) are fractions
+    of the operation's facts; the eval facts do not depend on ``val_fraction``."""
+    if not 0.0 < eval_fraction < 1.0 or not 0.0 <= val_fraction < 1.0 - eval_fraction:
+        raise ValueError(f"eval_fraction must be in (0, 1) and val_fraction in [0, 1 - eval_fraction), "
+                         f"got {eval_fraction} and {val_fraction}")
     all_facts = facts(op, operands)
     rng = random.Random(f"{seed}-{op}")
     order = list(range(len(all_facts)))
     rng.shuffle(order)
     n_eval = max(1, round(eval_fraction * len(all_facts)))
-    eval_idx = set(order[:n_eval])
-    train = [f for i, f in enumerate(all_facts) if i not in eval_idx]
-    held = [f for i, f in enumerate(all_facts) if i in eval_idx]
-    return train, held
+    n_val = max(1, round(val_fraction * len(all_facts))) if val_fraction > 0 else 0
+    eval_idx, val_idx = set(order[:n_eval]), set(order[n_eval:n_eval + n_val])
+    train = [f for i, f in enumerate(all_facts) if i not in eval_idx and i not in val_idx]
+    return (train, [f for i, f in enumerate(all_facts) if i in eval_idx],
+            [f for i, f in enumerate(all_facts) if i in val_idx])
 
 
 def items(fact_list: list[Fact], rng: random.Random, word_problems_per_fact: int = 1) -> list[dict]:
@@ -121,6 +125,7 @@ class ArithmeticWorldConfig:
 
     seed: int = 0  # the data seed: fact split, word-problem wording, English sentences
     eval_fraction: float = 0.1
+    val_fraction: float = 0.1  # validation facts per operation, disjoint from eval and train
     word_problems_per_fact: int = 1
     n_english: int = 3000
     n_english_eval: int = 500

@@ -12,9 +12,9 @@ are nested (the 1 % clients are inside the 5 % set, ...), so ratios differ only 
 ``holdout`` clients are never part of ``full``: they are the non-members of membership inference.
 
 Probes per client: one question per field in several paraphrases (``QA_TEMPLATES``), of which one
-per client and field is held out of every training set (the same wording is trained for other
-clients, so the held-out probe asks a known question form about an untrained pairing), and a
-verbatim probe (the first part of the note as prompt, the rest as answer). ``private_spans``
+per client and field (the test item; with ``val`` a second, the validation item) is held out of every
+training set (the same wording is trained for other clients: a known question form about an untrained
+pairing), and a verbatim probe (the first part of the note as prompt, the rest as answer). ``private_spans``
 marks the characters of a note the generator draws per client (numbers, name, diagnosis, drug,
 symptoms, findings), so that verbatim extraction can be scored on those and not on the template.
 The study's saved world (records, client splits, tokenizer) is ``data.medical_world``.
@@ -31,6 +31,7 @@ import json
 import random
 import re
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,20 +331,25 @@ def split_files(records: Sequence[dict], splits: ClientSplits) -> dict[str, list
 
 
 def held_out_template(client: str, field: str, seed: int = 0) -> int:
-    """Index of the paraphrase of ``field`` held out for ``client`` (stable for a seed)."""
+    """Index of the paraphrase of ``field`` held out for ``client`` as the test item (stable for a seed)."""
     return random.Random(f"{seed}|{client}|{field}").randrange(len(QA_TEMPLATES[field]))
 
 
-def qa_probes(record: dict, seed: int = 0) -> list[dict]:
-    """Every (field, paraphrase) question about a record's client; ``held_out`` marks the one
-    paraphrase per field that no training set contains."""
-    name = record["client_name"]
-    rows = []
+def val_template(client: str, field: str, seed: int = 0) -> int:
+    """Index of the one held out as the validation item: another than the test one, which stays as it was."""
+    others = [i for i in range(len(QA_TEMPLATES[field])) if i != held_out_template(client, field, seed)]
+    return random.Random(f"{seed}|{client}|{field}|val").choice(others)
+
+
+def qa_probes(record: dict, seed: int = 0, val: bool = False) -> list[dict]:
+    """Every (field, paraphrase) question about a record's client: ``held_out`` (test), with ``val``
+    a second held-out one per field (``val``), and ``trained`` (the rest: what training sets contain)."""
+    name, rows = record["client_name"], []
     for field, templates in QA_TEMPLATES.items():
-        skip = held_out_template(name, field, seed)
-        for i, template in enumerate(templates):
-            rows.append({"client": name, "field": field, "template": i, "held_out": i == skip,
-                         "prompt": template.format(name=name), "answer": str(record[field])})
+        skip, check = held_out_template(name, field, seed), val_template(name, field, seed) if val else -1
+        rows += [{"client": name, "field": field, "template": i, "held_out": i == skip, "val": i == check,
+                  "trained": i not in (skip, check), "prompt": t.format(name=name), "answer": str(record[field])}
+                 for i, t in enumerate(templates)]
     return rows
 
 
@@ -419,9 +425,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def dataset_card(records: Sequence[dict], splits: ClientSplits, config: dict) -> str:
     """A Markdown dataset card: what the data is, how it was made, split sizes, conditions."""
-    by_dx: dict[str, int] = {}
-    for r in records:
-        by_dx[r.get("diagnosis", "?")] = by_dx.get(r.get("diagnosis", "?"), 0) + 1
+    by_dx = Counter(r.get("diagnosis", "?") for r in records)
     lines = ["# Synthetic SOAP notes (unlearnlab)", "",
              "Entirely synthetic clinic notes from a seeded grammar (`unlearnlab.data.medical`); no real person "
              "or record. Names are combinations of common first and last names; every client name is unique.", "",

@@ -38,12 +38,15 @@ class MedicalWorldConfig:
     n_english: int  # training sentences (a quarter as many more are held out)
     vocab_size: int
     seed: int = 0
+    # a second paraphrase per (client, field) kept out of every training set: the validation item
+    # every choice of the study reads (the test paraphrase is the same either way)
+    val_questions: bool = True
 
     def as_dict(self) -> dict:
         """The artifact key and the card's config (the world's directory name hashes it)."""
         return {"world": "medical", "seed": self.seed, "public": self.public, "clients": self.clients,
                 "holdout": self.holdout, "ratios": list(self.ratios), "min_forget": self.min_forget,
-                "n_english": self.n_english, "vocab_size": self.vocab_size}
+                "n_english": self.n_english, "vocab_size": self.vocab_size, "val_questions": self.val_questions}
 
 
 def _write(cfg: MedicalWorldConfig, tmp: Path) -> None:
@@ -77,6 +80,7 @@ class MedicalWorld:
     english_train: list[str]
     english_eval: list[str]
     seed: int
+    val_questions: bool = False
 
     @classmethod
     def build(cls, config: MedicalWorldConfig, data_dir: Path) -> Path:
@@ -95,17 +99,24 @@ class MedicalWorld:
         records = {r["client_name"]: r for r in med.read_jsonl(directory / "records.jsonl")}
         n = card["config"]["n_english"]
         return cls(directory, load_tokenizer(directory / "tokenizer"), records, clients["public"], splits,
-                   card["english"][:n], card["english"][n:], card["config"]["seed"])
+                   card["english"][:n], card["english"][n:], card["config"]["seed"],
+                   bool(card["config"].get("val_questions", False)))
 
     def tokens(self, rows: list[dict], label_key: str = "field") -> TokenSet:
         return TokenSet.from_rows(rows, self.tokenizer, label_key=label_key)
 
+    def probes(self, client: str) -> list[dict]:
+        """Every question about ``client`` (``med.qa_probes``: trained, test and, in a world with
+        ``val_questions``, validation paraphrases)."""
+        return med.qa_probes(self.records[client], self.seed, self.val_questions)
+
     def training_rows(self, clients: Sequence[str], all_paraphrases: bool = False) -> list[dict]:
-        """Notes and questions (held-out paraphrases only if ``all_paraphrases``) of ``clients``."""
+        """Notes and questions of ``clients``: the trained paraphrases (every paraphrase, test and
+        validation ones included, only if ``all_paraphrases``: the public clients, never scored)."""
         rows = []
         for c in clients:
             rows.append({"text": med.note_text(self.records[c]), "field": "note", "client": c})
-            rows += [q for q in med.qa_probes(self.records[c], self.seed) if all_paraphrases or not q["held_out"]]
+            rows += [q for q in self.probes(c) if all_paraphrases or q["trained"]]
         return rows
 
     def corpus(self, clients: Sequence[str], all_paraphrases: bool = False) -> TokenSet:
@@ -124,9 +135,13 @@ class MedicalWorld:
         english_rows = [{"text": s, "split": "retain"} for s in self.english_train]
         return self.records_set(self.splits.retain(ratio), "retain").concat(self.tokens(english_rows, "split"))
 
-    def questions(self, clients: Sequence[str], held_out: bool = True) -> TokenSet:
-        """QA probes (label: field) in the held-out paraphrase, or in the trained ones."""
-        rows = [q for c in clients for q in med.qa_probes(self.records[c], self.seed) if q["held_out"] == held_out]
+    def questions(self, clients: Sequence[str], use: str = "test") -> TokenSet:
+        """QA probes (label: field) of ``clients``: ``use`` 'test' (the held-out paraphrase the
+        tables report), 'val' (the validation paraphrase choices read) or 'train' (the trained ones)."""
+        flag = {"test": "held_out", "val": "val", "train": "trained"}[use]
+        rows = [q for c in clients for q in self.probes(c) if q[flag]]
+        if not rows and use == "val":
+            raise ValueError("this world holds out no validation questions (MedicalWorldConfig.val_questions)")
         return self.tokens(rows, "field")
 
     def notes(self, clients: Sequence[str]) -> tuple[TokenSet, list[str]]:

@@ -6,10 +6,13 @@ Splits (facts are split by operand pair, per operation):
   The oracle's pretraining set is the same without multiplication and division.
 - ``forget_train`` / ``retain_train``: x/÷ and +/- rows of the *train* facts; the only data that
   unlearning, distillation and the relearning attack may touch.
-- ``eval``: rows of held-out *eval* facts (``eval_fraction`` of each operation). They are part of
-  the knowledge the base model learns in pretraining, but no unlearning, distillation or attack
-  ever trains on them, so forget accuracy there measures what is left of the capability, not of
-  the items an unlearning method saw.
+- ``eval``: rows of held-out *eval* facts (``eval_fraction`` of each operation), the test items
+  every table reports. They are part of the knowledge the base model learns in pretraining, but
+  no unlearning, distillation or attack ever trains on them, so forget accuracy there measures
+  what is left of the capability, not of the items an unlearning method saw.
+- ``val``: rows of other held-out facts (``val_fraction``), in the same role as ``eval`` but for
+  choosing: learning rates, UNDO's stopping step, the worst-case attack learning rate and the
+  best mask are picked on ``val``; the numbers reported for the pick come from ``eval``.
 - ``english_train`` / ``english_eval``: grammar sentences, disjoint.
 
 Everything that shapes the data (its seed, the operand ranges, sizes) is a field of
@@ -33,7 +36,7 @@ from unlearnlab.data import arithmetic as arith
 from unlearnlab.data import english
 from unlearnlab.data.arithmetic import ArithmeticWorldConfig
 
-SPLITS = ("pretrain", "forget_train", "retain_train", "eval", "english_train", "english_eval")
+SPLITS = ("pretrain", "forget_train", "retain_train", "eval", "val", "english_train", "english_eval")
 
 
 def generate_splits(cfg: ArithmeticWorldConfig) -> dict[str, list[dict]]:
@@ -41,12 +44,15 @@ def generate_splits(cfg: ArithmeticWorldConfig) -> dict[str, list[dict]]:
     rng = random.Random(cfg.seed)
     splits: dict[str, list[dict]] = {name: [] for name in SPLITS}
     for op in arith.ALL_OPS:
-        train_facts, eval_facts = arith.split_facts(op, cfg.eval_fraction, cfg.seed, cfg.operands(op))
+        train_facts, eval_facts, val_facts = arith.split_facts(op, cfg.eval_fraction, cfg.seed, cfg.operands(op),
+                                                               cfg.val_fraction)
         train_rows = arith.items(train_facts, rng, cfg.word_problems_per_fact)
         eval_rows = arith.items(eval_facts, rng, cfg.word_problems_per_fact)
-        splits["pretrain"] += train_rows + eval_rows
+        val_rows = arith.items(val_facts, rng, cfg.word_problems_per_fact)
+        splits["pretrain"] += train_rows + eval_rows + val_rows
         splits["forget_train" if op in arith.FORGET_OPS else "retain_train"] += train_rows
         splits["eval"] += eval_rows
+        splits["val"] += val_rows
     sentences = english.corpus(cfg.n_english + cfg.n_english_eval, cfg.seed + 1)
     as_rows = [{"prompt": None, "answer": None, "text": s, "op": "english", "format": "sentence",
                 "a": 0, "b": 0} for s in sentences]
@@ -74,7 +80,8 @@ def _save(cfg: ArithmeticWorldConfig, directory: Path) -> None:
         "forget": f"multiplication and division (operands {flo}-{fhi}, exact division)",
         "retain": f"addition and subtraction (operands {rlo}-{rhi}, non-negative results) + English grammar text",
         "sizes": {k: len(v) for k, v in splits.items()},
-        "note": "eval rows are held out from unlearning, distillation and attacks (see module docstring)",
+        "note": "eval (test) and val rows are held out from unlearning, distillation and attacks; "
+                "choices are made on val, tables report eval (see module docstring)",
     })
 
 

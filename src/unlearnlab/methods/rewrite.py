@@ -43,8 +43,9 @@ class RewriteMethodConfig(MethodConfig):
     every variant takes the same number of optimizer steps on the same prompts). Learning rates
     differ per adapter because their useful scales do ((IA)³ vectors start at 1 and must move by
     tens of percent, LoRA starts at zero, full fine-tuning moves every weight); each subclass's
-    default comes from a pilot on two development rewrites that are not in any profile's grid
-    (Greece → Thessaloniki, Sweden → Gothenburg; SmolLM2, 8 steps per stage, lr ×{0.4, 1, 2}):
+    default comes from a pilot on two development rewrites (Greece → Thessaloniki, Sweden →
+    Gothenburg; the latter joined the default grid on 2026-12-03, so one reported rewrite was seen
+    by the pilot; SmolLM2, 8 steps per stage, lr ×{0.4, 1, 2}):
     below them F2 is barely learned in a short budget (LoRA 1e-3: 0 %), above them control facts
     break ((IA)³ 1e-1: controls 100 → 38-50 %)."""
 

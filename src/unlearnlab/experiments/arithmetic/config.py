@@ -25,7 +25,11 @@ class ArithmeticConfig:
     data_seed: int = 0
     retain_range: tuple[int, int] = RETAIN_RANGE  # operands of + and - (inclusive)
     forget_range: tuple[int, int] = FORGET_RANGE  # operands of x and / (inclusive)
-    eval_fraction: float = 0.1
+    eval_fraction: float = 0.1  # test facts per operation (every table reports these)
+    # validation facts per operation: every choice of the study (baseline learning rates, UNDO's
+    # stopping step, the worst-case attack learning rate, the best Targeted-UNDO mask) is made on
+    # them, never on the test facts (world.py)
+    val_fraction: float = 0.1
     word_problems_per_fact: int = 1
     # rows repeated in pretraining: x/÷ are 800 facts to memorise; subtraction (borrows, half
     # as many facts as addition) is the slowest retain operation to learn
@@ -76,6 +80,7 @@ class ArithmeticConfig:
     def world(self) -> ArithmeticWorldConfig:
         """The config of the world this study generates and trains on."""
         return ArithmeticWorldConfig(seed=self.data_seed, eval_fraction=self.eval_fraction,
+                                     val_fraction=self.val_fraction,
                                      word_problems_per_fact=self.word_problems_per_fact, n_english=self.n_english,
                                      n_english_eval=self.n_english_eval, vocab_size=self.vocab_size,
                                      retain_range=self.retain_range, forget_range=self.forget_range)

@@ -21,7 +21,7 @@ PRETRAIN_COLUMNS = ["acc_add", "acc_sub", "acc_mul", "acc_div", "english_ce", "n
 def world_examples(world, per_split: int = 3) -> pd.DataFrame:
     """A few rows of each split (notebook 00): forget rows are x and ÷, retain rows + and −."""
     examples = pd.concat([world.splits[s].to_pandas().sample(per_split, random_state=0).assign(split=s)
-                          for s in ["forget_train", "retain_train", "eval", "english_train"]])
+                          for s in ["forget_train", "retain_train", "eval", "val", "english_train"]])
     return examples[["split", "op", "format", "prompt", "answer", "text"]]
 
 
@@ -64,7 +64,7 @@ def describe_baselines(runs: pd.DataFrame, chosen: dict[str, float]) -> str:
     """The learning rate chosen per method, with its mean retain and forget accuracy."""
     at_chosen = runs[runs.apply(lambda r: r["lr"] == chosen[r["method"]], axis=1)]
     summary = at_chosen.groupby("method")[["retain_acc", "forget_acc"]].mean()
-    return ("Chosen learning rates: " + ", ".join(
+    return ("Learning rates chosen on the validation items (test accuracy at that rate): " + ", ".join(
         f"{m} lr={lr:g} (retain {100 * summary.loc[m, 'retain_acc']:.1f} %, "
         f"forget {100 * summary.loc[m, 'forget_acc']:.1f} %)" for m, lr in chosen.items())
         + ". Whether this suppression survives relearning is tested in 40_attacks.")
@@ -257,6 +257,8 @@ def pretrain_numbers(session: Session, pre: pd.DataFrame) -> Numbers:
            f"{p.retain_range[0]}-{p.retain_range[1]}")
     n.text("evalFraction", wording.percent_text(p.eval_fraction), "share of operand pairs held out for evaluation",
            f"{100 * p.eval_fraction:g}%")
+    n.text("valFraction", wording.percent_text(p.val_fraction), "share of operand pairs held out for validation",
+           f"{100 * p.val_fraction:g}%")
     for op, word in (("add", "addition"), ("sub", "subtraction"), ("mul", "multiplication"), ("div", "division")):
         mean_ci_number(n, f"base{op.capitalize()}", b[f"acc_{op}"], f"base models' held-out {word} accuracy")
     mean_ci_number(n, "oracleForget", (o["acc_mul"] + o["acc_div"]) / 2, "oracles' held-out x/÷ accuracy")
@@ -362,9 +364,10 @@ def arith_numbers(session: Session, att: pd.DataFrame, rows: pd.DataFrame) -> Nu
         if method in BASELINES:
             _gap(n, f"{part}Gap", d, oracle, f"{method}: post-attack forget accuracy minus the oracle's (points)")
             n.text(f"{part}VsOracle", _versus(d, oracle, "the oracle"), f"{method} vs the attacked oracle")
-    after = {m: rows[rows["method"] == m]["post_attack_forget_acc"].mean() for m in BASELINES}
+    # chosen on validation items; the numbers reported for it are test numbers
+    after = {m: rows[rows["method"] == m]["post_attack_val_forget_acc"].mean() for m in BASELINES}
     best_baseline = min(after, key=after.get)
-    n.text("bestBaseline", best_baseline, "the baseline with the lowest mean post-attack forget accuracy")
+    n.text("bestBaseline", best_baseline, "the baseline with the lowest mean post-attack validation forget accuracy")
     configs = global_configs(att)
     n.text("undoRecovery", recovery_sentence(configs), "which global configurations recovered retain accuracy")
     undo_numbers(n, [c for c in configs if c["method"] == "UNDO"], oracle, rows[rows["method"] == best_baseline])
@@ -373,9 +376,10 @@ def arith_numbers(session: Session, att: pd.DataFrame, rows: pd.DataFrame) -> Nu
 
 
 def undo_numbers(n: Numbers, undo: list[dict], oracle: pd.DataFrame, baseline: pd.DataFrame) -> None:
-    """The most robust UNDO that recovered on every model ('undoBest…', n/a when none did)."""
+    """The most robust UNDO that recovered on every model ('undoBest…', n/a when none did), chosen
+    by post-attack forget accuracy on validation items and reported on test items."""
     rec = [c for c in undo if c["recovered"]]
-    best = min(rec, key=lambda c: c["rows"]["post_attack_forget_acc"].mean()) if rec else None
+    best = min(rec, key=lambda c: c["rows"]["post_attack_val_forget_acc"].mean()) if rec else None
     rows = best["rows"] if best else pd.DataFrame(columns=["seed", "retain_acc", "forget_acc",
                                                            "post_attack_forget_acc", "distill_steps"])
     n.text("undoBestAlpha", f"{best['alpha']:g}" if best else "n/a", "α of the most robust UNDO that recovered")

@@ -13,6 +13,7 @@ from unlearnlab.experiments.arithmetic.config import SETTING
 from unlearnlab.experiments.session import Session, model_id
 
 BASELINES = ("GradDiff", "MaxEnt", "RMU")
+MAX_RETAIN_DROP = 0.1  # a baseline learning rate may cost at most this much validation retain accuracy
 
 
 def models(session: Session) -> pd.DataFrame:
@@ -22,22 +23,25 @@ def models(session: Session) -> pd.DataFrame:
     return df[df["setting"] == SETTING]
 
 
-def select_lr(models: pd.DataFrame, method: str, base_retain: float, max_retain_drop: float = 0.1) -> float:
-    """The sweep's learning rate with the lowest mean forget accuracy among those whose mean
-    retain accuracy stays within ``max_retain_drop`` of the base model (else the best retain)."""
+def select_lr(models: pd.DataFrame, method: str, base_retain: float,
+              max_retain_drop: float = MAX_RETAIN_DROP) -> float:
+    """The sweep's learning rate with the lowest mean validation forget accuracy among those whose
+    mean validation retain accuracy stays within ``max_retain_drop`` of the base model's (else the
+    best validation retain accuracy). Test accuracies are never read here."""
     runs = models[models["method"] == method]
     if runs.empty:
         raise ValueError(f"no runs of {method!r} in the results store; run 30_baselines first")
-    by_lr = runs.groupby("lr")[["forget_acc", "retain_acc"]].mean()
-    ok = by_lr[by_lr["retain_acc"] >= base_retain - max_retain_drop]
-    return float(ok["forget_acc"].idxmin() if not ok.empty else by_lr["retain_acc"].idxmax())
+    by_lr = runs.groupby("lr")[["val_forget_acc", "val_retain_acc"]].mean()
+    ok = by_lr[by_lr["val_retain_acc"] >= base_retain - max_retain_drop]
+    return float(ok["val_forget_acc"].idxmin() if not ok.empty else by_lr["val_retain_acc"].idxmax())
 
 
 def selected_lrs(session: Session, baselines=BASELINES) -> dict[str, float]:
-    """The learning rate chosen per baseline (lowest forget acc within 10 points of base retain)."""
+    """The learning rate chosen per baseline on validation items (lowest forget accuracy within
+    10 points of the base model's retain accuracy)."""
     df = models(session)
     df = df[df["seed"].isin(session.profile.arithmetic.seeds)]
-    base_retain = float(df[df["method"] == "base"]["retain_acc"].mean())
+    base_retain = float(df[df["method"] == "base"]["val_retain_acc"].mean())
     # the sweep's learning rates only: other studies add runs of these methods (the localize
     # study's GradDiff reference), possibly after 40_attacks, which must not change the choice
     swept = df[df["lr"].isin(session.profile.arithmetic.unlearn_lrs)] if "lr" in df else df
@@ -106,7 +110,8 @@ def attacked(session: Session) -> pd.DataFrame:
     if att.empty:
         raise RuntimeError("no attack results for this profile's attack settings; run 40_attacks first")
     runs = runs.assign(model_id=[model_id(session, d) for d in runs["model_dir"]])
-    cols = ["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "worst_lr", "curve"]
+    cols = ["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "post_attack_val_forget_acc",
+            "worst_lr", "curve"]
     return runs.merge(att[cols], on=["method", "hparam", "seed", "model_id"], how="inner")
 
 
@@ -117,7 +122,8 @@ def attacked_all(session: Session) -> pd.DataFrame:
     if att.empty:
         raise RuntimeError("no attack results yet")
     att = att[att["attack_hash"] == config_hash(session.profile.arithmetic.relearn())]
-    cols = ["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "worst_lr", "curve"]
+    cols = ["method", "hparam", "seed", "model_id", "post_attack_forget_acc", "post_attack_val_forget_acc",
+            "worst_lr", "curve"]
     runs = models(session)
     runs = runs.assign(model_id=[model_id(session, d) for d in runs["model_dir"]])
     return runs.merge(att[cols], on=["method", "hparam", "seed", "model_id"], how="inner")

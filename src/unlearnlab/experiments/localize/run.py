@@ -120,9 +120,11 @@ def load_masks(localizations: dict[str, Path], budget: float) -> dict[str, Mask]
     return {m: Mask.load(mask_dir(localizations, m, budget)) for m in localizations if m != "random"}
 
 
-def eval_forget_retain(world: ArithmeticWorld):
-    """model -> (forget acc, retain acc) on held-out eval items (one forward pass per batch)."""
-    tokens = world.tokens("eval")
+def eval_forget_retain(world: ArithmeticWorld, split: str = "eval"):
+    """model -> (forget acc, retain acc) on held-out ``split`` items: ``eval`` (test, what the
+    figures report) or ``val`` (validation, what the most selective mask is named on); one
+    forward pass per batch."""
+    tokens = world.tokens(split)
 
     def evaluate(model: torch.nn.Module) -> tuple[float, float]:
         acc = accuracy_by_label(model, tokens)
@@ -133,19 +135,24 @@ def eval_forget_retain(world: ArithmeticWorld):
 
 def causal_table(session: Session, world: ArithmeticWorld, base_dir: Path,
                  localizations: dict[str, Path], seed: int = 0) -> pd.DataFrame:
-    """Ablation of every non-random mask vs ``profile.localize.causal_random_draws`` random masks each."""
+    """Ablation of every non-random mask vs ``profile.localize.causal_random_draws`` random masks each,
+    measured on the test items (``forget_drop``, ``retain_drop``, ``selectivity``) and on the
+    validation items (the same columns with ``val_``; the random draws are the same masks)."""
     p = session.profile
     methods = [m for m in localizations if m != "random"]
     cfg = {"base": Path(base_dir).name, "localizations": {m: localizations[m].name for m in methods},
-           "budgets": list(p.localize.mask_budgets), "draws": p.localize.causal_random_draws, "seed": seed}
+           "budgets": list(p.localize.mask_budgets), "draws": p.localize.causal_random_draws, "seed": seed,
+           "splits": ["eval", "val"]}
     artifact = Artifact(session.paths.artifacts, "causal", "ablation", cfg)
 
     def make(tmp: Path) -> None:
         model = load_model(base_dir, session.device)
         masks = {(m, b): Mask.load(mask_dir(localizations, m, b)) for m in methods for b in p.localize.mask_budgets}
-        rows = causal_validation(model, {f"{m}@{b:g}": mask for (m, b), mask in masks.items()},
-                                 eval_forget_retain(world), p.localize.causal_random_draws, seed)
-        for row in rows:
+        labelled = {f"{m}@{b:g}": mask for (m, b), mask in masks.items()}
+        rows = causal_validation(model, labelled, eval_forget_retain(world), p.localize.causal_random_draws, seed)
+        val = causal_validation(model, labelled, eval_forget_retain(world, "val"), p.localize.causal_random_draws, seed)
+        for row, v in zip(rows, val, strict=True):
+            row.update({f"val_{k}": v[k] for k in ("forget_drop", "retain_drop", "selectivity")})
             method, budget = row["mask"].split("@")
             row.update({"method": method, "budget": float(budget)})
         write_json_atomic(tmp / "rows.json", rows)

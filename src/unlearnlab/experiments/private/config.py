@@ -10,6 +10,14 @@ from dataclasses import dataclass, field
 
 from unlearnlab.core.models import ModelSize
 
+# How the learning rates fixed below (``methods``, ``real_methods``), run.METHOD_CONFIG's retain weights
+# and the default attack rate were chosen: by hand in pilots of 2026-11 (commits d6e54f8, 8b1b054), before
+# the results now reported and before the world had validation items, on the held-out (test) paraphrase
+# the tables report; no rule re-derives them at run time (that would need a grid of learning rates, i.e.
+# more training runs). ``protocol.py`` and the paper state this; the values are what the prose quotes.
+LR_PILOT = {"ratio": 0.10, "seed": 0, "steps": 40, "retain_drop": 0.1, "date": "2026-11"}
+REAL_LR_PILOT = {"seed": 0, "steps": 10, "lrs": (1e-3, 3e-3), "date": "2026-11"}
+
 
 @dataclass(frozen=True)
 class PrivateConfig:
@@ -34,8 +42,9 @@ class PrivateConfig:
     pretrain_lr: float = 1e-2
     finetune_steps: int = 120
     finetune_lr: float = 1e-2
-    # (method, lr): at the 10 % split, seed 0, 40 steps, the lowest forget QA whose retain QA stayed within
-    # 0.1 of the base's 0.36 (GradDiff 3e-3: 0.18/0.29; NPO 1e-3: 0.20/0.32; SimNPO 3e-3: 0.05/0.30; RMU
+    # (method, lr), fixed by the pilot of LR_PILOT (not chosen at run time): at the 10 % split, seed 0, 40
+    # steps, the lowest forget QA whose retain QA stayed within 0.1 of the base's 0.36, both on the test
+    # paraphrase of that time (GradDiff 3e-3: 0.18/0.29; NPO 1e-3: 0.20/0.32; SimNPO 3e-3: 0.05/0.30; RMU
     # 1e-2: 0.30/0.30; NPO 3e-3 reached 0.05 but kept 0.15 retain); retain weights in run.METHOD_CONFIG
     # UNDO is not in the default grid: 12 more jobs (4 ratios x 3 seeds, 120 distillation steps on
     # packed rows each) would add an estimated ~100 s to a notebook measured at 377 s of 480 before
@@ -51,7 +60,8 @@ class PrivateConfig:
     retain_eval_clients: int = 50
     mia_k: float = 0.2
     # 1e-3 was the worst case in 34 of 36 method runs when (1e-3, 3e-3) were both run (seed 0-2, all
-    # ratios, measured); the gpu profile sweeps three
+    # ratios, measured on the test items in the pilot); with several rates (gpu sweeps three) the
+    # attacker's rate is chosen per model on the validation paraphrase (evaluate.attack_summary)
     relearn_lrs: tuple[float, ...] = (1e-3,)
     relearn_steps: int = 15
     relearn_eval_every: int = 5
@@ -74,7 +84,9 @@ class PrivateConfig:
     # relearning step padded to a note, ~3-4x its cost: +~100 s)
     real_train_notes: bool = False
     real_note_words: int = 48
-    # 10 steps at 1e-3 left 25-50 % forget QA (base 87.5 %, oracle 0 %); 3e-3 reaches the oracle's
+    # fixed by the pilot of REAL_LR_PILOT: 10 steps at 1e-3 left 25-50 % forget QA (base 87.5 %, oracle
+    # 0 %), so 3e-3 was taken (the higher rate of the two tried; it does not reach the oracle's 0 %:
+    # the tables show what it reaches)
     real_methods: tuple[tuple[str, float], ...] = (("GradDiff", 3e-3), ("NPO", 3e-3))
     real_unlearn_steps: int = 10
     # one seed: the three-seed grid took 346 s of the 8-min budget (bf16, measured); gpu runs five

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from unlearnlab.attacks.relearn import RelearnConfig, relearning_attack, worst_case
+from unlearnlab.attacks.relearn import (RelearnConfig, check_forget_only, forget_accuracy, relearn_sweep,
+                                        sampled_batches, worst_case)
 from unlearnlab.core.artifacts import config_hash, read_json
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.models import load_model
@@ -28,7 +29,7 @@ from unlearnlab.experiments.session import Session, model_id
 
 SETTING = "private_records"
 MODELS_TABLE, ATTACKS_TABLE = "medical_models", "medical_attacks"
-EVAL_VERSION = 2  # part of every evaluation row's key: 2 = verbatim scored on private tokens
+EVAL_VERSION = 3  # part of every evaluation row's key: 2 = verbatim on private tokens; 3 = validation QA too
 
 
 def cached(session: Session, table: str, key: dict, compute: Callable[[], dict]) -> dict:
@@ -59,8 +60,9 @@ def note_verbatim(model, tokenizer, records: Sequence[dict], texts: Sequence[str
 
 
 def evaluate(model, world: MedicalWorld, ratio: float, session: Session) -> dict:
-    """Forget / retain / holdout QA accuracy (held-out paraphrase), forget QA in trained
-    wordings, per-field forget accuracy, verbatim extraction of the second half of the notes
+    """Forget / retain / holdout QA accuracy (held-out test paraphrase), forget and retain QA in
+    the validation paraphrase (``val_*``: what choices read), forget QA in trained wordings,
+    per-field forget accuracy, verbatim extraction of the second half of the notes
     (private tokens, and all tokens), MIA AUC (forget notes vs holdout notes) for every attack,
     and English cross-entropy."""
     p = session.profile.private
@@ -69,8 +71,10 @@ def evaluate(model, world: MedicalWorld, ratio: float, session: Session) -> dict
     retain = world.retain_eval_clients(ratio, p.retain_eval_clients)
     out = {"n_forget": len(forget), "n_forget_questions": len(questions),
            "forget_qa_acc": nan_mean(exact_match(model, questions)),
-           "forget_qa_seen_acc": nan_mean(exact_match(model, world.questions(forget, held_out=False))),
+           "forget_qa_seen_acc": nan_mean(exact_match(model, world.questions(forget, "train"))),
            "retain_qa_acc": nan_mean(exact_match(model, world.questions(retain))),
+           "val_forget_qa_acc": nan_mean(exact_match(model, world.questions(forget, "val"))),
+           "val_retain_qa_acc": nan_mean(exact_match(model, world.questions(retain, "val"))),
            "holdout_qa_acc": nan_mean(exact_match(model, world.questions(holdout))),
            "english_ce": cross_entropy(model, world.english())}
     for name, clients in (("forget", forget), ("holdout", holdout)):
@@ -108,14 +112,31 @@ def relearn_split(forget: Sequence[str], seed: int) -> tuple[list[str], list[str
 
 
 def attack_others(model, attacked: TokenSet, others: TokenSet, config: RelearnConfig, seed: int,
-                  hardware: dict) -> dict:
+                  hardware: dict, others_val: TokenSet) -> dict:
     """The relearning attack of both tiers: fine-tune on ``attacked`` (forget rows only), score QA
-    accuracy on ``others`` (the other forget clients' questions) before and after, worst case over
-    the learning rates."""
-    curve = relearning_attack(model, attacked, others, ["forget"], config, seed, **hardware)
-    after = worst_case(curve)
-    return {"others_before": next(r["forget_acc"] for r in curve if r["step"] == 0),
-            "others_after": after["post_attack_forget_acc"], "worst_lr": after["worst_lr"], "curve": curve}
+    accuracy on ``others`` (the other forget clients' questions in the test paraphrase) and on
+    ``others_val`` (theirs in the validation paraphrase) before and after; the attacker's learning
+    rate is chosen on validation (``attack_summary``)."""
+    check_forget_only(attacked, ["forget"])
+    device = next(model.parameters()).device
+
+    def metric(m) -> dict[str, float]:
+        return {**forget_accuracy(others)(m), **forget_accuracy(others_val, "val_forget_acc")(m)}
+
+    curve = relearn_sweep(model, sampled_batches(attacked, config.batch_size, seed, device), metric, config,
+                          **hardware)
+    return {**attack_summary(curve), "curve": curve}
+
+
+def attack_summary(curve: list[dict]) -> dict:
+    """Before and after the attack on the other forget clients: the attacker's learning rate is the
+    one with the highest *validation* QA accuracy at the last step (``worst_case(select_key=...)``),
+    and ``others_after`` is the *test* accuracy at that rate (``others_after_val``: validation)."""
+    after = worst_case(curve, select_key="val_forget_acc")
+    first = next(r for r in curve if r["step"] == 0)
+    return {"others_before": first["forget_acc"], "others_before_val": first["val_forget_acc"],
+            "others_after": after["post_attack_forget_acc"], "others_after_val": after["post_attack_val_forget_acc"],
+            "worst_lr": after["worst_lr"]}
 
 
 def relearn_config(session: Session) -> RelearnConfig:
@@ -137,7 +158,7 @@ def relearn(session: Session, world: MedicalWorld, model_dir: Path, method: str,
         if others:
             model = load_model(model_dir, session.device)
             values.update(attack_others(model, world.records_set(attacked, "forget"), world.questions(others),
-                                        config, seed, session.hardware))
+                                        config, seed, session.hardware, world.questions(others, "val")))
         return values
 
     return cached(session, ATTACKS_TABLE, key, compute)

@@ -19,6 +19,7 @@ import pandas as pd
 from unlearnlab.core.stats import mean_ci
 from unlearnlab.data import medical as med
 from unlearnlab.experiments.private import report
+from unlearnlab.experiments.private.config import LR_PILOT, REAL_LR_PILOT
 from unlearnlab.experiments.private.real import real_config
 from unlearnlab.experiments.session import Session
 from unlearnlab.reporting.numbers import PM, Numbers
@@ -135,6 +136,26 @@ def profile_numbers(n: Numbers, session: Session) -> None:
     n.text("undoNote", "UNDO (noise, then distillation of the GradDiff model) runs in this grid" if "UNDO" in names
            else "UNDO (noise, then distillation of the GradDiff model) is not in this grid (CPU budget); the "
            "\\texttt{smoke} and \\texttt{gpu} grids run it", "whether UNDO is in the grid")
+
+
+def pilot_numbers(n: Numbers, session: Session) -> None:
+    """How the fixed learning rates were chosen (``config.LR_PILOT``, ``REAL_LR_PILOT``) and the
+    rates themselves: the protocol paragraph states them."""
+    p = session.profile.private
+    n.percent("pilotRatio", LR_PILOT["ratio"], "learning-rate pilot: forget ratio", digits=0)
+    n.count("pilotSeed", LR_PILOT["seed"], "learning-rate pilot: seed")
+    n.count("pilotSteps", LR_PILOT["steps"], "learning-rate pilot: unlearning steps")
+    n.count("pilotRetainDrop", round(100 * LR_PILOT["retain_drop"]), "learning-rate pilot: retain QA drop allowed "
+            "(points)")
+    n.text("lrs", "; ".join(f"{m} {_sci(lr)}" for m, lr in p.methods), "the grid's fixed learning rates",
+           "; ".join(f"{m} {lr:g}" for m, lr in p.methods))
+    n.text("relearnLrs", ", ".join(_sci(lr) for lr in p.relearn_lrs), "relearning attack learning rate(s)",
+           ", ".join(f"{lr:g}" for lr in p.relearn_lrs))
+    n.count("retainEvalClients", p.retain_eval_clients, "retain clients whose QA is scored (test and validation)")
+    n.count("realPilotSeed", REAL_LR_PILOT["seed"], "SmolLM2 learning-rate pilot: seed")
+    n.count("realPilotSteps", REAL_LR_PILOT["steps"], "SmolLM2 learning-rate pilot: unlearning steps")
+    n.text("realPilotLrs", " and ".join(_sci(lr) for lr in REAL_LR_PILOT["lrs"]),
+           "SmolLM2 learning-rate pilot: rates tried", " and ".join(f"{lr:g}" for lr in REAL_LR_PILOT["lrs"]))
 
 
 def real_profile_numbers(n: Numbers, session: Session, model: str | None = None) -> None:
@@ -273,6 +294,7 @@ def paper_numbers(session: Session, df: pd.DataFrame, real: pd.DataFrame | None 
     """Every number ``paper/sec_private.tex`` uses."""
     n = Numbers("private")
     profile_numbers(n, session)
+    pilot_numbers(n, session)
     real_profile_numbers(n, session, model)
     table = report.table(df) if not df.empty else pd.DataFrame()
     grid = [m for m, _ in session.profile.private.methods]

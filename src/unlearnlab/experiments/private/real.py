@@ -60,7 +60,8 @@ from unlearnlab.methods import UnlearnData, get_method
 SETTING = "private_records_real"
 MODELS_TABLE, ATTACKS_TABLE = "medical_real_models", "medical_real_attacks"
 LORA_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-ATTACK_COLUMNS = ("n_relearned", "n_others", "others_before", "others_after", "worst_lr")
+ATTACK_COLUMNS = ("n_relearned", "n_others", "others_before", "others_after", "others_before_val", "others_after_val",
+                  "worst_lr")
 
 
 def real_config(session: Session, model: str | None = None) -> PrivateConfig:
@@ -113,12 +114,13 @@ def real_split(world: MedicalWorld, cfg: PrivateConfig) -> RealSplit:
     return RealSplit(sorted(members[:n]), sorted(members[n:]), sorted(world.splits.holdout[: cfg.real_holdout]))
 
 
-def qa_rows(world: MedicalWorld, clients: list[str], cfg: PrivateConfig, held_out: bool, split: str = "") -> list[dict]:
-    """Questions about ``clients`` on ``real_fields`` in the held-out paraphrase or the trained
-    ones; the answer starts with a space (how the model's tokenizer writes a word after '?')."""
+def qa_rows(world: MedicalWorld, clients: list[str], cfg: PrivateConfig, use: str, split: str = "") -> list[dict]:
+    """Questions about ``clients`` on ``real_fields``: ``use`` 'test' (the held-out paraphrase the
+    table reports), 'val' (the validation paraphrase choices read) or 'train' (the trained ones);
+    the answer starts with a space (how the model's tokenizer writes a word after '?')."""
+    flag = {"test": "held_out", "val": "val", "train": "trained"}[use]
     return [{**q, "answer": " " + q["answer"], "split": split}
-            for c in clients for q in med.qa_probes(world.records[c], world.seed)
-            if q["field"] in cfg.real_fields and q["held_out"] == held_out]
+            for c in clients for q in world.probes(c) if q["field"] in cfg.real_fields and q[flag]]
 
 
 def note_rows(world: MedicalWorld, clients: list[str], cfg: PrivateConfig, split: str = "") -> list[dict]:
@@ -143,7 +145,7 @@ def texts(rows: list[dict]) -> list[str]:
 def training_sets(tokenizer, world: MedicalWorld, clients: list[str], cfg: PrivateConfig, split: str) -> list[TokenSet]:
     """What a model trains on for ``clients``: their questions in the trained paraphrases and,
     with ``real_train_notes``, their notes (a second set, batched apart)."""
-    sets = [tokens(tokenizer, qa_rows(world, clients, cfg, held_out=False, split=split))]
+    sets = [tokens(tokenizer, qa_rows(world, clients, cfg, "train", split=split))]
     if cfg.real_train_notes:
         sets.append(tokens(tokenizer, note_rows(world, clients, cfg, split)))
     return sets
@@ -302,16 +304,19 @@ def _note_scores(model, tokenizer, world: MedicalWorld, cfg: PrivateConfig, spli
 @torch.no_grad()
 def evaluate(model, tokenizer, world: MedicalWorld, cfg: PrivateConfig, split: RealSplit) -> dict:
     """Held-out-paraphrase QA accuracy on forget / retain / holdout clients (and per field on the
-    forget clients), trained-paraphrase accuracy on the forget clients, and membership inference
+    forget clients), validation-paraphrase accuracy on forget and retain clients (``val_*``),
+    trained-paraphrase accuracy on the forget clients, and membership inference
     (forget vs holdout question-answer texts); with ``real_train_notes`` also note-level
     membership inference (``auc_note_*``) and verbatim extraction of the notes as trained."""
     out = {"n_forget": len(split.forget), "n_retain": len(split.retain), "n_holdout": len(split.holdout)}
     for name, clients in (("forget", split.forget), ("retain", split.retain), ("holdout", split.holdout)):
-        out[f"{name}_qa_acc"] = _acc(model, tokens(tokenizer, qa_rows(world, clients, cfg, True)))
-    forget_questions = tokens(tokenizer, qa_rows(world, split.forget, cfg, True), "field")
+        out[f"{name}_qa_acc"] = _acc(model, tokens(tokenizer, qa_rows(world, clients, cfg, "test")))
+    for name, clients in (("forget", split.forget), ("retain", split.retain)):
+        out[f"val_{name}_qa_acc"] = _acc(model, tokens(tokenizer, qa_rows(world, clients, cfg, "val")))
+    forget_questions = tokens(tokenizer, qa_rows(world, split.forget, cfg, "test"), "field")
     out["n_forget_questions"] = len(forget_questions)
     out.update({f"forget_{f}_acc": v for f, v in accuracy_by_label(model, forget_questions, 64).items()})
-    members, others = qa_rows(world, split.forget, cfg, False), qa_rows(world, split.holdout, cfg, False)
+    members, others = qa_rows(world, split.forget, cfg, "train"), qa_rows(world, split.holdout, cfg, "train")
     out["forget_qa_seen_acc"] = _acc(model, tokens(tokenizer, members))
     aucs = mia_auc(model, tokens(tokenizer, members), tokens(tokenizer, others), texts(members), texts(others),
                    k=cfg.mia_k)
@@ -358,8 +363,8 @@ def relearn(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: Re
             model, tokenizer = load_adapted(session, cfg, Path(model_dir) / "adapter", trainable=True)
             with precision(session):
                 values.update(attack_others(model, joined(training_sets(tokenizer, world, attacked, cfg, "forget")),
-                                            tokens(tokenizer, qa_rows(world, others, cfg, True)), config, seed,
-                                            hardware(session, cfg)))
+                                            tokens(tokenizer, qa_rows(world, others, cfg, "test")), config, seed,
+                                            hardware(session, cfg), tokens(tokenizer, qa_rows(world, others, cfg, "val"))))
         return values
 
     return cached(session, ATTACKS_TABLE, key, compute)

@@ -102,6 +102,25 @@ def mia_by_attack(df: pd.DataFrame) -> pd.DataFrame:
     return df.groupby(["method"], sort=False)[[f"auc_{a}" for a in ATTACKS]].mean().round(3)
 
 
+def leak_beside_references(df: pd.DataFrame, attack: str = HEADLINE_ATTACK) -> pd.DataFrame:
+    """Per forget ratio and method: its MIA AUC and privacy leak next to the oracle's own AUC and
+    the base's at that ratio (mean ± 95 % CI over models; the value alone for one model), so a
+    leak is never read without the reference it is relative to (an oracle far from chance, 0.5,
+    moves every leak)."""
+    rows = []
+    for ratio, at in df.groupby("ratio", sort=False):
+        refs = {m: at[at["method"] == m].drop_duplicates("model_id")[f"auc_{attack}"].dropna()
+                for m in REFERENCE_METHODS}
+        for method, g in at[~at["method"].isin(REFERENCE_METHODS)].groupby("method", sort=False):
+            g = g.drop_duplicates("model_id")
+            rows.append({"forget %": f"{100 * ratio:g}", "method": method,
+                         "MIA AUC": _cell(g[f"auc_{attack}"].dropna(), 1.0, 2, True),
+                         "oracle AUC": _cell(refs["oracle"], 1.0, 2, True),
+                         "base AUC": _cell(refs["base"], 1.0, 2, True),
+                         "privacy leak (%)": _cell(g[f"leak_{attack}"].dropna(), 100.0, 1, True)})
+    return pd.DataFrame(rows)
+
+
 def write_table(session: Session, df: pd.DataFrame) -> pd.DataFrame:
     """The synthetic tier's paper table (``private_records.tex`` and its CSV twin)."""
     out = table(df)
@@ -271,7 +290,8 @@ def _method_ratio(g: pd.DataFrame, at_ratio: pd.DataFrame, ratio: float) -> str:
             f"retain QA {_pct(g['retain_qa_acc'])} (base {100 * b['retain_qa_acc'].mean():.1f} %), "
             + (f"verbatim private tokens {_pct(g['forget_verbatim'])} (oracle {100 * o['forget_verbatim'].mean():.1f} "
                "%), " if "forget_verbatim" in g else "") + f"MIA AUC "
-            f"{g[f'auc_{a}'].mean():.2f}, privacy leak {_pct(g[f'leak_{a}'])}, other forget clients "
+            f"{g[f'auc_{a}'].mean():.2f} (oracle {o[f'auc_{a}'].mean():.2f}, base {b[f'auc_{a}'].mean():.2f}), "
+            f"privacy leak {_pct(g[f'leak_{a}'])}, other forget clients "
             f"{_pct(g['others_before'].dropna())} → {_pct(g['others_after'].dropna())} after relearning "
             f"(oracle → {100 * o['others_after'].mean():.1f} %)")
 
@@ -348,11 +368,12 @@ def real_note(session: Session, model: str | None = None) -> str:
 
 
 def table_caption(session: Session) -> str:
-    return (f"Private records ({grid_note(session)}). Forget/retain QA: greedy exact match in a held-out "
-            f"paraphrase; verbatim: next-token accuracy on the private tokens (client-specific values) of the "
-            f"second half of forget notes; MIA AUC ({HEADLINE_ATTACK.replace('_', '-')}) of forget vs holdout "
-            "notes and privacy leak relative to the oracle; QA accuracy on the other forget clients before and "
-            "after relearning on half of them, and the gain (after $-$ before, points). Every row: mean $\\pm$ "
+    return (f"Private records ({grid_note(session)}). Forget/retain QA: greedy exact match in the held-out "
+            "test paraphrase (choices read a second, validation paraphrase); verbatim: next-token accuracy on the "
+            "private tokens (client-specific values) of the second half of forget notes; MIA AUC "
+            f"({HEADLINE_ATTACK.replace('_', '-')}) of forget vs holdout notes (chance 0.5; the base and oracle rows "
+            "of each ratio give their own) and privacy leak relative to the oracle; QA accuracy on the other forget "
+            "clients before and after relearning on half of them, and the gain (after $-$ before, points). Every row: mean $\\pm$ "
             "95\\% CI over independently pretrained models (models: how many; each seed pretrains its own public "
             "model and fine-tunes its own base and oracles; an unlearned model starts from its seed's base, its "
             "privacy leak is relative to its seed's oracle, and its relearning attack uses its seed's client "

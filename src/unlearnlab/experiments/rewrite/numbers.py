@@ -118,20 +118,38 @@ def add_comparisons(n: Numbers, df: pd.DataFrame) -> None:
     n.count("pairs", pairs, "paired runs behind each paired difference (rewrites x seeds)")
 
 
+def attack_lrs(finals: pd.DataFrame) -> dict[str, float]:
+    """target -> the attacker's learning rate for that rewrite: the one whose mean final F1 exact
+    match over the *other* rewrites' runs is highest (leave one rewrite out: the choice for a
+    rewrite never reads that rewrite's prompts, whose numbers are the ones reported). Ties, and
+    a grid of one rewrite, go to the sweep's first learning rate. ``finals``: one variant's
+    curve rows at the last step."""
+    sweep = list(dict.fromkeys(finals.lr))
+    out = {}
+    for target in dict.fromkeys(finals.target):
+        others = finals[finals.target != target]
+        means = others.groupby("lr", sort=False).exact.mean().reindex(sweep) if not others.empty else None
+        out[target] = float(means.idxmax()) if means is not None and means.notna().any() else float(sweep[0])
+    return out
+
+
 def relearn_ends(curves: pd.DataFrame) -> pd.DataFrame:
     """Per relearning variant: F1's held-out exact match before (step 0) and after the attack
-    (last step), mean and 95 % CI over runs, at the learning rate that brought F1 back most
-    (the worst case of the sweep; the default profile sweeps one)."""
+    (last step), mean and 95 % CI over runs, each rewrite's runs at the learning rate
+    ``attack_lrs`` picks for it on the other rewrites (the worst case of the sweep, chosen
+    without reading the reported rewrite; the default profile sweeps one). ``lr``: the picked
+    rates, in sweep order."""
     if curves.empty:
         return pd.DataFrame(columns=["variant", "lr", "n", "before_mean", "before_ci", "after_mean", "after_ci"])
     last = curves.step.max()
     rows = []
     for variant, g in curves.groupby("variant", sort=False):
-        lr = g[g.step == last].groupby("lr").exact.mean().idxmax()
-        run = g[g.lr == lr]
+        chosen = attack_lrs(g[g.step == last])
+        run = g[[lr == chosen[t] for t, lr in zip(g.target, g.lr)]]
         before = run[run.step == 0].exact.tolist()
         after = run[run.step == last].exact.tolist()
-        rows.append({"variant": variant, "lr": lr, "n": len(after), **dict(zip(("before_mean", "before_ci"),
+        lrs = "/".join(f"{lr:g}" for lr in dict.fromkeys(g.lr) if lr in set(chosen.values()))
+        rows.append({"variant": variant, "lr": lrs, "n": len(after), **dict(zip(("before_mean", "before_ci"),
                      mean_ci(before))), **dict(zip(("after_mean", "after_ci"), mean_ci(after)))})
     return pd.DataFrame(rows)
 
@@ -147,7 +165,7 @@ def add_relearning(n: Numbers, curves: pd.DataFrame) -> None:
         name = _name(VARIANT_NAMES[r.variant])
         for when in ("before", "after"):
             n.mean_ci(f"{name}Relearn{when.title()}", _rounded(r[f"{when}_mean"], 100, 1), r[f"{when}_ci"],
-                      f"{r.variant}: F1 held-out exact match {when} the relearning attack (lr {r.lr:g}), "
+                      f"{r.variant}: F1 held-out exact match {when} the relearning attack (lr {r.lr}), "
                       f"mean and 95 % CI over {int(r.n)} runs")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from unlearnlab.core.stats import format_mean_ci, mean_ci
+from unlearnlab.core.stats import format_mean_ci, mean_ci, summarize
 from unlearnlab.data import hazard
 from unlearnlab.evals import unlearning_score as us
 from unlearnlab.experiments.sae import per_model
@@ -140,10 +140,18 @@ def profile_numbers(n: Numbers, session: Session) -> None:
 
 
 def suite_numbers(n: Numbers, results: SAEResults) -> None:
-    """Each model's suite: questions it answers under all 24 orderings, of how many asked."""
-    n.text("forgetQuestions", _range(results.suite_sizes()), "forget questions per model's suite (range over models)")
-    n.text("sideQuestions", _range(results.suite_sizes("n_known_side")),
-           "side-effect questions per model's suite (range over models)")
+    """Each model's suite: questions it answers under all 24 orderings, of how many asked, and
+    how many of them are validation and test questions."""
+    n.text("forgetQuestions", _range(results.suite_sizes()),
+           "test forget questions per model's suite (range over models)")
+    n.text("sideQuestions", _range(results.suite_sizes("n_test_side")),
+           "test side-effect questions per model's suite (range over models)")
+    n.text("valForgetQuestions", _range(results.suite_sizes("n_val_forget")),
+           "validation forget questions per model's suite (range over models)")
+    n.text("valSideQuestions", _range(results.suite_sizes("n_val_side")),
+           "validation side-effect questions per model's suite (range over models)")
+    n.text("knownForgetQuestions", _range(results.suite_sizes("n_known_forget")),
+           "forget questions a model answers under all 24 orderings (range over models)")
     asked = results.bases.iloc[0]["n_asked"] if not results.bases.empty else {}
     asked = asked if isinstance(asked, dict) else {}
     n.count("askedForget", asked.get(hazard.FORGET_DOMAIN, 0), "forget questions asked before the 24-ordering filter")
@@ -156,15 +164,23 @@ def _trained_clamps(table: pd.DataFrame) -> pd.DataFrame:
                  & (table["intervention"] == "clamp") & table["score_mean"].notna()]
 
 
+def _pick(rows: pd.DataFrame) -> str:
+    """The column a best variant is picked on: the mean validation score where there is one (the
+    synthetic tier), else the reported score (the real tier, which has no validation questions)."""
+    return "val_score_mean" if "val_score_mean" in rows and rows["val_score_mean"].notna().any() else "score_mean"
+
+
 def _best(rows: pd.DataFrame) -> pd.Series | None:
-    return None if rows.empty else rows.loc[rows["score_mean"].idxmax()]
+    """The variant with the highest mean validation score (reported: its test score)."""
+    return None if rows.empty else rows.loc[rows[_pick(rows)].idxmax()]
 
 
 def best_text(rows: pd.DataFrame, best: pd.Series | None) -> str:
     """The best variant's name, saying when others tie with it (a best of a tie is arbitrary)."""
     if best is None:
         return NA
-    ties = int((rows["score_mean"] >= best["score_mean"] - 1e-12).sum()) - 1
+    col = _pick(rows)
+    ties = int((rows[col] >= best[col] - 1e-12).sum()) - 1
     if ties and ties == len(rows) - 1:
         return f"all {len(rows)} variants tie"
     return variant_text(best["variant"]) + (f"; {ties} other variant{'s tie' if ties > 1 else ' ties'} with it" if ties else "")
@@ -221,17 +237,15 @@ def score_numbers(n: Numbers, results: SAEResults) -> None:
 
 
 def matched_rows(results: SAEResults, ratios: Sequence[float] = us.RATIOS) -> pd.DataFrame:
-    """Per family and seed: the lowest forget accuracy at each matched side-effect level, read
-    against that seed's own model (the rows ``per_model.matched_table`` averages)."""
-    if results.runs.empty:
-        return pd.DataFrame(columns=["family", "seed"])
-    return pd.DataFrame([{"family": f, "seed": s, **{us.forget_col(r): v for r, v in
-                                                      us.matched_forget(g, results.base_side[s], ratios).items()}}
-                         for (f, s), g in results.runs.groupby(["family", "seed"], sort=False)])
+    """Per family and seed: the test forget accuracy of the configuration chosen on validation at
+    each matched side-effect level, against that seed's own model (the rows
+    ``per_model.matched_table`` averages)."""
+    return per_model.matched_rows(results.runs, results.base_evals, ratios)
 
 
 def clamp_family(table: pd.DataFrame, ratio: float) -> str | None:
-    """The trained-SAE clamp family with the lowest mean forget accuracy at side effects ≥ ratio."""
+    """The trained-SAE clamp family with the lowest mean forget accuracy at side effects ≥ ratio
+    in ``table`` (``matched_numbers`` passes the validation accuracies)."""
     col = f"{us.forget_col(ratio)}_mean"
     rows = table[table["family"].str.startswith("SAE") & table["family"].str.endswith(" clamp")
                  & ~table["family"].str.contains("untrained", regex=False)].dropna(subset=[col])
@@ -244,10 +258,13 @@ def matched_numbers(n: Numbers, results: SAEResults) -> None:
     table = _matched(results)
     rows = matched_rows(results)
     high, mid, low = us.RATIOS
-    family = clamp_family(table, low) if not table.empty else None
+    val_rows = per_model.matched_rows(results.runs, results.base_evals, column="val_forget_acc")
+    val_table = (summarize(val_rows, ["family"], [us.forget_col(low)]) if not val_rows.empty and "seed" in val_rows
+                 and len(val_rows) else pd.DataFrame())
+    family = clamp_family(val_table, low) if not val_table.empty else None  # named on validation
     kind = None if family is None else family.removeprefix("SAE-").removesuffix(" clamp")
     n.text("clampFamily", NA if kind is None else KINDS.get(kind, kind), "SAE kind whose clamping forgets most at the "
-           "loosest matched level")
+           "loosest matched level on validation questions")
 
     def row(fam):
         hit = table[table["family"] == fam] if fam is not None and not table.empty else table.iloc[0:0]

@@ -24,8 +24,20 @@ EVIDENCE_NOTE = ("the evidence rule's ≥ 2 questions forgotten per model (and �
 def score_table(results: SAEResults | RealResults) -> pd.DataFrame:
     """Mean ± 95 % CI over seeds per variant (synthetic tier: over independently pretrained
     models, each score on that model's own questions), with the bootstrap over questions and the
-    evidence rule (``unlearning_score.score_table``, read per model by ``per_model.mark_evidence``)."""
-    return per_model.mark_evidence(us.score_table(results.scores, results.stats))
+    evidence rule (``unlearning_score.score_table``, read per model by ``per_model.mark_evidence``);
+    synthetic tier: ``val_score_mean``, the mean validation score, on which a best variant is picked."""
+    table = per_model.mark_evidence(us.score_table(results.scores, results.stats))
+    col = f"val_{us.forget_col(us.RATIOS[0])}"
+    if col in results.scores and not table.empty:  # the synthetic tier: what a choice between variants reads
+        table["val_score_mean"] = table["variant"].map(1.0 - results.scores.groupby("variant")[col].mean())
+    return table
+
+
+def best_variant(rows: pd.DataFrame) -> pd.Series:
+    """The row of the variant with the highest mean validation score (synthetic tier; its test
+    score is what is reported), or of the highest score where there is no validation (real tier)."""
+    col = "val_score_mean" if "val_score_mean" in rows and rows["val_score_mean"].notna().any() else "score_mean"
+    return rows.loc[rows[col].idxmax()]
 
 
 def _models(results: SAEResults | RealResults, n: int) -> tuple[int, int]:
@@ -119,7 +131,7 @@ def _matched(results: SAEResults | RealResults, ratios: Sequence[float] = us.RAT
     """Lowest forget accuracy per family at each matched side-effect level: each synthetic seed
     against its own model (``per_model.matched_table``), the real tier against its one model."""
     if isinstance(results, SAEResults):
-        return per_model.matched_table(results.runs, results.base_side, ratios)
+        return per_model.matched_table(results.runs, results.base_evals, ratios)
     return us.matched_table(results.runs, float(results.base_eval["side_acc"]), ratios)
 
 
@@ -175,16 +187,19 @@ def _fmt(mean: float, ci: float, n: int, low: float = float("nan"), high: float 
 
 
 def suite_line(results: SAEResults) -> str:
-    """Per independently pretrained model: how many questions pass its 24-ordering filter, and its
-    measured side-effect accuracy; and how the score pools them."""
-    per = "; ".join(f"seed {int(r['seed'])}: {int(r['n_known_forget'])} forget and {int(r['n_known_side'])} "
-                    f"side-effect questions, side-effect accuracy {results.base_side[int(r['seed'])]:.3f}"
+    """Per independently pretrained model: how many questions pass its 24-ordering filter, how the
+    fixed rule cuts them into validation and test, and its measured side-effect accuracy (test)."""
+    per = "; ".join(f"seed {int(r['seed'])}: {int(r['n_known_forget'])} forget ({int(r['n_val_forget'])} validation, "
+                    f"{int(r['n_test_forget'])} test) and {int(r['n_known_side'])} side-effect questions "
+                    f"({int(r['n_val_side'])} validation, {int(r['n_test_side'])} test), test side-effect accuracy "
+                    f"{results.base_side[int(r['seed'])]:.3f}"
                     for _, r in results.bases.sort_values("seed").iterrows())
     asked = results.bases.iloc[0]["n_asked"] if not results.bases.empty else {}
     return (f"Suites: {results.n_models} independently pretrained model(s), each with the questions it answers "
-            f"under all 24 orderings (of {asked}) — {per}. Each model's runs are scored on its own questions "
-            "against its own unmodified model; a score is the mean over models (95 % CI over models), and the "
-            "bootstrap resamples each model's own questions.")
+            f"under all 24 orderings (of {asked}) — {per}. Every configuration, learning rate and attack stopping "
+            "point is chosen on a model's validation questions; each model's runs are scored on its own test "
+            "questions against its own unmodified model; a score is the mean over models (95 % CI over models), "
+            "and the bootstrap resamples each model's own test questions.")
 
 
 def describe(results: SAEResults) -> str:
@@ -222,7 +237,7 @@ def _rule_lines(clamp_rows: pd.DataFrame, suite: str) -> tuple[list[str], list[s
         if group["score_mean"].isna().all():
             lines.append(f"- **{rule}**: no score (no known forget question).")
             continue
-        best = group.loc[group["score_mean"].idxmax()]
+        best = best_variant(group)
         n_q, per = int(best["n_forgotten"]), _forgotten(best)
         if best["significant"]:
             works.append(f"{rule} ({per:.1f} questions per model)")
@@ -329,7 +344,7 @@ def conclusion(results: SAEResults, real: RealResults | None = None) -> str:
     if clamp_rows["score_mean"].notna().any():
         rule_lines, works = _rule_lines(clamp_rows, f"of its own forget questions ({sizes} per model)")
         lines += rule_lines
-        best = clamp_rows.loc[clamp_rows["score_mean"].idxmax()]
+        best = best_variant(clamp_rows)
         lines.append(f"- **Verdict.** Rules whose score is evidence: {', '.join(works) or 'none'}. The best clamp "
                      f"score is {best['score_mean']:.3f} ({best['variant']}, {results.n_models} independently "
                      f"pretrained models), {int(best['n_forgotten'])} distinct question(s) forgotten over the "
@@ -378,16 +393,22 @@ MODELS_NOTE = ("Synthetic tier: one independently pretrained model per seed (its
 def main_caption(session: Session, results: SAEResults, real: RealResults | None) -> str:
     caption = (f"SAE feature unlearning vs RMU and GradDiff ({grid_note(session)}). Unlearning score "
                "$= 1 -$ min forget accuracy over configurations keeping side-effect accuracy $\\geq 0.99$ of the "
-               "unmodified model's (measured), in \\%, each synthetic model scored on its own suite against its "
+               "unmodified model's (measured; synthetic tier: the configuration chosen on validation questions, its "
+               "test forget accuracy read), in \\%, each synthetic model scored on its own suite against its "
                "own unmodified model: mean $\\pm$ 95\\% CI over models (SmolLM2: over seeds); for one run "
                "(SmolLM2 in the default profile) the 95\\% bootstrap interval over questions in brackets. *: "
                "evidence ($\\geq 2$ questions forgotten per model and $\\geq 2$ distinct ones, the bootstrap "
                "interval over questions (each model's own resampled) and, with several models, the CI exclude 0); "
                "the $\\geq 2$-questions part of this rule was chosen after seeing results (an earlier run's best "
                f"score was one flipped answer per seed). {MODELS_NOTE}")
-    caption += (f" Synthetic suites (forget / side-effect questions known under all 24 orderings, per model): "
-                + "; ".join(f"{f} / {s}" for f, s in zip(results.suite_sizes(), results.suite_sizes("n_known_side")))
-                + f"; unmodified side-effect accuracy {_accuracies(results)}.")
+    caption += (" Every configuration behind a score (SAE sweep point, RMU/GradDiff learning rate) is chosen on "
+                "validation questions and the score read on test questions; synthetic test suites (forget / "
+                "side-effect questions known under all 24 orderings, per model): "
+                + "; ".join(f"{f} / {s}" for f, s in zip(results.suite_sizes(), results.suite_sizes("n_test_side")))
+                + "; validation: "
+                + "; ".join(f"{f} / {s}" for f, s in zip(results.suite_sizes("n_val_forget"),
+                                                        results.suite_sizes("n_val_side")))
+                + f"; unmodified test side-effect accuracy {_accuracies(results)}.")
     if real is not None:
         caption += (f" SmolLM2 suite: {real.suite['n_known_forget']} forget and {real.suite['n_known_side']} "
                     f"side-effect questions; unmodified side-effect accuracy {real.base_eval['side_acc']:.3f}.")
@@ -400,10 +421,11 @@ def _accuracies(results: SAEResults) -> str:
 
 
 MATCHED_CAPTION = (
-    "Lowest forget accuracy (\\%, lower is better) at matched side effects: among each family's "
+    "Forget accuracy (\\%, lower is better) at matched side effects: among each family's "
     "configurations (SAE: every rule, retain corpus, threshold, number of features and multiplier) whose "
-    "side-effect accuracy is $\\geq r\\times$ the unmodified model's (each synthetic model's own); 100 where none "
-    "qualifies. Mean $\\pm$ 95\\% CI over models (SmolLM2: over seeds); one run: the mean. " + MODELS_NOTE)
+    "side-effect accuracy is $\\geq r\\times$ the unmodified model's (each synthetic model's own), the one with the "
+    "lowest forget accuracy; synthetic tier: chosen on validation questions, its test forget accuracy shown; "
+    "SmolLM2: chosen and shown on the same questions; 100 where none qualifies. Mean $\\pm$ 95\\% CI over models (SmolLM2: over seeds); one run: the mean. " + MODELS_NOTE)
 
 
 def quality_caption(session: Session) -> str:
@@ -416,9 +438,10 @@ def attack_caption(session: Session) -> str:
     p = session.profile.sae
     return (f"Relearning attack on the synthetic tier ({session.profile.name} profile): fine-tuning on forget "
             f"data of held-out entities (lr {list(p.attack_lrs)}, {p.attack_steps} "
-            "steps); held-out forget accuracy in \\% before, at the best evaluated step, of the attacked "
+            "steps); held-out test forget accuracy in \\% before, at the best evaluated step (the learning "
+            "rate and step with the highest validation forget accuracy), of the attacked "
             "unmodified model at that step, and at the last step; targets: each family's best configuration at "
-            f"side effects $\\geq {p.attack_side_ratio:g}\\times$ base, per seed on that seed's independently "
+            f"side effects $\\geq {p.attack_side_ratio:g}\\times$ base (chosen on validation questions), per seed on that seed's independently "
             "pretrained model (its own held-out forget questions). Mean $\\pm$ 95\\% CI over models (Models: "
             "how many).")
 

@@ -5,7 +5,8 @@ model (init and data order) with its own suite, one SAE per kind from it with it
 RMU / GradDiff per learning rate from it; pretrainings, SAE and baseline jobs in one pool of
 one-thread worker processes on a multi-core CPU, ``core.parallel.worker_pool``), then the
 relearning attack (``attack``); scores per model against its own unmodified model
-(``per_model``). ``real_results``: the SmolLM2 tier (``real``). Both
+(``per_model``), every choice on the suite's validation questions and every reported number on
+its test questions (``validation``). ``real_results``: the SmolLM2 tier (``real``). Both
 return the stored results in frames; ``report`` turns them into tables and text.
 """
 
@@ -25,10 +26,9 @@ from unlearnlab.core.parallel import worker_pool
 from unlearnlab.core.timing import Laps
 from unlearnlab.data.hazard import HazardWorld
 from unlearnlab.evals import unlearning_score as us
-from unlearnlab.experiments.sae import per_model, real
+from unlearnlab.experiments.sae import per_model, real, validation
 from unlearnlab.experiments.sae.attack import attack_job, attack_targets
-from unlearnlab.experiments.sae.synthetic import (base_evaluation, baseline_job, build_world, pretrain,
-                                                  question_keys, sae_job)
+from unlearnlab.experiments.sae.synthetic import base_evaluation, baseline_job, build_world, load_suite, pretrain, sae_job
 from unlearnlab.experiments.session import Session
 
 
@@ -36,7 +36,7 @@ from unlearnlab.experiments.session import Session
 class SAEResults:
     base_dirs: dict[int, Path]  # seed -> that seed's independently pretrained hazard model
     bases: pd.DataFrame  # per seed: its pretrained model's metrics (suite sizes, steps, seconds)
-    base_evals: dict[int, dict]  # per seed: its unmodified model on its own suite (accuracies, hits)
+    base_evals: dict[int, dict]  # per seed: its unmodified model on its own suite (test, and val_* columns)
     saes: pd.DataFrame  # reconstruction metrics per kind and seed
     curves: pd.DataFrame  # SAE training curves
     sweeps: pd.DataFrame  # every sweep row, with kind and seed
@@ -64,8 +64,9 @@ class SAEResults:
         """Per seed: its unmodified model's measured side-effect accuracy."""
         return {seed: float(e["side_acc"]) for seed, e in self.base_evals.items()}
 
-    def suite_sizes(self, column: str = "n_known_forget") -> list[int]:
-        """Per model (in seed order): how many questions its suite holds."""
+    def suite_sizes(self, column: str = "n_test_forget") -> list[int]:
+        """Per model (in seed order): how many questions its suite holds (default: test forget
+        questions; ``n_val_forget``, ``n_test_side``, ``n_val_side``, ``n_known_*`` for both parts)."""
         return [int(v) for v in self.bases.sort_values("seed")[column]]
 
 
@@ -111,18 +112,23 @@ def run(session: Session, attack: bool = True) -> SAEResults:
     with worker_pool(os.cpu_count() or 1, session.device) as pool:
         base_dirs, sae_dirs, base_dirs_by_run = _train(session, world, pool)
         laps.lap("pretrain+saes+baselines")
-        bases = pd.DataFrame([{"seed": s, **read_json(d / "metrics.json")} for s, d in base_dirs.items()])
-        base_evals = {seed: base_evaluation(session, world, d) for seed, d in base_dirs.items()}
-        keys = {seed: question_keys(world, d) for seed, d in base_dirs.items()}
+        suites = {seed: load_suite(world, d) for seed, d in base_dirs.items()}
+        where = {seed: validation.suite_parts(suite) for seed, suite in suites.items()}  # val / test per question
+        bases = pd.DataFrame([{"seed": s, **read_json(d / "metrics.json"), **validation.sizes(*where[s])}
+                              for s, d in base_dirs.items()])
+        base_evals = {seed: validation.split_eval(base_evaluation(session, world, d), *where[seed])
+                      for seed, d in base_dirs.items()}
+        keys = {seed: validation.keys_of(suite, validation.TEST) for seed, suite in suites.items()}
         saes, curves, sweeps = collect_saes(sae_dirs)
-        baselines = collect_baselines(base_dirs_by_run)
+        sweeps = validation.split_frame(sweeps, where)  # test columns, and val_* for every choice
+        baselines = validation.split_frame(collect_baselines(base_dirs_by_run), where)
         runs = us.runs_frame(sweeps, baselines)
         scores = per_model.score_rows(runs, base_evals)
         stats = per_model.question_stats(runs, base_evals, keys)
         laps.lap("scores")
         attacks = pd.DataFrame()
         if attack:
-            side = {seed: float(e["side_acc"]) for seed, e in base_evals.items()}
+            side = {seed: float(e["val_side_acc"]) for seed, e in base_evals.items()}  # targets chosen on val
             targets = attack_targets(session, sae_dirs, runs, scores, side)
             jobs = [(attack_job, session, str(world.directory), (base_dirs[t["seed"]], t)) for t in targets]
             attacks = pd.DataFrame(pool.map(_job, jobs, chunksize=1))

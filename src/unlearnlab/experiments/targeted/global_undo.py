@@ -10,18 +10,22 @@ on base_s, global UNDO from the same teacher. Every comparison below is within o
 ``distill_eval_every`` steps, ``extend_eval_every`` in extended runs). Its cost is the step at
 which it fired; its robustness is the worst-case post-attack forget accuracy of that snapshot.
 
+*Validation.* Every decision below reads validation items (the world's ``val`` split: recovery
+is retain accuracy on val + and − items, robustness the post-attack forget accuracy on val x and
+÷ items, the attack's learning rate itself picked on val); the tables and the ratio report the
+test (``eval``) items. (Until 2026-12-03 the arithmetic world had no validation split and these
+choices read the test items; the rule is otherwise unchanged.)
+
 *Best mask.* Among the Targeted-UNDO configurations of the profile's grid that recovered in every
-seed, the one with the lowest mean post-attack forget accuracy over the seeds. The arithmetic
-world has no validation split (its splits are pretrain, forget_train, retain_train, eval and
-English): post-attack forget accuracy is measured on the eval items, so this choice is made on
-the items the tables report. It only sets how far global UNDO is pushed (the lowest observed
-value makes the target harder to reach, never easier); the Fisher 5 % mask, named in advance,
-involves no choice, and its ratio is reported too.
+seed, the one with the lowest mean post-attack validation forget accuracy over the seeds. It
+only sets how far global UNDO is pushed (the lowest value makes the target harder to reach,
+never easier); the Fisher 5 % mask, named in advance, involves no choice, and its ratio is
+reported too.
 
 *Target and reaches.* Seed s's target is the lower of the best mask's and the Fisher 5 % mask's
-post-attack forget accuracy on seed s (so both ratios can be interpolated, not bounded). Global
-UNDO reaches it on seed s when some global configuration recovered on seed s with post-attack
-forget accuracy at or below that target.
+post-attack validation forget accuracy on seed s (so both ratios can be interpolated, not
+bounded). Global UNDO reaches it on seed s when some global configuration recovered on seed s
+with post-attack validation forget accuracy at or below that target.
 
 *Ladder and stop.* Standard global runs (31_undo: ``undo_alphas`` and full distillation, to the
 largest of ``distill_budgets``, without stopping at recovery) count as they are. Then the α of
@@ -90,7 +94,7 @@ def best_mask(targeted: pd.DataFrame) -> str | None:
     ok = targeted.groupby("label").filter(lambda g: bool(g["recovered"].all()))
     if ok.empty:
         return None
-    return str(ok.groupby("label")["post_attack_forget_acc"].mean().idxmin())
+    return str(ok.groupby("label")["post_attack_val_forget_acc"].mean().idxmin())
 
 
 def targets(targeted: pd.DataFrame) -> pd.Series:
@@ -102,14 +106,14 @@ def targets(targeted: pd.DataFrame) -> pd.Series:
     pool = [targeted[(targeted["label"] == best)]] if best is not None else []
     pool.append(named)
     both = pd.concat(pool)
-    return both.groupby("seed")["post_attack_forget_acc"].min() if not both.empty else pd.Series(dtype=float)
+    return both.groupby("seed")["post_attack_val_forget_acc"].min() if not both.empty else pd.Series(dtype=float)
 
 
 def reached(points: pd.DataFrame, target: pd.Series) -> pd.Series:
     """seed -> whether some recovered global configuration of that seed is at least as robust as
     the seed's target."""
     rec = points[points["recovered"]]
-    return pd.Series({s: bool(((rec["seed"] == s) & (rec["post_attack_forget_acc"] <= t)).any())
+    return pd.Series({s: bool(((rec["seed"] == s) & (rec["post_attack_val_forget_acc"] <= t)).any())
                       for s, t in target.items()}, dtype=bool)
 
 
@@ -150,7 +154,7 @@ def outcome(front: pd.DataFrame, cap: int) -> dict:
     done = reached(points, target) if not target.empty else pd.Series(dtype=bool)
     rec = points[points["recovered"]]
     reaching = sorted({r["label"] for _, r in rec.iterrows()
-                       if r["seed"] in target and r["post_attack_forget_acc"] <= target[r["seed"]]})
+                       if r["seed"] in target and r["post_attack_val_forget_acc"] <= target[r["seed"]]})
     return {"best_mask": best_mask(targeted), "target": target.to_dict(), "reached_seeds": int(done.sum()),
             "seeds": int(len(target)), "all_reached": bool(len(done) and done.all()), "reaching": reaching,
             "cap": cap, "max_steps_run": _steps_run(points)}

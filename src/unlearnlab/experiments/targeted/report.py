@@ -42,7 +42,7 @@ def frontier(session: Session) -> pd.DataFrame:
     out = pd.concat([globl, targeted], ignore_index=True)
     return out[["family", "label", "method", "seed", "alpha", "mask_source", "mask_budget", "recovered",
                 "steps_to_recover", "distill_steps", "distill_flops", "retain_acc", "forget_acc",
-                "post_attack_forget_acc", "base_model", "run_steps"]]
+                "post_attack_forget_acc", "post_attack_val_forget_acc", "base_model", "run_steps"]]
 
 
 def global_curve(session: Session) -> pd.DataFrame:
