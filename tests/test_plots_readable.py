@@ -208,3 +208,15 @@ def test_retain_forget_scatter_hollows_an_unrecovered_run_and_separates_labels()
     renderer = fig.canvas.get_renderer()
     boxes = [_text_box(t, renderer) for t in ax.texts]
     assert len(boxes) == 5 and not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_a_zero_bar_is_labelled_zero_and_a_nonzero_one_is_not():
+    import matplotlib.pyplot as plt
+
+    from unlearnlab.plots import marks
+
+    fig, ax = plt.subplots()
+    ax.bar([0, 1, 2], [0.0, 40.0, float("nan")])
+    marks.mark_zero_bars(ax, [0, 1, 2], [0.0, 40.0, float("nan")])
+    assert [t.get_text() for t in ax.texts] == ["0"] and ax.texts[0].xy == (0, 0)
+    plt.close(fig)

@@ -305,7 +305,8 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
                for nb in names}
     times = {nb: times[nb] for nb in names}
     times["total"] = sum(times.values())
-    write_json_atomic(paths.root / "outputs" / f"pipeline_times_{profile}.json", times)
+    if computed:  # a run that only read cached artifacts would make the next run's estimate far too short
+        write_json_atomic(paths.root / "outputs" / f"pipeline_times_{profile}.json", times)
     custom = {"overrides": overrides, "parameters": parameters} if overrides or parameters else {}
     run_stamp = manifest.stamp(profile, config_hash(prof), lanes=lanes,
                                wall_seconds=round(time.perf_counter() - started, 1), **custom)

@@ -51,6 +51,7 @@ def variant_bars(table: pd.DataFrame, panels: dict[str, str], ncols: int = 4):
         means = scale * table[f"{col}_mean"]
         err = marks.error_bars(means, scale * table[f"{col}_ci"], n, low, high)
         ax.bar(range(len(variants)), means, yerr=err, capsize=2, color=[color(v) for v in variants])
+        marks.mark_zero_bars(ax, range(len(variants)), means)
         ax.set_xticks(range(len(variants)), ticks, rotation=55, ha="right", fontsize=6)
         ax.set_title(panels[col], fontsize=7)
         ax.tick_params(axis="y", labelsize=6)

@@ -10,6 +10,8 @@ so a figure cannot mislead in a way another one avoids.
 - Empty metrics: a metric that is 0 for every variant, the base included, carries no
   information; its panel is left out and named in a note (``informative``).
 - Labels: text next to points is moved apart until no two labels overlap (``place_labels``).
+- Zero bars: a bar of height 0 is invisible and reads as a missing bar; it gets a "0" at its foot
+  (``mark_zero_bars``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ def band(ax, x, mean, ci, n=None, low: float | None = None, high: float | None =
     if np.isnan(err).all():
         return
     ax.fill_between(np.asarray(x), mean - err[0], mean + err[1], lw=0, **{"alpha": 0.15, **kwargs})
+
+
+def mark_zero_bars(ax, xs, heights, color: str = "0.3", fontsize: float = 5) -> None:
+    """Write "0" at the foot of every bar whose height is zero (a measured 0, not a missing bar)."""
+    for x, h in zip(np.atleast_1d(xs), np.atleast_1d(np.asarray(heights, dtype=float))):
+        if np.isfinite(h) and abs(h) < _ZERO:
+            ax.annotate("0", (x, 0), xytext=(0, 1.5), textcoords="offset points", ha="center", va="bottom",
+                        fontsize=fontsize, color=color)
 
 
 def n_label(name: str, n) -> str:

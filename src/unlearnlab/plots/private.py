@@ -134,6 +134,7 @@ def real_tier_bars(df: pd.DataFrame, attack: str):
         err = marks.error_bars(means, [scale * s.loc[m, f"{col}_ci"] for m in shown], [s.loc[m, "n"] for m in shown],
                                0.0, scale)
         ax.bar(range(len(shown)), means, yerr=err, capsize=2, color=[style.color(m) for m in shown])
+        marks.mark_zero_bars(ax, range(len(shown)), means)
         for ref, ls in (("oracle", "--"), ("base", ":")):
             if ref in s.index:
                 ax.axhline(scale * s.loc[ref, f"{col}_mean"], ls=ls, lw=1.4, color=style.color(ref), label=ref)

@@ -35,9 +35,11 @@ def accuracy_bars(df: pd.DataFrame):
     for i, v in enumerate(variants):
         means = np.array([100 * s.loc[v, f"{m}_mean"] for m in metrics])
         cis = np.array([100 * s.loc[v, f"{m}_ci"] for m in metrics])
-        ax.bar(x + (i - (len(variants) - 1) / 2) * width, means, width, capsize=2, color=color(v),
+        xs = x + (i - (len(variants) - 1) / 2) * width
+        ax.bar(xs, means, width, capsize=2, color=color(v),
                yerr=marks.error_bars(means, cis, [s.loc[v, "n"]] * len(metrics), *marks.PERCENT),
                label=marks.n_label(SHORT[v], s.loc[v, "n"]))
+        marks.mark_zero_bars(ax, xs, means)
     ax.set_xticks(x, list(metrics.values()))
     ax.set_ylabel("% of held-out prompts")
     ax.set_ylim(0, 105)
