@@ -61,14 +61,16 @@ def test_a_rerun_that_computed_nothing_keeps_the_measured_timings(tmp_path):
     paths = Paths.at(tmp_path).ensure()
     path = paths.figures / manifest.MANIFEST_NAME
     _write(paths.figures / "a.pdf")
-    stamp = {"profile": "default", "profile_hash": "h", "date": "2026-12-03", "wall_seconds": 3600.0}
+    stamp = {"profile": "default", "profile_hash": "h", "date": "2026-12-03", "wall_seconds": 3600.0,
+             "git_commit": "aaaa"}
     manifest.write_manifest(path, paths, stamp, {"10_pretrain": 2600.0, "total": 2600.0},
                             {"10_pretrain": ["figures/a.pdf"]}, partial=False, phases={"10_pretrain": {"pretrain": 5000.0}})
-    rerun = {**stamp, "date": "2026-12-04", "wall_seconds": 40.0}
+    rerun = {**stamp, "date": "2026-12-04", "wall_seconds": 40.0, "git_commit": "bbbb"}
     manifest.write_manifest(path, paths, rerun, {"10_pretrain": 20.0, "total": 20.0},
                             {"10_pretrain": ["figures/a.pdf"]}, partial=False, computed=False)
     record = read_json(path)
     assert record["wall_seconds"] == 3600.0 and record["notebook_seconds"]["10_pretrain"] == 2600.0
+    assert record["git_commit"] == "aaaa" and record["date"] == "2026-12-03"  # the run that computed
     assert record["notebook_runs"]["10_pretrain"]["seconds"] == 2600.0
     assert record["notebook_runs"]["10_pretrain"]["phase_cpu_s"] == {"pretrain": 5000.0}
     manifest.write_manifest(path, paths, rerun, {"10_pretrain": 20.0, "total": 20.0},
