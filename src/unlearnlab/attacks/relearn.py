@@ -117,13 +117,21 @@ def relearn_sweep(model: torch.nn.Module, make_batches: BatchesFactory, metric: 
 
 def relearning_attack(model: torch.nn.Module, attack_data: TokenSet, forget_eval: TokenSet,
                       forget_labels: Sequence[str], cfg: RelearnConfig, seed: int = 0,
-                      **hardware) -> list[dict]:
+                      forget_val: TokenSet | None = None, **hardware) -> list[dict]:
     """The standard attack: all-token NLL on forget data only, seeded random batches, exact-match
-    accuracy on ``forget_eval`` (rows: lr, step, forget_acc) for every learning rate."""
+    accuracy on ``forget_eval`` (rows: lr, step, forget_acc) for every learning rate; with
+    ``forget_val`` also ``val_forget_acc`` on those validation items, so the attacker's learning
+    rate can be picked on them (``worst_case(rows, select_key="val_forget_acc")``)."""
     check_forget_only(attack_data, forget_labels)
     device = next(model.parameters()).device
-    return relearn_sweep(model, sampled_batches(attack_data, cfg.batch_size, seed, device),
-                         forget_accuracy(forget_eval), cfg, **hardware)
+    metrics = [forget_accuracy(forget_eval)]
+    if forget_val is not None:
+        metrics.append(forget_accuracy(forget_val, "val_forget_acc"))
+
+    def metric(m: torch.nn.Module) -> dict:
+        return {key: value for each in metrics for key, value in each(m).items()}
+
+    return relearn_sweep(model, sampled_batches(attack_data, cfg.batch_size, seed, device), metric, cfg, **hardware)
 
 
 def worst_case(rows: list[dict], key: str = "forget_acc", higher_is_worse: bool = True,

@@ -12,8 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from unlearnlab.core.artifacts import Artifact, config_hash, read_json, write_json_atomic
-from unlearnlab.attacks.relearn import (check_forget_only, forget_accuracy, relearn_sweep, sampled_batches,
-                                      worst_case)
+from unlearnlab.attacks.relearn import relearning_attack, worst_case
 from unlearnlab.data.arithmetic import FORGET_OPS, RETAIN_OPS
 from unlearnlab.data.world import ArithmeticWorld
 from unlearnlab.evals.exact_match import accuracy_by_label, cross_entropy
@@ -260,15 +259,8 @@ def attack(session: Session, world: ArithmeticWorld, model_dir: str | Path, key:
     if store.has("attacks", key):
         return store.get("attacks", key)
     model = load_model(model_dir, session.device)
-    attack_data = world.attack_set(cfg.n_items, seed)
-    check_forget_only(attack_data, FORGET_OPS)
-    test, val = world.tokens("eval", FORGET_OPS), world.tokens("val", FORGET_OPS)
-
-    def metric(m) -> dict:
-        return {**forget_accuracy(test)(m), **forget_accuracy(val, "val_forget_acc")(m)}
-
-    rows = relearn_sweep(model, sampled_batches(attack_data, cfg.batch_size, seed, session.device), metric, cfg,
-                         **session.hardware)
+    rows = relearning_attack(model, world.attack_set(cfg.n_items, seed), world.tokens("eval", FORGET_OPS), FORGET_OPS,
+                             cfg, seed, forget_val=world.tokens("val", FORGET_OPS), **session.hardware)
     # the worst-case learning rate is picked on validation; its test accuracy is what is reported
     summary = {**worst_case(rows, select_key="val_forget_acc"), "curve": rows}
     store.put("attacks", key, summary)

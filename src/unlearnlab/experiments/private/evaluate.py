@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from unlearnlab.attacks.relearn import (RelearnConfig, check_forget_only, forget_accuracy, relearn_sweep,
-                                        sampled_batches, worst_case)
+from unlearnlab.attacks.relearn import RelearnConfig, relearning_attack, worst_case
 from unlearnlab.core.artifacts import config_hash, read_json
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.models import load_model
@@ -117,14 +116,7 @@ def attack_others(model, attacked: TokenSet, others: TokenSet, config: RelearnCo
     accuracy on ``others`` (the other forget clients' questions in the test paraphrase) and on
     ``others_val`` (theirs in the validation paraphrase) before and after; the attacker's learning
     rate is chosen on validation (``attack_summary``)."""
-    check_forget_only(attacked, ["forget"])
-    device = next(model.parameters()).device
-
-    def metric(m) -> dict[str, float]:
-        return {**forget_accuracy(others)(m), **forget_accuracy(others_val, "val_forget_acc")(m)}
-
-    curve = relearn_sweep(model, sampled_batches(attacked, config.batch_size, seed, device), metric, config,
-                          **hardware)
+    curve = relearning_attack(model, attacked, others, ["forget"], config, seed, forget_val=others_val, **hardware)
     return {**attack_summary(curve), "curve": curve}
 
 
