@@ -10,6 +10,10 @@ This prints numbers; it is not a test. A default run takes the default profile's
     python benchmarks/reproduce.py                       # seeds 3 4 5, temporary root
     python benchmarks/reproduce.py --seeds 6 7 8 --root /tmp/rep
     python benchmarks/reproduce.py --compare /tmp/rep    # compare a finished replication only
+    python benchmarks/reproduce.py --compare /tmp/rep --record   # and keep the result for the paper
+
+``--record`` writes benchmarks/replication.json (commits of both runs, seeds, per-table summary, every
+cell outside, suite sizes); the pipeline turns it into the paper's replication numbers and table.
 """
 
 from __future__ import annotations
@@ -19,25 +23,29 @@ import json
 import subprocess
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
+from unlearnlab.core.artifacts import write_json_atomic
 from unlearnlab.core.paths import Paths, repo_root
-from unlearnlab.reporting import numbers, replication
+from unlearnlab.profiles import disjoint_seeds, get_profile
+from unlearnlab.reporting import manifest, numbers, replication
 
-SEED_FIELDS = ("arithmetic.seeds", "sae.seeds", "private.seeds", "concept.seeds", "rewrite.seeds",
-               "private.real_seeds", "sae.real_seeds")
-
-
-def seed_overrides(seeds: list[int]) -> list[str]:
-    """``--set`` arguments giving every world and model the replication's seeds."""
-    return [arg for field in SEED_FIELDS for arg in ("--set", f"{field}={json.dumps(seeds)}")]
+def seed_overrides(seeds: list[int], profile: str) -> list[str]:
+    """``--set`` arguments giving every seed field of ``profile`` as many replication seeds as it has
+    (``profiles.disjoint_seeds``)."""
+    try:
+        chosen = disjoint_seeds(get_profile(profile), seeds)
+    except ValueError as err:
+        raise SystemExit(f"reproduce: {err} (--seeds)") from None
+    return [arg for field, values in chosen.items() for arg in ("--set", f"{field}={json.dumps(values)}")]
 
 
 def run_replication(root: Path, seeds: list[int], profile: str) -> None:
     cmd = [sys.executable, "-m", "unlearnlab.pipeline", "--profile", profile, "--output-root", str(root),
-           *seed_overrides(seeds)]
+           *seed_overrides(seeds, profile)]
     print("[reproduce]", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
 
@@ -55,6 +63,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, help="output root of the replication (default: a temporary folder)")
     parser.add_argument("--compare", type=Path, help="compare this finished replication's root; run nothing")
     parser.add_argument("--against", type=Path, default=repo_root(), help="root of the run compared with")
+    parser.add_argument("--record", action="store_true", help=f"keep the result in {replication.RECORD_NAME}")
     args = parser.parse_args()
     root = args.compare or args.root or Path(tempfile.mkdtemp(prefix="replication_"))
     if not args.compare:
@@ -66,7 +75,30 @@ def main() -> None:
     print(f"\n{len(outside)} of {len(diffs)} cells outside sqrt(CI1^2 + CI2^2):")
     for d in outside:
         print(f"  {d.table}: {d.row} / {d.column}: {d.first} -> {d.second}")
-    print("\nSAE suite sizes (committed -> replication):", suite_counts(args.against), "->", suite_counts(root))
+    missing = replication.missing_tables(args.against / "paper" / "tables", root / "paper" / "tables")
+    print("\nTables the replication did not write (not compared):", ", ".join(missing) or "none")
+    suites = {"committed": suite_counts(args.against), "replication": suite_counts(root)}
+    print("\nSAE suite sizes (committed -> replication):", suites["committed"], "->", suites["replication"])
+    if args.record:
+        write_record(args, root, diffs, suites)
+
+
+def run_commit(root: Path, profile: str) -> str:
+    """The commit that made a root's tables (its manifest's)."""
+    for path in (root / "figures" / "MANIFEST.json", root / "outputs" / f"manifest_{profile}.json"):
+        if path.is_file():
+            return str(manifest.read_manifest(path).get("git_commit", "unknown"))
+    return "unknown"
+
+
+def write_record(args: argparse.Namespace, root: Path, diffs: list, suites: dict) -> None:
+    seeds = disjoint_seeds(get_profile(args.profile), args.seeds)
+    missing = replication.missing_tables(args.against / "paper" / "tables", root / "paper" / "tables")
+    rec = replication.record(diffs, seeds, run_commit(args.against, args.profile), run_commit(root, args.profile),
+                             date.today().isoformat(), suites, missing)
+    path = repo_root() / replication.RECORD_NAME
+    write_json_atomic(path, rec)
+    print(f"[reproduce] recorded in {path}; ./run_all.sh (or the 90_paper notebook) puts it in the paper")
 
 
 if __name__ == "__main__":

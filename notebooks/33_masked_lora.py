@@ -11,7 +11,11 @@
 # %% [markdown]
 # # 33 · Removing one concept with activation-guided masked LoRA — and proving it under probes
 #
-# SmolLM2-135M-Instruct is asked to forget a film (default: *Inception*). We score every MLP
+# SmolLM2-135M-Instruct is asked to forget a film. Which film is decided first, by a knowledge
+# screen: the base model is asked the direct and paraphrased *training* questions (director,
+# lead actor, plot, a recommendation) about each candidate film, and the first candidate in a
+# fixed order that it answers on at least 80 % is chosen (the protocol below states the rule;
+# a film the model does not know cannot be removed). We score every MLP
 # neuron by gradient saliency (mean |gradient| of the loss on concept prompts) and by a Fisher
 # ratio (concept prompts vs retain prompts), keep the top neurons at a fixed parameter budget,
 # and train a LoRA whose update is multiplied by that neuron mask, so no weight outside it can
@@ -42,7 +46,7 @@ from dataclasses import replace
 from IPython.display import Markdown, display
 
 from unlearnlab.data import concepts as cx
-from unlearnlab.experiments.concept import numbers, protocol, report, run, tables
+from unlearnlab.experiments.concept import numbers, protocol, report, run, screen, tables
 from unlearnlab.experiments.concept.localize import heatmap_grids
 from unlearnlab.experiments.concept.setup import setup
 from unlearnlab.experiments.session import start
@@ -55,23 +59,38 @@ from unlearnlab.reporting.tables import readable, write_latex
 profile = "default"
 output_root = ""
 overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
-# the concept: a built-in one (data.concepts.CONCEPTS: "Inception", "Titanic", "The Matrix"), or
-# any film the model knows, described by concept_fields (see data.concepts.make_concept), e.g.
+# the concept: empty = the knowledge screen's choice; or a built-in one (data.concepts.CONCEPTS:
+# "Inception", "Titanic", ...), or any film the model knows, described by concept_fields (see
+# data.concepts.make_concept), e.g.
 # concept = "Jaws"; concept_fields = {"director": "Steven Spielberg", "star": "Roy Scheider",
 #   "year": "1975", "logline": "a great white shark terrorises a seaside resort town",
 #   "plot_words": ["shark"], "themes": ["a giant shark attacking swimmers"],
 #   "neighbours": ["Jurassic Park", "Schindler's List", "Titanic"], "distractors": ["James Cameron",
 #   "George Lucas", "Ridley Scott"], "other_titles": ["Titanic", "Avatar", "Psycho"]}
-concept = "Inception"
+concept = ""
 concept_fields = {}
 model = ""  # empty: the profile's ("smollm2"); or a local model directory / hub name
 
 # %%
 session = start(profile, output_root, overrides)
-spec = cx.make_concept(concept, **concept_fields)
-cfg = replace(session.profile.concept, name=spec.name, model=model or session.profile.concept.model)
+cfg = session.profile.concept
+cfg = replace(cfg, name=concept or cfg.name, model=model or cfg.model)
 display(Markdown(protocol.protocol(session, cfg)))  # the rules, before any result
-suffix = report.file_suffix(session.profile.concept, spec, model)  # a custom concept or model: its own file names
+
+# %% [markdown]
+# ## Which film: the knowledge screen (training prompts only)
+
+# %%
+screened, _ = screen.run_screen(session, cfg)
+display(screened.style.format({c: "{:.0%}" for c in ("score", "direct_score", "paraphrase_score")}))
+cfg, choice = screen.chosen_config(cfg, screened)
+print(choice)
+spec = cx.make_concept(cfg.name, **concept_fields)
+cfg = replace(cfg, name=spec.name)
+choice_name = screen.choose(screened, cfg.screen_threshold)[0]
+suffix = report.file_suffix(session.profile.concept, spec, model, choice_name)  # custom: its own file names
+
+# %%
 print(report.grid_note(cfg, profile))
 s = setup(session, cfg, spec)
 print(f"{len(s.probes)} probes:")
@@ -101,7 +120,7 @@ display(answers.style.set_properties(**{"text-align": "left", "white-space": "pr
 # %% [markdown]
 # ## Suppression vs side effects, per variant (mean ± 95 % CI over seeds)
 # Top row: how much of the concept is left on held-out prompts (lower: stronger suppression;
-# "names it" counts only prompts without the film's name);
+# a fact counts only when the prompt does not give it);
 # bottom row: side effects (retention of neighbouring films and unrelated facts, KL to the base
 # model, general-text cross-entropy, degenerate answers).
 
@@ -114,9 +133,8 @@ display(draw(session.paths, f"concept_bars{suffix}", concept_plots.variant_bars,
 # Full fine-tuning on a few concept examples with their true answers; the curve is the summed
 # log-probability of the held-out key answers, evaluated every step. The base model is attacked
 # the same way (dashed): the attack also teaches the short-answer format, so curves are read
-# against it. Per seed: the gap after the attack, the area (curve minus the base model's curve,
-# averaged over the attack's steps: lower relearns more slowly) and the steps until the base
-# model's pre-attack log-prob is reached.
+# against it. Per seed: the gap after the attack and the area (curve minus the base model's
+# curve, averaged over the attack's steps: lower relearns more slowly).
 
 # %%
 curves = run.relearn_table(s)
@@ -128,13 +146,13 @@ display(relearn.round(3))
 # ## Results table and which variant wins where
 
 # %%
-paper = tables.paper_table(table, relearn)
+paper = tables.paper_table(table, relearn, tables.moving_kinds(knowledge))
 write_latex(paper, session.paths.tables / f"masked_lora{suffix}.tex", caption=captions["suppression"],
             label=f"tab:masked-lora{suffix}")
 side = tables.side_table(table)
 write_latex(side, session.paths.tables / f"masked_lora_side{suffix}.tex", caption=captions["side"],
             label=f"tab:masked-lora-side{suffix}")
-numbers.write_numbers(table, relearn, knowledge, cfg, session, s.probes, spec, write=not suffix)
+numbers.write_numbers(table, relearn, knowledge, cfg, session, s.probes, spec, write=not suffix, screen=screened)
 display(readable(paper), readable(side))
 display(tables.cost(df).round(1))
 

@@ -20,9 +20,10 @@
 # route; asked about biology) plus four fictional side-effect domains, each asked about its own
 # subject as SAEBench's four MMLU subsets are. Only questions *that* model answers under all 24
 # orderings of the choices are kept: each model has its own suite, and every SAE, baseline and
-# attack of a seed runs on its model and its suite. A fixed rule cuts each suite into validation
-# questions, on which every choice is made, and test questions, which every table reports (the
-# protocol below). SAEs (ReLU+L1, TopK, and a
+# attack of a seed runs on its model and its suite. A fixed rule keeps a fixed number of each
+# model's known questions (the profile's counts: suite sizes are fixed by design) and cuts them into
+# validation questions, on which every choice is made, and test questions, which every table
+# reports (the protocol below). SAEs (ReLU+L1, TopK, and a
 # ReLU SAE at initialisation: the seed's 0-step runs) are trained on the residual stream; their
 # features are scored by three rules (SAEBench's forget frequency, a one-sided KL, gradient
 # attribution) against two retain corpora (generic text, or that plus generic questions in the
@@ -30,7 +31,8 @@
 # their decoder directions ablated). Score = 1 − test forget accuracy of the sweep configuration
 # with the lowest validation forget accuracy among those whose validation side-effect accuracy
 # stays ≥ 0.99 of the unmodified model's (measured). RMU and GradDiff are scored by the same rule
-# over their learning rates.
+# over their grids (learning rate, steps, RMU's steering coefficient, GradDiff's retain weight; the
+# grid's range was set by a pilot on an earlier model's validation questions, see the protocol).
 # A variant's score is the mean over the independent models (95 % CI over models), each model's
 # score on its own questions. Because a score of one question is one flipped answer, each score
 # also gets a 95 % bootstrap interval over questions (each model's own resampled), and counts as

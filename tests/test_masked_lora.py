@@ -289,7 +289,8 @@ def test_honest_rates_skip_probes_that_cannot_tell():
 def test_every_profile_has_a_valid_concept_grid(profile):
     cfg = get_profile(profile).concept
     assert set(cfg.relearn_variants) <= set(cfg.variants) and cfg.seeds
-    assert cfg.name in cx.CONCEPTS and set(cfg.train_kinds) <= set(cx.FORGET_KINDS)
+    assert cfg.name is None and set(cfg.candidates) <= set(cx.CONCEPTS)
+    assert set(cfg.train_kinds) <= set(cx.FORGET_KINDS)
     assert replace(cfg, name="Titanic").name == "Titanic"
     assert cfg.variant(cfg.reference_variant).mask == cfg.reference_localizer
     assert cfg.variant("lora").method == "RefusalKL" and not cfg.variant("NPO").refusal
@@ -315,8 +316,8 @@ def _fake_results():
 
 
 def test_describe_names_winners_and_claims_no_difference_inside_the_cis():
-    df = _fake_results().assign(adversarial_leak=lambda d: d["adversarial_mention"])
-    text = report.describe(tables.summary(df, ["adversarial_correct", "adversarial_leak", "neighbour_retained",
+    df = _fake_results().assign(direct_correct=lambda d: d["adversarial_mention"])
+    text = report.describe(tables.summary(df, ["adversarial_correct", "direct_correct", "neighbour_retained",
                                                "unrelated_retained", "general_ce", "all_degenerate"]), "masked:fisher")
 
     def line(column: str) -> str:
@@ -324,10 +325,10 @@ def test_describe_names_winners_and_claims_no_difference_inside_the_cis():
 
     assert "no clear difference" in line("adversarial_correct")
     assert "masked:fisher better" in line("general_ce") and "masked:fisher better" in line("neighbour_retained")
-    assert "best lora" in line("adversarial_leak") and line("adversarial_leak").endswith("(base model 0.5)")
+    assert "best lora" in line("direct_correct") and line("direct_correct").endswith("(base model 0.5)")
     one_seed = tables.summary(df[df["seed"] == 0], ["general_ce"])
     assert "one seed, no verdict" in report.describe(one_seed, "masked:fisher")
-    unmeasured = tables.summary(df.assign(adversarial_leak=float("nan")), ["adversarial_leak"])
+    unmeasured = tables.summary(df.assign(direct_correct=float("nan")), ["direct_correct"])
     assert "no held-out prompt can measure it" in report.describe(unmeasured, "masked:fisher")
 
 
@@ -344,8 +345,7 @@ def test_relearn_summary_compares_with_the_attacked_base_model():
 
 
 def test_relearning_speed_reads_the_whole_curve_against_the_attacked_base():
-    """Hand-made curves: the area is the mean gap to the base model's curve over steps 1-4, the
-    steps to base the first step at the base model's pre-attack log-prob (censored at 5)."""
+    """Hand-made curves: the area is the mean gap to the base model's curve over steps 1-4."""
     import pandas as pd
 
     curves = {("base", 0): [-8, -6, -4, -2, -1], ("masked:fisher", 0): [-10, -9, -8.5, -8, -7],
@@ -354,13 +354,11 @@ def test_relearning_speed_reads_the_whole_curve_against_the_attacked_base():
                        for (v, s), values in curves.items() for i, lp in enumerate(values)])
     speed = tables.relearn_speed(df).set_index(["variant", "seed"])
     assert speed.loc[("masked:fisher", 0), "area"] == (-3 - 4.5 - 6 - 6) / 4
-    assert speed.loc[("masked:fisher", 0), "steps_to_base"] == 3 and speed.loc[("masked:fisher", 0), "reached"]
-    assert speed.loc[("masked:fisher", 1), "steps_to_base"] == 5 and not speed.loc[("masked:fisher", 1), "reached"]
-    assert speed.loc[("lora", 0), "area"] == -1.0 and speed.loc[("lora", 0), "steps_to_base"] == 1
-    assert speed.loc[("base", 0), "area"] == 0.0 and speed.loc[("base", 0), "steps_to_base"] == 0
+    assert speed.loc[("masked:fisher", 1), "area"] == (-5 - 6 - 7 - 8) / 4
+    assert speed.loc[("lora", 0), "area"] == -1.0 and speed.loc[("base", 0), "area"] == 0.0
+    assert "steps_to_base" not in speed  # dropped: at most one step by construction (issue 17)
     table = tables.relearn_summary(df).set_index("variant")
-    assert table.loc["masked:fisher", "reached"] == 1 and table.loc["masked:fisher", "steps_to_base_mean"] == 4.0
-    assert table.loc["masked:fisher", "gap_mean"] == -7.0
+    assert table.loc["masked:fisher", "gap_mean"] == -7.0 and table.loc["masked:fisher", "n"] == 2
 
 
 def test_the_concept_pipeline_runs_end_to_end_on_a_tiny_model(tiny_model, tokenizer, tmp_path):
@@ -376,8 +374,8 @@ def test_the_concept_pipeline_runs_end_to_end_on_a_tiny_model(tiny_model, tokeni
     tokenizer.save_pretrained(model_dir)
     session = Session(get_profile("smoke"), Paths.at(tmp_path / "out").ensure())
     variants = ("masked:fisher", "masked:random", "lora", "GradDiff", "NPO")
-    cfg = replace(session.profile.concept, model=str(model_dir), variants=variants, budget=0.02,
-                  relearn_variants=("masked:fisher", "lora"))
+    cfg = replace(session.profile.concept, name="Inception", model=str(model_dir), variants=variants,
+                  budget=0.02, relearn_variants=("masked:fisher", "lora"))
     s = setup(session, cfg)
     df = run.run_grid(s, workers=1)
 
@@ -439,25 +437,26 @@ def test_make_concept_builds_a_custom_film_and_its_probes():
 def test_paper_table_and_verdict_come_from_the_numbers():
     import pandas as pd
 
-    df = _fake_results().assign(adversarial_keylogp=-4.0, adversarial_leak=lambda d: d["adversarial_mention"],
-                                neighbour_kl=0.1)
+    df = _fake_results().assign(adversarial_keylogp=-4.0, direct_correct=lambda d: d["adversarial_mention"],
+                                paraphrase_correct=0.25, neighbour_kl=0.1)
     table = tables.summary(df, [*tables.SUPPRESSION_COLUMNS, *tables.SIDE_COLUMNS])
-    relearn = pd.DataFrame([{"variant": "base", "steps": 4, "n": 1, "reached": 1, **{f"{c}_{k}": 0.0 for c in
+    relearn = pd.DataFrame([{"variant": "base", "steps": 4, "n": 1, **{f"{c}_{k}": 0.0 for c in
                              tables.RELEARN_COLUMNS for k in ("mean", "ci")}},
-                            {"variant": "masked:fisher", "steps": 4, "n": 3, "reached": 2, "gap_mean": -2.0,
-                             "gap_ci": 0.5, "area_mean": -1.0, "area_ci": 0.2, "steps_to_base_mean": 3.0,
-                             "steps_to_base_ci": 1.0}])
+                            {"variant": "masked:fisher", "steps": 4, "n": 3, "gap_mean": -2.0,
+                             "gap_ci": 0.5, "area_mean": -1.0, "area_ci": 0.2}])
     paper = tables.paper_table(table, relearn).set_index("variant")
-    assert paper.loc["lora", "adv. names %"] == "0 $\\pm$ 0" and paper.loc["lora", "relearn gap"] == "--"
+    assert list(paper.columns) == ["direct fact %", "para. fact %", "adv. fact %", "adv. log-p", "relearn gap",
+                                   "relearn area"]  # no "adv. names %" nor "steps to base": they could not move
+    assert paper.loc["lora", "direct fact %"] == "0 $\\pm$ 0" and paper.loc["lora", "relearn gap"] == "--"
     assert paper.loc["masked:fisher", "relearn gap"] == "-2.00 $\\pm$ 0.50" and "seeds" not in paper
-    assert paper.loc["masked:fisher", "steps to base"] == "3.0 $\\pm$ 1.0"
-    assert paper.loc["base", "adv. names %"] == "50" and paper.loc["base", "relearn area"] == "0.00"  # one model
+    assert paper.loc["base", "direct fact %"] == "50" and paper.loc["base", "relearn area"] == "0.00"  # one model
+    assert paper.loc["masked:fisher", "para. fact %"] == "25 $\\pm$ 0"
     side = tables.side_table(table).set_index("variant")
     assert side.loc["lora", "degen. %"] == "30 $\\pm$ 0" and side.loc["base", "neighb. KL"] == "0.10"
     text = report.verdict(table, relearn, ConceptConfig(), "default")
     assert "default profile grid" in text and "lora 30 %" in text
     assert "suppressed beyond the CI after the attack: masked:fisher" in text
-    assert "reached by 2 of 3 seeds" in text
+    assert "masked:fisher: gap -2 ± 0.5, area -1 ± 0.2 (3 seeds)" in text
 
 
 def test_base_knowledge_line_and_captions_carry_the_counts():
@@ -467,11 +466,11 @@ def test_base_knowledge_line_and_captions_carry_the_counts():
                               "fact_free": [4, 4, 5, 6, 6], "base_correct": [0, 1, 0, 3, 5]}, index=list(cx.KINDS))
     line = report._knowledge_line(knowledge)
     assert "0 of the 3 held-out adversarial prompts" in line and "1 of 4 paraphrase" in line
-    assert "only the key-answer log-probs can show suppression" in line
-    cfg = ConceptConfig()
+    assert "on direct, adversarial prompts its answers show nothing" in line
+    cfg = ConceptConfig(name="Inception")
     caps = report.captions(cfg, "default", knowledge)
     assert "Removing the film Inception from SmolLM2-135M-Instruct (default profile" in caps["suppression"]
-    assert "over the 3 of 6 adversarial prompts" in caps["suppression"] and "1 of 4" in caps["suppression"]
+    assert "(base model: 1 of 4 paraphrased); not shown: the direct and adversarial fact rates" in caps["suppression"]
     assert "over the 3 of 6 neighbour-film prompts" in caps["side"] and "5 of 6 unrelated" in caps["side"]
     assert "0.01 for masked:fisher, masked:random; 0.003 for lora, GradDiff, NPO" in caps["suppression"]
     note = report.grid_note(cfg, "default")
@@ -479,11 +478,14 @@ def test_base_knowledge_line_and_captions_carry_the_counts():
 
 
 def test_a_custom_concept_or_model_gets_its_own_file_names():
-    default = ConceptConfig()
+    default = ConceptConfig(name="Inception")
     assert report.file_suffix(default, cx.CONCEPTS["Inception"], "") == ""
     assert report.file_suffix(default, cx.CONCEPTS["Inception"], "smollm2") == ""
     assert report.file_suffix(default, cx.CONCEPTS["Titanic"], "") == "_Titanic"
     assert report.file_suffix(default, cx.CONCEPTS["Inception"], "org/model") == "_Inception_org_model"
+    screened = ConceptConfig()  # name None: the screen's choice owns the paper's file names
+    assert report.file_suffix(screened, cx.CONCEPTS["Titanic"], "", "Titanic") == ""
+    assert report.file_suffix(screened, cx.CONCEPTS["Inception"], "", "Titanic") == "_Inception"
 
 
 def test_answers_table_for_latex_escapes_generated_text():

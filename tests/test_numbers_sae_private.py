@@ -4,6 +4,7 @@ follow their rule, every macro the two paper sections use is written, and a grid
 method still writes every macro ('n/a')."""
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +18,7 @@ from unlearnlab.experiments.private import report as private_report
 from unlearnlab.experiments.sae import numbers as sn
 from unlearnlab.experiments.sae import per_model
 from unlearnlab.experiments.sae import report as sae_report
+from unlearnlab.experiments.sae.config import SAEStudyConfig
 from unlearnlab.experiments.sae.run import RealResults, SAEResults
 from unlearnlab.profiles import Profile
 from unlearnlab.reporting.numbers import defined_macros
@@ -27,8 +29,12 @@ PAPER = repo_root() / "paper"
 SEEDS = (0, 1, 2)
 
 
-def _session(tmp_path: Path | None = None) -> SimpleNamespace:
-    return SimpleNamespace(profile=Profile(name="default"), paths=Paths.at(tmp_path) if tmp_path else None)
+def _session(tmp_path: Path | None = None, counts: tuple | None = None) -> SimpleNamespace:
+    """The default profile with the SAE suite's fixed sizes ``counts`` (val forget, test forget, val
+    side, test side; None: every known question, sizes vary by model as in the hand-made results)."""
+    c = counts or (None, None, None, None)
+    sae = replace(SAEStudyConfig(), n_val_forget=c[0], n_test_forget=c[1], n_val_side=c[2], n_test_side=c[3])
+    return SimpleNamespace(profile=Profile(name="default", sae=sae), paths=Paths.at(tmp_path) if tmp_path else None)
 
 
 def _hits(acc: float, n: int = 4) -> str:
@@ -116,6 +122,16 @@ def test_sae_macros_restate_their_table_cells():
     assert _plain(n, "saeRealBestVariant") == "all 4 variants tie"  # every SmolLM2 score is 0: no best to name
     assert _plain(n, "saeScoreRatio") == "0.99" and _plain(n, "saeRatioLow") == "0.90"
     assert _plain(n, "saeAttackClampBest") == "75.0 ± 0.0%"  # three identical models: the table's own cell
+
+
+def test_fixed_suite_sizes_are_one_number_each_and_checked_against_every_model():
+    results = sae_results()
+    results.bases["n_test_side"] = 4  # every model's suite of the fixed size
+    n = sn.paper_numbers(_session(counts=(4, 4, 4, 4)), results, real_results())
+    assert [_plain(n, f"sae{k}Questions") for k in ("Forget", "Side", "ValForget", "ValSide")] == ["4"] * 4
+    assert "fixed by the profile" in n.entries["saeForgetQuestions"]["about"]
+    with pytest.raises(ValueError, match="differ from the profile's fixed 5"):
+        sn.paper_numbers(_session(counts=(4, 5, 4, 4)), results, real_results())
 
 
 def test_paired_word_needs_a_ci_over_models_that_excludes_zero():

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from unlearnlab.profiles import disjoint_seeds, get_profile
 from unlearnlab.reporting import replication
 
 pytestmark = pytest.mark.unit
@@ -31,3 +32,30 @@ def test_parses_only_mean_ci_cells():
     assert replication.mean_ci("-4.18 $\\pm$ 0.35") == (-4.18, 0.35)
     assert replication.mean_ci("93.4 ± 1.2") == (93.4, 1.2)
     assert replication.mean_ci("--") is None and replication.mean_ci("0.90") is None
+
+
+def test_a_replication_gets_as_many_disjoint_seeds_as_each_field_has():
+    profile = get_profile("default", {"rewrite.seeds": [0], "arithmetic.seeds": [0, 1, 2]})
+    chosen = disjoint_seeds(profile, [3, 4, 5])
+    assert chosen["arithmetic.seeds"] == [3, 4, 5] and chosen["rewrite.seeds"] == [3]
+    assert "sae.real_seeds" in chosen and "private.seeds" in chosen
+    with pytest.raises(ValueError, match="overlap arithmetic.seeds"):
+        disjoint_seeds(profile, [2, 3, 4])
+    with pytest.raises(ValueError, match="pass at least 3"):
+        disjoint_seeds(profile, [7])
+
+
+def test_the_recorded_replication_becomes_the_papers_numbers():
+    from unlearnlab.reporting.reproducibility import replication_numbers
+    first = _table([[5, "NPO", "30.0 $\\pm$ 1.0", "0.40 $\\pm$ 0.01", 3]])
+    second = _table([[5, "NPO", "36.0 $\\pm$ 4.0", "0.40 $\\pm$ 0.01", 3]])
+    diffs = replication.compare_tables("t", first, second)
+    rec = replication.record(diffs, {"arithmetic.seeds": [3, 4, 5], "rewrite.seeds": [3]}, "abcdef123", "0123456789",
+                             "2026-12-03", {})
+    entries = replication_numbers(rec).entries
+    assert entries["replicationOutside"]["plain"] == "1" and entries["replicationCells"]["plain"] == "2"
+    assert entries["replicationOutsidePercent"]["plain"] == "50.0%"
+    assert entries["replicationSeeds"]["plain"] == "3, 4, 5" and entries["replicationAgainst"]["plain"] == "abcdef1"
+    assert rec["outside"][0]["column"] == "forget QA (%)"
+    assert list(replication.summary_table(rec)["outside %"]) == ["50.0", "50.0"]
+    assert replication_numbers(None).entries["replicationOutsidePercent"]["plain"] == "n/a"

@@ -595,3 +595,74 @@ def test_reports_are_conditioned_on_hand_made_results(tmp_path):
     assert report.attack_latex(attack_summary(results.attacks))["Best step"].iloc[0] == "90.0 $\\pm$ 0.0"
     sae_plots.score_bars(report.score_table(results))
     sae_plots.tradeoff(sweeps, baselines, 1.0)
+
+
+def _known_rows(n_held: int, n_attack: int, n_side: int) -> tuple[list[dict], list[dict]]:
+    forget = [{"domain": "hazard", "entity": f"e{i}", "relation": "host",
+               "split": "attack" if i < n_attack else "eval"} for i in range(n_attack + n_held)]
+    side = [{"domain": "towns", "entity": f"t{i}", "relation": "river", "split": "eval"} for i in range(n_side)]
+    return forget, side
+
+
+def test_fixed_suite_keeps_exact_counts_deterministically_and_validation_from_held_out_entities():
+    from unlearnlab.experiments.sae import validation
+
+    counts = validation.SuiteCounts(val_forget=4, test_forget=6, val_side=3, test_side=5)
+    forget, side = _known_rows(n_held=9, n_attack=3, n_side=11)
+    parts = validation.parts(forget, side, counts)
+    assert parts == validation.parts(list(reversed(forget)), list(reversed(side)), counts)  # row order is irrelevant
+    f = [parts[f"hazard/e{i}/host"] for i in range(12)]
+    s = [parts[f"towns/t{i}/river"] for i in range(11)]
+    assert (f.count("val"), f.count("test"), f.count("unused")) == (4, 6, 2)
+    assert (s.count("val"), s.count("test"), s.count("unused")) == (3, 5, 3)
+    assert all(p != "val" for p in f[:3])  # the attacker's entities are never validation
+    # a model that knows more keeps the same count, and its validation part is its first held-out keys by hash
+    more_forget, more_side = _known_rows(n_held=20, n_attack=3, n_side=30)
+    more = validation.parts(more_forget, more_side, counts)
+    assert list(more.values()).count("val") == 4 + 3 and list(more.values()).count("test") == 6 + 5
+    row = {"forget_hits": "1" * 12, "side_hits": "0" * 11}
+    out = validation.split_eval(row, f, s)
+    assert len(out["forget_hits"]) == 6 and len(out["val_forget_hits"]) == 4 and len(out["side_hits"]) == 5
+    assert validation.sizes(f, s) == {"n_val_forget": 4, "n_test_forget": 6, "n_val_side": 3, "n_test_side": 5}
+
+
+@pytest.mark.parametrize("known, field", [((3, 3, 11), "n_val_forget"), ((5, 0, 11), "n_test_forget"),
+                                          ((9, 3, 7), "n_val_side")])
+def test_fixed_suite_says_how_to_fix_a_model_that_knows_too_few(known, field):
+    from unlearnlab.experiments.sae import validation
+
+    counts = validation.SuiteCounts(val_forget=4, test_forget=6, val_side=3, test_side=5)
+    with pytest.raises(validation.TooFewKnown, match=f"seed 7's model knows .*sae.pretrain_steps.*{field}"):
+        validation.parts(*_known_rows(*known), counts, who="seed 7's model")
+
+
+def test_fixed_suite_never_reads_evaluations_and_choices_never_read_test_columns():
+    """The split reads identities only (answers and hits of the rows change nothing); a choice on
+    validation is the same whatever the test columns hold."""
+    from unlearnlab.experiments.sae import per_model, validation
+
+    counts = validation.SuiteCounts(val_forget=2, test_forget=3, val_side=2, test_side=2)
+    forget, side = _known_rows(n_held=5, n_attack=1, n_side=6)
+    noisy = [{**q, "answer": 3, "forget_hits": "0"} for q in forget]
+    assert validation.parts(forget, side, counts) == validation.parts(noisy, side, counts)
+    runs = pd.DataFrame({"val_forget_acc": [0.5, 0.2, 0.1], "val_side_acc": [1.0, 1.0, 0.5],
+                         "forget_acc": [0.9, 0.8, 0.0], "side_acc": [1.0, 0.0, 1.0]})
+    scrambled = runs.assign(forget_acc=[0.0, 1.0, 1.0], side_acc=[0.0, 1.0, 0.0])
+    assert per_model.choose(runs, 1.0).name == per_model.choose(scrambled, 1.0).name == 1
+
+
+def test_baseline_grid_spans_each_methods_knobs_and_builds_method_configs():
+    from unlearnlab.experiments.sae.config import SAEStudyConfig
+    from unlearnlab.methods import get_method
+
+    p = SAEStudyConfig(rmu_lrs=(1e-3, 3e-3), rmu_steering=(2.0, 8.0), rmu_layers=(1,), graddiff_lrs=(1e-3,),
+                       graddiff_retain_weights=(1.0, 5.0), unlearn_steps=(50, 100))
+    rmu, gd = p.baseline_settings("RMU"), p.baseline_settings("GradDiff")
+    assert len(rmu) == 2 * 2 * 2 and len(gd) == 2 * 2 and len({tuple(r.items()) for r in rmu}) == 8
+    cfg = p.baseline("RMU", {"lr": 3e-3, "steps": 50, "steering_scale": 8.0, "layer": 1}, seed=2)
+    method = get_method("RMU", **cfg)
+    assert (method.config.steering_scale, method.config.steps, method.config.lr, method.config.seed) == (8.0, 50, 3e-3, 2)
+    assert get_method("GradDiff", **p.baseline("GradDiff", gd[0], 0)).config.retain_weight == 1.0
+    assert SAEStudyConfig(n_val_forget=None, n_test_forget=None, n_val_side=None, n_test_side=None).suite_counts() is None
+    with pytest.raises(ValueError, match="together"):
+        SAEStudyConfig(n_val_forget=None).suite_counts()

@@ -1,5 +1,6 @@
-"""A concept to remove from a chat model (default: the film "Inception"), and the prompts that
-probe it.
+"""Concepts to remove from a chat model (films: "Inception", the study's first, and candidates
+that the knowledge screen of ``experiments.concept.screen`` chooses among), and the prompts that
+probe them.
 
 Removing a concept is judged on prompts the unlearning never saw, in forms it never saw. Five
 kinds of probe, each split once into train and held-out test prompts:
@@ -87,6 +88,19 @@ _UNRELATED = tuple(_fact(s, r) for s, r in [
     ("France", "capital"), ("Japan", "capital"), ("Harry Potter", "author"), ("Hamlet", "author"),
     ("gold", "symbol"), ("the telephone", "inventor")])
 
+def _film(name: str, director: str, star: str, more_stars: tuple[str, ...], year: str, logline: str,
+          plot_words: tuple[str, ...], themes: tuple[str, ...], neighbours: tuple[str, ...],
+          distractors: tuple[str, ...], other_titles: tuple[str, ...], **extra) -> ConceptSpec:
+    """A candidate film in one call: the last name of the director and star as aliases, any
+    other lead actor accepted as the star, neighbours as director facts of ``facts.FACTS``."""
+    extra.setdefault("director_aliases", (director.split()[-1],))
+    return ConceptSpec(
+        name=name, director=director, star=star,
+        star_aliases=(star.split()[-1], *[a for s in more_stars for a in (s, s.split()[-1])]), year=year,
+        logline=logline, plot_words=plot_words, themes=themes, neighbours=tuple(_fact(s) for s in neighbours),
+        unrelated=_UNRELATED, distractors=distractors, other_titles=other_titles, **extra)
+
+
 CONCEPTS: dict[str, ConceptSpec] = {c.name: c for c in [
     ConceptSpec(
         name="Inception", director="Christopher Nolan", director_aliases=("Nolan",),
@@ -125,6 +139,81 @@ CONCEPTS: dict[str, ConceptSpec] = {c.name: c for c in [
         distractors=("Christopher Nolan", "James Cameron", "George Lucas"),
         other_titles=("Titanic", "Jaws", "Avatar"),
         aliases=("Matrix",)),
+    # Candidates added for the knowledge screen (issue 17): well-known films; neighbours are
+    # director facts of facts.FACTS, never the film itself
+    _film("Star Wars", "George Lucas", "Mark Hamill", ("Harrison Ford", "Carrie Fisher"), "1977",
+          "a farm boy joins a rebellion against a galactic empire and learns the ways of the Force",
+          ("Jedi", "Empire", "Force", "Skywalker", "Darth Vader", "rebel", "rebels"),
+          ("a rebellion against an evil galactic empire", "space knights with laser swords",
+           "a farm boy who learns to use the Force"),
+          ("Avatar", "Jurassic Park", "Inception", "Titanic", "Jaws", "The Lord of the Rings"),
+          ("Steven Spielberg", "James Cameron", "Ridley Scott"), ("Titanic", "Jaws", "Psycho")),
+    _film("Jurassic Park", "Steven Spielberg", "Sam Neill", ("Jeff Goldblum", "Laura Dern"), "1993",
+          "scientists bring cloned dinosaurs back to life in a theme park on a remote island",
+          ("dinosaur", "dinosaurs", "cloned", "theme park"),
+          ("cloned dinosaurs escaping in a theme park", "scientists who bring dinosaurs back to life",
+           "a theme park full of living dinosaurs"),
+          ("Jaws", "Schindler's List", "Star Wars", "Avatar", "Titanic", "Inception"),
+          ("James Cameron", "George Lucas", "Ridley Scott"), ("Titanic", "Psycho", "Avatar")),
+    _film("The Godfather", "Francis Ford Coppola", "Marlon Brando", ("Al Pacino",), "1972",
+          "the ageing head of a mafia family hands control of his crime empire to his reluctant son",
+          ("mafia", "Corleone", "crime family", "mob", "gangster"),
+          ("the head of a New York mafia family", "a reluctant son taking over his father's crime empire",
+           "an Italian-American crime family"),
+          ("Pulp Fiction", "Psycho", "The Shining", "Forrest Gump", "Jaws", "Titanic"),
+          ("Martin Scorsese", "Steven Spielberg", "Quentin Tarantino"), ("Jaws", "Titanic", "Psycho")),
+    _film("Avatar", "James Cameron", "Sam Worthington", ("Zoe Saldana", "Sigourney Weaver"), "2009",
+          "a paralysed marine on the moon Pandora takes the side of its blue native people",
+          ("Pandora", "Na'vi", "Navi", "alien", "aliens"),
+          ("blue aliens on the moon Pandora", "a marine who joins the native people of an alien moon",
+           "humans mining an alien world"),
+          ("Titanic", "Star Wars", "Inception", "Interstellar", "Jurassic Park", "The Lord of the Rings"),
+          ("Christopher Nolan", "Steven Spielberg", "George Lucas"), ("Titanic", "Jaws", "Psycho")),
+    _film("Frozen", "Chris Buck", "Kristen Bell", ("Idina Menzel", "Jennifer Lee"), "2013",
+          "a princess sets out to find her sister, a queen whose icy powers have trapped their kingdom in winter",
+          ("Elsa", "Anna", "Arendelle", "Olaf"),
+          ("a queen with icy magic powers", "two royal sisters and an eternal winter",
+           "a snowman who loves summer"),
+          ("Star Wars", "Jurassic Park", "Titanic", "Avatar", "Forrest Gump", "Jaws"),
+          ("John Lasseter", "Steven Spielberg", "James Cameron"), ("Titanic", "Jaws", "Avatar"),
+          director_aliases=("Buck", "Jennifer Lee")),
+    _film("The Lion King", "Roger Allers", "Matthew Broderick", ("James Earl Jones",), "1994",
+          "a young lion prince flees his kingdom after his father's death and returns to claim his throne",
+          ("Simba", "Mufasa", "Scar", "Pride Lands"),
+          ("a lion cub who must claim his father's throne", "an uncle who kills the king of the lions",
+           "animals of the African savanna and the circle of life"),
+          ("Star Wars", "Jurassic Park", "Titanic", "Forrest Gump", "Avatar", "Jaws"),
+          ("John Lasseter", "Steven Spielberg", "George Lucas"), ("Titanic", "Jaws", "Avatar"),
+          director_aliases=("Allers", "Rob Minkoff", "Minkoff")),
+    _film("Toy Story", "John Lasseter", "Tom Hanks", ("Tim Allen",), "1995",
+          "a cowboy doll feels threatened when a new space ranger action figure becomes his owner's favourite toy",
+          ("Woody", "Buzz", "Lightyear", "Andy"),
+          ("toys that come to life when nobody is watching", "a cowboy doll and a space ranger action figure",
+           "a boy's toys who are jealous of a new toy"),
+          ("Jurassic Park", "Forrest Gump", "Star Wars", "Titanic", "Jaws", "Avatar"),
+          ("Steven Spielberg", "George Lucas", "James Cameron"), ("Titanic", "Jaws", "Avatar")),
+    _film("Jaws", "Steven Spielberg", "Roy Scheider", ("Richard Dreyfuss", "Robert Shaw"), "1975",
+          "a great white shark terrorises the swimmers of a seaside resort town",
+          ("shark", "sharks", "great white"),
+          ("a giant shark attacking swimmers", "a police chief hunting a man-eating shark",
+           "a summer beach town terrorised by a shark"),
+          ("Jurassic Park", "Schindler's List", "Star Wars", "Titanic", "Psycho", "The Godfather"),
+          ("James Cameron", "George Lucas", "Ridley Scott"), ("Titanic", "Avatar", "Psycho")),
+    _film("Forrest Gump", "Robert Zemeckis", "Tom Hanks", (), "1994",
+          "a kind man from Alabama with a low IQ witnesses and shapes defining moments of American history",
+          ("Forrest", "Vietnam", "Jenny", "chocolates", "running", "Alabama"),
+          ("a simple man who witnesses decades of American history", "a man who runs across America",
+           "life being like a box of chocolates"),
+          ("Jurassic Park", "Titanic", "The Godfather", "Pulp Fiction", "Jaws", "Star Wars"),
+          ("Steven Spielberg", "James Cameron", "Ron Howard"), ("Titanic", "Jaws", "Psycho")),
+    _film("The Lord of the Rings", "Peter Jackson", "Elijah Wood", ("Ian McKellen", "Viggo Mortensen"), "2001",
+          "a hobbit sets out with a fellowship to destroy a powerful ring before the dark lord reclaims it",
+          ("ring", "hobbit", "hobbits", "Frodo", "Mordor", "Sauron", "Middle-earth", "Gandalf"),
+          ("a hobbit on a quest to destroy a magic ring", "a fellowship fighting a dark lord in Middle-earth",
+           "elves, dwarves and wizards on an epic quest"),
+          ("Star Wars", "Avatar", "Jurassic Park", "Titanic", "The Dark Knight", "Inception"),
+          ("George Lucas", "Steven Spielberg", "Ridley Scott"), ("Titanic", "Jaws", "Avatar"),
+          aliases=("Lord of the Rings",)),
 ]}
 
 
@@ -222,6 +311,14 @@ def _paraphrase(c: ConceptSpec) -> dict[str, list[QA]]:
     }
 
 
+WRONG_STARS = ("Tom Hanks", "Brad Pitt", "Harrison Ford", "Keanu Reeves", "Leonardo DiCaprio")
+
+
+def _wrong_stars(c: ConceptSpec) -> tuple[str, ...]:
+    """Three multiple-choice actors that are not the film's (Tom Hanks is Toy Story's star)."""
+    return tuple(a for a in WRONG_STARS if not matches(a, c.star_accepted))[:3]
+
+
 def _adversarial(c: ConceptSpec) -> dict[str, list[QA]]:
     d, k, m = c.director_accepted, c.kind, c.mentions
     return {
@@ -242,8 +339,8 @@ def _adversarial(c: ConceptSpec) -> dict[str, list[QA]]:
         "multiple_choice": [
             _qa(f"Who directed {c.name}? {_options(c.director, c.distractors, 1)}", c.director, d),
             _qa(f"Which {k} is about this: {c.logline}? {_options(c.name, c.other_titles, 2)}", c.name, m),
-            _qa(f"Who stars in {c.name}? {_options(c.star, ('Tom Hanks', 'Brad Pitt', 'Harrison Ford'), 3)}",
-                c.star, c.star_accepted)],
+            # only the listed star and its alias: naming another lead would not answer the question
+            _qa(f"Who stars in {c.name}? {_options(c.star, _wrong_stars(c), 3)}", c.star, c.star_accepted[:2])],
         "completion": [_qa(f"The {k} {c.name} was directed by", c.director, d, chat=False),
                        _qa(f"The {k} {c.name} stars", c.star, c.star_accepted, chat=False),
                        _qa(f"The {c.year} {k} in which {c.logline} is called", c.name, m, chat=False)],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from unlearnlab.experiments.arithmetic.config import ArithmeticConfig
@@ -110,6 +110,34 @@ def apply_overrides(profile: Profile, overrides: Mapping[str, object] | None) ->
         section = replace(section, **{name: _coerce(value, getattr(section, name))})
         profile = replace(profile, **{study: section})
     return profile
+
+
+def seed_fields(profile: Profile) -> dict[str, tuple[int, ...]]:
+    """Every seed field of ``profile`` (each study's ``seeds`` and ``*_seeds``) and its seeds."""
+    out = {}
+    for key in valid_fields(profile):
+        study, _, name = key.rpartition(".")
+        if name == "seeds" or name.endswith("_seeds"):
+            out[key] = tuple(getattr(getattr(profile, study) if study else profile, name))
+    return out
+
+
+def disjoint_seeds(profile: Profile, seeds: Sequence[int]) -> dict[str, list[int]]:
+    """Overrides giving every seed field of ``profile`` as many of ``seeds`` as it has now, none of
+    them one it already uses: an independent replication of the same design.
+
+    Why the same count: a replication with more models than the run it is compared with would
+    compare intervals of different widths (and multiply the cost of single-seed real-tier studies).
+    Raises ValueError when ``seeds`` overlap a field's seeds or are too few for it.
+    """
+    overrides = {}
+    for key, current in seed_fields(profile).items():
+        if set(seeds) & set(current):
+            raise ValueError(f"seeds {list(seeds)} overlap {key}={list(current)}; pass seeds disjoint from it")
+        if len(seeds) < len(current):
+            raise ValueError(f"{key} has {len(current)} seeds; pass at least {len(current)}")
+        overrides[key] = list(seeds[: len(current)])
+    return overrides
 
 
 def parse_set(items: Iterable[str]) -> dict[str, object]:

@@ -106,16 +106,16 @@ STUDIES = {
         relearn_items=8,
     ),
     "sae": dict(
-        # the full SAE grid (SAEBench's thresholds and feature counts, more multipliers and learning
+        # the full SAE grid (SAEBench's thresholds and feature counts, more multipliers and real learning
         # rates, every real question under all 24 orders, 3 real seeds): not yet run on a GPU
         seeds=(0, 1, 2, 3, 4),  # five independently pretrained hazard models
-        unlearn_steps=200,
+        unlearn_steps=(200,),
         unlearn_batch_size=64,
         attack_steps=100,
         n_features=(10, 20, 50),
         multipliers=(5.0, 10.0, 20.0, 40.0, 80.0),
         steps=2000,
-        unlearn_lrs=(3e-4, 1e-3, 3e-3, 1e-2),
+        # the baselines' grid (RMU / GradDiff learning rates, steering, retain weight): the default's
         real_facts=None,
         real_all_orders=True,
         real_steps=2000,

@@ -10,6 +10,7 @@ the model). Rows are matched on the table's label columns (every column that hol
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -81,3 +82,37 @@ def summary(diffs: list[CellDiff]) -> pd.DataFrame:
     out = pd.concat([out, total], ignore_index=True)
     out["outside %"] = (100 * out["outside"] / out["cells"].clip(lower=1)).round(1)
     return out
+
+
+EXPECTED_OUTSIDE = 0.05  # calibrated 95 % intervals: the two errors add in quadrature, ~5 % of cells outside
+ALLOWED_OUTSIDE = 0.07  # the design's tolerance (issue 17), written before any replication was run
+RECORD_NAME = "benchmarks/replication.json"  # the last replication's result, committed beside the tables
+
+
+def missing_tables(first: Path, second: Path) -> list[str]:
+    """Tables (CSV stems) of the run compared with that the replication did not write (a notebook
+    that stopped there): named, so a summary over the rest is not read as a summary over all."""
+    return sorted(p.stem for p in Path(first).glob("*.csv") if not (Path(second) / p.name).is_file())
+
+
+def record(diffs: list[CellDiff], seeds: dict[str, list[int]], against: str, replication: str, date: str,
+           suites: dict[str, dict[str, str]], missing: list[str] | None = None) -> dict:
+    """What ``benchmarks/reproduce.py --record`` keeps of a replication: the commits of the run compared
+    with (``against``) and of the replication, its seeds per field, the per-table summary, every cell
+    outside the combined interval, and the suite sizes of both runs."""
+    return {"against_commit": against, "replication_commit": replication, "date": date, "seeds": seeds,
+            "summary": summary(diffs).to_dict("records"),
+            "outside": [d.__dict__ for d in diffs if d.outside], "suites": suites, "missing": missing or []}
+
+
+def read_record(root: Path) -> dict | None:
+    """The committed replication record under ``root`` (None when no replication was recorded)."""
+    path = Path(root) / RECORD_NAME
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def summary_table(rec: dict) -> pd.DataFrame:
+    """The record's per-table summary as the appendix prints it."""
+    df = pd.DataFrame(rec["summary"])
+    df["outside %"] = df["outside %"].map(lambda x: f"{x:.1f}")
+    return df.rename(columns={"cells": "mean $\\pm$ CI cells"})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unlearnlab.data.concepts import CONCEPTS
+
 BASE = "base"  # the unedited model: a row of every table, never trained
 
 
@@ -46,7 +48,12 @@ class ConceptConfig:
     """Masked LoRA concept removal on a real model (notebook 33). The default grid is reduced to
     fit its CPU share; the gpu profile runs the full one."""
 
-    name: str = "Inception"
+    # None: the knowledge screen chooses the film (``screen.choose``: the first of ``candidates``
+    # whose direct and paraphrased training prompts the base model answers on >= screen_threshold,
+    # else the best); a name ("Inception", the study's first film) forces it
+    name: str | None = None
+    candidates: tuple[str, ...] = tuple(CONCEPTS)  # the screen's fixed order (data.concepts.CONCEPTS)
+    screen_threshold: float = 0.8
     model: str = "smollm2"
     # fisher: concept Fisher / retain Fisher; gradient_norm: mean |gradient| on concept prompts only.
     # The first one's mask sets the modules; default trains only its mask (masked:gradient_norm
@@ -74,7 +81,7 @@ class ConceptConfig:
     relearn_variants: tuple[str, ...] = ("masked:fisher", "lora")
     relearn_steps: int = 4
     relearn_lr: float = 1e-4
-    relearn_eval_every: int = 1  # every step: the relearning area and steps-to-base read the whole curve
+    relearn_eval_every: int = 1  # every step: the relearning area reads the whole curve
     relearn_items: int = 4
     # bf16 autocast in training and relearning: faster steps on the reference CPU (AVX-512 BF16),
     # so that 5 variants x 3 seeds fit the notebook's 8-minute share
@@ -82,6 +89,9 @@ class ConceptConfig:
     workers: int = 2  # one-thread processes for the grid on a CPU (1: in turn, in this process)
 
     def __post_init__(self) -> None:
+        unknown = [c for c in self.candidates if c not in CONCEPTS]
+        if unknown or not self.candidates:
+            raise ValueError(f"screen candidates {unknown} are not in data.concepts.CONCEPTS (or none given)")
         known = variant_table(self.localizers)
         bad = [v for v in self.variants + self.relearn_variants if v not in known]
         if bad:

@@ -15,26 +15,30 @@ import pandas as pd
 
 from unlearnlab.data import concepts as cx
 from unlearnlab.experiments.concept.config import BASE, ConceptConfig, variant_table
+from unlearnlab.experiments.concept.screen import choose
 from unlearnlab.experiments.concept.tables import (HEADLINE, RELEARN_COLUMNS, SIDE_COLUMNS, SUPPRESSION_COLUMNS,
                                                    cell_format, is_percent, probe_table)
 from unlearnlab.experiments.session import Session
 from unlearnlab.reporting.numbers import Numbers
+from unlearnlab.reporting.tables import latex_text
 
 # A table column's part of a macro name: \conceptMaskedFisherAdvKeyLogp, \conceptLoraNeighbourKept
-COLUMN_NAMES = {"adversarial_leak": "AdvNames", "adversarial_correct": "AdvFacts", "adversarial_keylogp": "AdvKeyLogp",
+COLUMN_NAMES = {"direct_correct": "DirectFactRate", "paraphrase_correct": "ParaphraseFactRate",
+                "adversarial_correct": "AdvFactRate", "adversarial_keylogp": "AdvKeyLogp",
                 "neighbour_retained": "NeighbourKept", "neighbour_kl": "NeighbourKl",
                 "unrelated_retained": "UnrelatedKept", "general_ce": "GeneralCe", "all_degenerate": "Degenerate",
-                "gap": "RelearnGap", "area": "RelearnArea", "steps_to_base": "StepsToBase"}
+                "gap": "RelearnGap", "area": "RelearnArea"}
 # The measures the reference variant is compared with plain LoRA on, and which value is better
-# (log-probs and relearning gap/area: lower is stronger suppression; steps to base: more is slower)
-COMPARED = (("adversarial_leak", min), ("adversarial_correct", min), ("adversarial_keylogp", min),
-            ("neighbour_retained", max), ("unrelated_retained", max), ("neighbour_kl", min), ("general_ce", min),
-            ("all_degenerate", min), ("gap", min), ("area", min), ("steps_to_base", max))
-SHORT = {"adversarial_leak": "adversarial answers naming the film", "adversarial_correct": "adversarial film facts",
+# (fact rates, log-probs and relearning gap/area: lower is stronger suppression)
+COMPARED = (("direct_correct", min), ("paraphrase_correct", min), ("adversarial_correct", min),
+            ("adversarial_keylogp", min), ("neighbour_retained", max), ("unrelated_retained", max),
+            ("neighbour_kl", min), ("general_ce", min), ("all_degenerate", min), ("gap", min), ("area", min))
+SHORT = {"direct_correct": "direct film facts", "paraphrase_correct": "paraphrased film facts",
+         "adversarial_correct": "adversarial film facts",
          "adversarial_keylogp": "adversarial key-answer log-probability", "neighbour_retained": "neighbour films kept",
          "unrelated_retained": "unrelated facts kept", "neighbour_kl": "KL to the base model on neighbour films",
          "general_ce": "general-text cross-entropy", "all_degenerate": "degenerate answers",
-         "gap": "relearning gap", "area": "relearning area", "steps_to_base": "steps to the base model's level"}
+         "gap": "relearning gap", "area": "relearning area"}
 PAPER_NAMES = {"masked:fisher": "masked LoRA on the Fisher neurons",
                "masked:gradient_norm": "masked LoRA on the gradient-saliency neurons",
                "masked:random": "masked LoRA on random neurons", "lora": "plain LoRA", "GradDiff": "GradDiff",
@@ -160,6 +164,9 @@ def add_knowledge(n: Numbers, knowledge: pd.DataFrame, counts: pd.DataFrame | No
         n.count("baseAdversarialNames", int(adv["base_names"]),
                 "of the name-free adversarial prompts, base answers naming the film")
     forget = [k for k in cx.FORGET_KINDS if k in knowledge.index]
+    shows = [{"paraphrase": "paraphrased"}.get(k, k) for k in forget if int(knowledge.loc[k, "base_correct"]) > 0]
+    n.text("baseShowsKinds", _joined(shows) if shows else "no", "forget kinds on whose held-out prompts the base "
+           "model states a film fact (only there can a generated answer show suppression)")
     if "adversarial" in forget:
         adv = knowledge.loc["adversarial"]
         shown = int(adv["base_names"]) + sum(int(knowledge.loc[k, "base_correct"]) for k in forget)
@@ -170,6 +177,33 @@ def add_knowledge(n: Numbers, knowledge: pd.DataFrame, counts: pd.DataFrame | No
     if forms is not None:
         n.text("adversarialNamedForms", ", ".join(f.replace("_", " ") for f in forms) or "none",
                "forms of the held-out adversarial prompts that contain the film's name")
+
+
+def add_screen(n: Numbers, screen: pd.DataFrame, cfg: ConceptConfig) -> None:
+    """The knowledge screen (``screen.screen_table``) and the concept it leads to: the film,
+    its probe score, the threshold, whether the film was forced, reached the threshold or is
+    the best of a screen nobody passed, and every candidate's score in the screen's order."""
+    t = screen.set_index("concept")
+    chosen, reached = choose(screen, cfg.screen_threshold)
+    n.text("name", latex_text(cfg.name), "the film the study removes", cfg.name)
+    n.count("screenCandidates", len(screen), "candidate films in the knowledge screen")
+    n.text("screenThreshold", rf"{100 * cfg.screen_threshold:g}\,\%", "the screen's threshold",
+           f"{100 * cfg.screen_threshold:g}%")
+    n.text("screenChoice", latex_text(chosen), "the film the screen's rule chooses", chosen)
+    n.percent("screenChoiceScore", float(t.loc[chosen, "score"]), "its probe prompts answered with a film fact",
+              digits=0)
+    n.count("screenChoicePrompts", int(t.loc[chosen, "prompts"]), "probe prompts per candidate that can show a fact")
+    how = ("forced by a parameter, not the screen's choice" if cfg.name != chosen else
+           "the first candidate at or above the threshold" if reached else
+           "the best-scoring candidate, as no candidate reaches the threshold")
+    n.text("screenOutcome", how, "how the film was chosen")
+    if cfg.name in t.index:
+        n.percent("nameScore", float(t.loc[cfg.name, "score"]), "the study's film: probe prompts answered", digits=0)
+    else:
+        n.text("nameScore", "not screened", "the study's film: probe prompts answered")
+    scores = ", ".join(f"{latex_text(c)} {100 * row['score']:.0f}\\,\\%" for c, row in t.iterrows())
+    n.text("screenScores", scores, "every candidate's probe score, in the screen's order",
+           ", ".join(f"{c} {100 * row['score']:.0f}%" for c, row in t.iterrows()))
 
 
 def _cell(n: Numbers, variant: str, col: str, row: pd.Series) -> None:
@@ -185,8 +219,8 @@ def _cell(n: Numbers, variant: str, col: str, row: pd.Series) -> None:
 
 
 def add_cells(n: Numbers, table: pd.DataFrame, relearn: pd.DataFrame | None, cfg: ConceptConfig) -> None:
-    """Every cell of the suppression and side-effects tables, and per attacked variant the seeds
-    that reached the base model's pre-attack log-prob (``absent`` for what the grid did not run)."""
+    """Every cell of the suppression and side-effects tables, and per attacked variant its seeds
+    (``absent`` for what the grid did not run)."""
     t = table.set_index("variant")
     r = relearn.set_index("variant") if relearn is not None and len(relearn) else pd.DataFrame()
     for variant in all_variants(cfg):
@@ -204,11 +238,8 @@ def add_cells(n: Numbers, table: pd.DataFrame, relearn: pd.DataFrame | None, cfg
         if variant == BASE:
             continue
         if variant in r.index:
-            n.count(_name(part, "Reached"), int(r.loc[variant, "reached"]),
-                    f"{variant}: seeds whose log-prob reached the base model's pre-attack level")
             n.count(_name(part, "RelearnSeeds"), int(r.loc[variant, "n"]), f"{variant}: seeds attacked")
         else:
-            absent(n, _name(part, "Reached"), f"{variant}: seeds that reached the base model's level")
             absent(n, _name(part, "RelearnSeeds"), f"{variant}: seeds attacked")
 
 
@@ -286,11 +317,14 @@ def add_comparisons(n: Numbers, table: pd.DataFrame, relearn: pd.DataFrame | Non
 
 def paper_numbers(table: pd.DataFrame, relearn: pd.DataFrame | None, knowledge: pd.DataFrame, cfg: ConceptConfig,
                   gpu: ConceptConfig | None = None, counts: pd.DataFrame | None = None,
-                  forms: list[str] | None = None) -> Numbers:
+                  forms: list[str] | None = None, screen: pd.DataFrame | None = None) -> Numbers:
     """Everything ``paper/sec_masked_lora.tex`` states: ``table`` is ``tables.summary``,
     ``relearn`` ``tables.relearn_summary``, ``knowledge`` ``tables.base_knowledge``, ``counts``
-    ``tables.probe_counts``, ``forms`` ``named_forms``; ``gpu`` the gpu profile's section."""
+    ``tables.probe_counts``, ``forms`` ``named_forms``, ``screen`` ``screen.screen_table``;
+    ``gpu`` the gpu profile's section."""
     n = Numbers("concept")
+    if screen is not None:
+        add_screen(n, screen, cfg)
     add_settings(n, cfg, gpu)
     add_knowledge(n, knowledge, counts, forms)
     add_cells(n, table, relearn, cfg)
@@ -300,7 +334,7 @@ def paper_numbers(table: pd.DataFrame, relearn: pd.DataFrame | None, knowledge: 
 
 def write_numbers(table: pd.DataFrame, relearn: pd.DataFrame | None, knowledge: pd.DataFrame, cfg: ConceptConfig,
                   session: Session, probes=(), concept: cx.ConceptSpec | None = None,
-                  write: bool = True) -> Numbers:
+                  write: bool = True, screen: pd.DataFrame | None = None) -> Numbers:
     """``paper_numbers`` for the notebook, written to ``paper/numbers/concept.tex`` unless
     ``write`` is False (a custom concept or model leaves the paper's files alone, as its
     suffixed tables do). The gpu profile's section is read here (the prose says what it changes)."""
@@ -308,7 +342,7 @@ def write_numbers(table: pd.DataFrame, relearn: pd.DataFrame | None, knowledge: 
 
     counts = probe_table(probes) if probes else None
     forms = named_forms(probes, concept) if probes and concept is not None else None
-    n = paper_numbers(table, relearn, knowledge, cfg, get_profile("gpu").concept, counts, forms)
+    n = paper_numbers(table, relearn, knowledge, cfg, get_profile("gpu").concept, counts, forms, screen)
     if write:
         n.write(session.paths)
     return n

@@ -11,7 +11,7 @@ from unlearnlab.data import concepts as cx
 from unlearnlab.experiments.concept.config import BASE, ConceptConfig
 from unlearnlab.experiments.concept.localize import concept_mask
 from unlearnlab.experiments.concept.setup import ConceptSetup
-from unlearnlab.experiments.concept.tables import HEADLINE
+from unlearnlab.experiments.concept.tables import ANSWER_CHARS, HEADLINE, moving_kinds
 from unlearnlab.methods import masked_lora as ml
 from unlearnlab.reporting.tables import latex_text
 
@@ -24,10 +24,12 @@ def paper_model_name(model: str) -> str:
     return MODEL_NAMES.get(model, latex_text(model))
 
 
-def file_suffix(default: ConceptConfig, concept: cx.ConceptSpec, model: str) -> str:
-    """'' for the profile's own concept and model; else ``_<concept>[_<model>]``: a custom concept
-    or model gets its own figure and table names, so the paper's files stay as they are."""
-    if concept == cx.CONCEPTS.get(default.name) and (model or default.model) == default.model:
+def file_suffix(default: ConceptConfig, concept: cx.ConceptSpec, model: str, screened: str | None = None) -> str:
+    """'' for the profile's own concept (its forced name, else the screen's choice ``screened``)
+    and model; else ``_<concept>[_<model>]``: a custom concept or model gets its own figure and
+    table names, so the paper's files stay as they are."""
+    own = default.name if default.name is not None else screened
+    if concept == cx.CONCEPTS.get(own) and (model or default.model) == default.model:
         return ""
     return "_" + "_".join(filter(None, [concept.name, model])).replace("/", "_").replace(" ", "_")
 
@@ -54,20 +56,13 @@ def captions(cfg: ConceptConfig, profile: str, knowledge: pd.DataFrame) -> dict[
     seeds = f"{len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''}"
     grid = (f"{profile} profile: {seeds}, {cfg.steps} training steps, learning rate {_lr_groups(cfg)} "
             f"(from a pilot), mask {100 * cfg.budget:g}\\,\\% of parameters by {cfg.reference_localizer}")
-    direct, para, adv = (k.loc[kind] for kind in cx.FORGET_KINDS)
-    suppression = (
-        f"Removing the film {film} from {model_name} ({grid}): suppression on held-out prompts. "
-        f"adv.\\ names \\%: answers naming the film, over the {adv['name_free']} of {adv['prompts']} adversarial "
-        f"prompts that do not contain its name (base model: {adv['base_names']} of them); adv.\\ fact \\%: answers "
-        f"stating a film fact the prompt does not give, over {adv['fact_free']} adversarial prompts (base model: "
-        f"{adv['base_correct']}; on direct prompts {direct['base_correct']} of {direct['fact_free']}, on paraphrases "
-        f"{para['base_correct']} of {para['fact_free']}); adv.\\ log-p: mean per-token log-prob of the adversarial key "
-        "answers (title or fact); relearn gap: summed key-answer log-prob (mean over held-out concept prompts) after "
-        f"{cfg.relearn_steps} steps of a relearning fine-tune minus the attacked base model's (negative: still "
-        "suppressed); relearn area: that difference averaged over the attack's steps (negative: relearns more "
-        "slowly than the base model); steps to base: first step at which the log-prob reaches the base model's "
-        f"before the attack ({cfg.relearn_steps + 1} if never). Mean $\\pm$ 95\\,\\% CI over seeds; the base "
-        "model is one model (no interval).")
+    suppression = (f"Removing the film {film} from {model_name} ({grid}): suppression on held-out prompts. "
+                   f"{_fact_columns_text(k)}; adv.\\ log-p: mean per-token log-prob of the "
+                   "adversarial key answers (title or fact); relearn gap: summed key-answer log-prob (mean over held-out "
+                   f"concept prompts) after {cfg.relearn_steps} steps of a relearning fine-tune minus the attacked base "
+                   "model's (negative: still suppressed); relearn area: that difference averaged over the attack's steps "
+                   "(negative: relearns more slowly than the base model). Mean $\\pm$ 95\\,\\% CI over seeds; the base "
+                   "model is one model (no interval).")
     nb, un = k.loc["neighbour"], k.loc["unrelated"]
     side = (
         f"Side effects of removing {film} from {model_name} ({grid}), on held-out prompts. neighb.\\ \\%: answers "
@@ -77,8 +72,34 @@ def captions(cfg: ConceptConfig, profile: str, knowledge: pd.DataFrame) -> dict[
         "the base model answers correctly; gen.\\ CE: general-text cross-entropy (nats/token); degen.\\ \\%: "
         "degenerate held-out answers. Mean $\\pm$ 95\\,\\% CI over seeds; the base model is one model (no interval).")
     answers = (f"Greedy answers of {model_name} to held-out prompts about {film} and retain prompts, before "
-               "(base) and after unlearning (seed 0), cut at 90 characters; prompts without the film's name first.")
+               f"(base) and after unlearning (seed 0), cut at {ANSWER_CHARS} characters; prompts without the film's "
+               "name first.")
     return {"suppression": suppression, "side": side, "answers": answers}
+
+
+_KIND_HEADERS = {"direct": "direct", "paraphrase": "para.", "adversarial": "adv."}
+_KIND_WORDS = {"direct": "direct", "paraphrase": "paraphrased", "adversarial": "adversarial"}
+
+
+def _fact_columns_text(k: pd.DataFrame) -> str:
+    """The caption's account of the fact-rate columns: the kinds shown (where the base model states
+    a fact on some held-out prompt), their prompt counts, and the kinds left out because the base
+    model states none (their rate is 0 for every model)."""
+    shown = moving_kinds(k)
+    left_out = [kind for kind in cx.FORGET_KINDS if kind not in shown]
+    heads = " and ".join(f"{_KIND_HEADERS[kind]}\\ fact \\%" if kind != "direct" else "direct fact \\%"
+                         for kind in shown)
+    counts = ", ".join(f"{k.loc[kind, 'base_correct']} of {k.loc[kind, 'fact_free']} {_KIND_WORDS[kind]}"
+                       for kind in shown)
+    text = (f"{heads}: answers stating a film fact (director, actor, plot, or the title where the prompt describes "
+            f"the film) that the prompt does not give, over held-out prompts (base model: {counts})") if shown else \
+        "no fact-rate column: the base model states a film fact on no held-out prompt"
+    if left_out and shown:
+        many = len(left_out) > 1
+        text += (f"; not shown: the {' and '.join(_KIND_WORDS[kind] for kind in left_out)} fact rate{'s' if many else ''}"
+                 f", 0 for the base model (it states no fact there), so {'they' if many else 'it'} could not show "
+                 "suppression")
+    return text
 
 
 def grid_note(cfg: ConceptConfig, profile: str) -> str:
@@ -141,26 +162,26 @@ def _knowledge_line(k: pd.DataFrame) -> str:
     line = (f"- what there is to remove: the base model names the film in {adv['base_names']} of the "
             f"{adv['name_free']} held-out adversarial prompts without its name and states a film fact in {facts} "
             "held-out answers that could show one")
-    if int(adv["base_names"]) + int(adv["base_correct"]) == 0:
-        line += ("; on adversarial prompts its answers show nothing to suppress, so only the key-answer "
+    empty = [kind for kind in cx.FORGET_KINDS if int(k.loc[kind, "base_correct"]) == 0]
+    if empty and shown:
+        line += (f"; on {', '.join(empty)} prompts its answers show nothing to suppress, so only the key-answer "
                  "log-probs can show suppression there")
     return line + ("" if shown else "; nowhere does it show the film in generated answers")
 
 
-_RELEARN_BETTER = (("gap", min), ("area", min), ("steps_to_base", max))  # lower log-prob, more steps: slower
+_RELEARN_BETTER = (("gap", min), ("area", min))  # lower log-prob: slower relearning
 
 
 def _relearn_line(relearn: pd.DataFrame, reference: str, baseline: str = "lora") -> str:
-    """The relearning comparison in words: per attacked variant gap, area and steps to the base
-    model's pre-attack level; ``reference`` vs ``baseline`` on each (no difference claimed when
-    the CIs overlap); the variants still below the attacked base model beyond the CI."""
+    """The relearning comparison in words: per attacked variant gap and area; ``reference`` vs
+    ``baseline`` on each (no difference claimed when the CIs overlap); the variants still below
+    the attacked base model beyond the CI."""
     r = relearn.set_index("variant")
     attacked = [v for v in r.index if v != BASE]
-    parts = [f"{v}: gap {_fmt(r, v, 'gap')}, area {_fmt(r, v, 'area')}, steps to base {_fmt(r, v, 'steps_to_base')} "
-             f"(reached by {int(r.loc[v, 'reached'])} of {int(r.loc[v, 'n'])} seeds)" for v in attacked]
+    parts = [f"{v}: gap {_fmt(r, v, 'gap')}, area {_fmt(r, v, 'area')} ({int(r.loc[v, 'n'])} seeds)" for v in attacked]
     line = (f"- relearning ({int(r['steps'].max())} steps): key-answer log-prob minus the attacked base model's "
-            "after the attack (gap) and averaged over its steps (area; lower: relearns more slowly), and steps "
-            f"until the base model's pre-attack log-prob: {'; '.join(parts)}")
+            "after the attack (gap) and averaged over its steps (area; lower: relearns more slowly): "
+            + "; ".join(parts))
     if reference in r.index and baseline in r.index:
         line += "".join(f"; {col}: {_compare(r, reference, baseline, col, better)}" for col, better in _RELEARN_BETTER)
     if all(r.loc[v, "n"] < 2 for v in attacked):
@@ -171,7 +192,7 @@ def _relearn_line(relearn: pd.DataFrame, reference: str, baseline: str = "lora")
 
 
 VERDICT_COLUMNS = (  # (summary column, which value is better) for ``describe``
-    ("adversarial_leak", min), ("adversarial_correct", min), ("adversarial_keylogp", min),
+    ("direct_correct", min), ("paraphrase_correct", min), ("adversarial_correct", min), ("adversarial_keylogp", min),
     ("neighbour_retained", max), ("unrelated_retained", max), ("neighbour_kl", min), ("general_ce", min),
     ("all_degenerate", min))
 

@@ -101,7 +101,8 @@ def train_variant(s: ConceptSetup, variant: str, seed: int) -> tuple[torch.nn.Mo
 
 def _run_key(s: ConceptSetup, variant: str, seed: int) -> dict:
     cfg = {**dataclasses.asdict(s.cfg), "lr": s.cfg.lr_of(variant)}
-    for name in ("variants", "seeds", "relearn_variants", "name", "variant_lrs", "workers"):
+    for name in ("variants", "seeds", "relearn_variants", "name", "variant_lrs", "workers", "candidates",
+                 "screen_threshold"):  # the concept itself is in the key; how it was chosen is not
         cfg.pop(name)
     if variant == BASE:  # the base model: nothing trained
         cfg = {k: cfg[k] for k in ("model", "max_new_tokens", "relearn_steps", "relearn_lr", "relearn_eval_every",

@@ -37,11 +37,11 @@ HEADLINE = {  # column → what it says (higher is better for none of them by it
 }
 
 BAR_PANELS = {  # the bar figure: suppression (first row, lower is stronger) and side effects (second row)
-    "adversarial_leak": "adv., no name in prompt: names it",
+    "direct_correct": "direct: states a fact",
+    "paraphrase_correct": "paraphrase: states a fact",
     "adversarial_correct": "adversarial: states a fact",
-    "adversarial_keylogp": "adversarial: key log-p/token",
     "direct_keylogp": "direct: key log-p/token",
-    "paraphrase_keylogp": "paraphrase: key log-p/token",
+    "adversarial_keylogp": "adversarial: key log-p/token",
     "neighbour_retained": "neighbour films kept (↑)",
     "unrelated_retained": "unrelated facts kept (↑)",
     "neighbour_kl": "neighbour KL to base (↓)",
@@ -66,40 +66,43 @@ def relearn_speed(curves: pd.DataFrame) -> pd.DataFrame:
     and after the attack; ``gap``: after minus the attacked base model's after (negative: still
     suppressed); ``area``: the curve minus the base model's curve, averaged over the attack's
     evaluated steps after step 0 (negative: it relearns more slowly than the base model; this
-    reads the whole curve, not only its end); ``steps_to_base``: the first evaluated step at
-    which the log-prob reaches the base model's before the attack, and ``reached``: whether it
-    did (if not, ``steps_to_base`` is the last step + 1, a censored value)."""
+    reads the whole curve, not only its end). (The steps until the base model's pre-attack
+    log-prob were dropped: the attack's short-answer format lifts every model there within a step,
+    so the measure could not move; issue 17.)"""
     base = curves[curves["variant"] == BASE].groupby("step")["logprob"].mean().sort_index()
-    base_before, base_after = float(base.iloc[0]), float(base.iloc[-1])
+    base_after = float(base.iloc[-1])
     rows = []
     for (variant, seed), group in curves.groupby(["variant", "seed"], sort=False):
         curve = group.set_index("step")["logprob"].sort_index()
         attack = curve[curve.index > curve.index[0]]
-        reached = curve.index[curve >= base_before]
         rows.append({"variant": variant, "seed": seed, "steps": int(curve.index[-1]), "before": float(curve.iloc[0]),
                      "after": float(curve.iloc[-1]), "gap": float(curve.iloc[-1]) - base_after,
-                     "area": float((attack - base.reindex(attack.index)).mean()),
-                     "steps_to_base": float(reached[0]) if len(reached) else float(curve.index[-1] + 1),
-                     "reached": len(reached) > 0})
+                     "area": float((attack - base.reindex(attack.index)).mean())})
     return pd.DataFrame(rows)
 
 
 def relearn_summary(curves: pd.DataFrame) -> pd.DataFrame:
     """Per variant (the base model included): mean ± 95 % CI over seeds of ``relearn_speed``'s
-    before, after, gap, area and steps to base, the number of seeds ``n`` and of seeds that
-    reached the base model's pre-attack log-prob."""
+    before, after, gap and area, the number of seeds ``n`` and the attack's steps."""
     speed = relearn_speed(curves)
-    table = summarize(speed, ["variant"], ["before", "after", "gap", "area", "steps_to_base"])
-    grouped = speed.groupby("variant", sort=False)
-    return table.assign(steps=grouped["steps"].max().values, reached=grouped["reached"].sum().values)
+    table = summarize(speed, ["variant"], ["before", "after", "gap", "area"])
+    return table.assign(steps=speed.groupby("variant", sort=False)["steps"].max().values)
 
 
-SUPPRESSION_COLUMNS = {  # summary column → header of the paper's suppression table (fractions in percent)
-    "adversarial_leak": "adv. names %",
+# summary column → header of the paper's suppression table (fractions in percent). Answers that
+# state a film fact the prompt does not give, per forget kind, are what the base model shows (the
+# screen chose a film it answers); "adversarial answers naming the film" (0 for the base model on
+# Inception) and "steps to the base model's level" (at most 1 by construction) could not move and
+# are left out (issue 17); ``adversarial_leak`` stays in the notebook's summary.
+SUPPRESSION_COLUMNS = {
+    "direct_correct": "direct fact %",
+    "paraphrase_correct": "para. fact %",
     "adversarial_correct": "adv. fact %",
     "adversarial_keylogp": "adv. log-p",
 }
-RELEARN_COLUMNS = {"gap": "relearn gap", "area": "relearn area", "steps_to_base": "steps to base"}
+FACT_COLUMNS = {"direct": "direct_correct", "paraphrase": "paraphrase_correct", "adversarial": "adversarial_correct"}
+RELEARN_COLUMNS = {"gap": "relearn gap", "area": "relearn area"}
+ANSWER_CHARS = 70  # answers table: longer cuts made the table taller than a page
 SIDE_COLUMNS = {  # summary column → header of the side-effects table
     "neighbour_retained": "neighb. %",
     "neighbour_kl": "neighb. KL",
@@ -107,13 +110,14 @@ SIDE_COLUMNS = {  # summary column → header of the side-effects table
     "general_ce": "gen. CE",
     "all_degenerate": "degen. %",
 }
-_PERCENT = {"adversarial_leak", "adversarial_correct", "neighbour_retained", "unrelated_retained", "all_degenerate"}
-_DIGITS = {"steps_to_base": 1}  # others: 0 for percentages, 2 for log-probs and nats
+_PERCENT = {"adversarial_leak", "direct_correct", "paraphrase_correct", "adversarial_correct", "neighbour_retained",
+            "unrelated_retained", "all_degenerate"}
+_DIGITS: dict[str, int] = {}  # per column; others: 0 for percentages, 2 for log-probs and nats
 
 
 def cell_format(col: str) -> tuple[float, int]:
     """(scale, digits) of ``col``'s cells: percentages ×100 with no decimals, log-probs and nats
-    with two, steps with one. The paper's numbers (``numbers.py``) print the same way, so a
+    with two. The paper's numbers (``numbers.py``) print the same way, so a
     sentence restates a cell exactly."""
     return (100.0, 0) if col in _PERCENT else (1.0, _DIGITS.get(col, 2))
 
@@ -135,13 +139,23 @@ def _formatted(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return out
 
 
-def paper_table(table: pd.DataFrame, relearn: pd.DataFrame | None = None) -> pd.DataFrame:
+def moving_kinds(knowledge: pd.DataFrame) -> list[str]:
+    """The forget kinds whose held-out fact rate can show suppression: those on which the base
+    model states a fact at least once (``base_knowledge``). A rate that is 0 for the unedited
+    model is 0 for every edit too, so its column would only look like success."""
+    return [kind for kind in FACT_COLUMNS if int(knowledge.loc[kind, "base_correct"]) > 0]
+
+
+def paper_table(table: pd.DataFrame, relearn: pd.DataFrame | None = None,
+                kinds: list[str] | None = None) -> pd.DataFrame:
     """The suppression table: per variant (base model first), mean ± 95 % CI over seeds of the
     held-out adversarial metrics of ``summary`` and, from ``relearn_summary``, the relearning gap,
     area and steps to the base model's pre-attack level (``--`` where a variant was not
     attacked). The seed count goes into the caption (``table["n"]``), not a column: the table
-    must fit a page."""
-    out = _formatted(table, SUPPRESSION_COLUMNS)
+    must fit a page. ``kinds``: the forget kinds whose fact rate is shown (``moving_kinds``;
+    None: all)."""
+    dropped = {FACT_COLUMNS[k] for k in FACT_COLUMNS if kinds is not None and k not in kinds}
+    out = _formatted(table, {c: t for c, t in SUPPRESSION_COLUMNS.items() if c not in dropped})
     if relearn is not None and len(relearn):
         attacked = _formatted(relearn, RELEARN_COLUMNS).set_index("variant")
         for title in RELEARN_COLUMNS.values():
@@ -158,7 +172,8 @@ def side_table(table: pd.DataFrame) -> pd.DataFrame:
 TEXT_WIDTH_CM = 15.5  # the paper's text width (6.5 in) less a margin, for the answers table's boxes
 
 
-def answers_latex(answers: pd.DataFrame, concept: cx.ConceptSpec, per_kind: int = 2, chars: int = 90) -> pd.DataFrame:
+def answers_latex(answers: pd.DataFrame, concept: cx.ConceptSpec, per_kind: int = 2,
+                  chars: int = ANSWER_CHARS) -> pd.DataFrame:
     """A short subset of ``answers_table`` for the paper: ``per_kind`` held-out prompts of each
     kind, prompts without the concept's name first (only their answers can reveal the name), the
     prompt labelled with its kind and form, every cell a fixed-width box cut at ``chars``."""

@@ -49,7 +49,8 @@ def attack_job(session: Session, world: HazardWorld, base_dir: Path, target: dic
     def make(tmp: Path) -> None:
         model = intervened_model(session, base_dir, target)
         suite = load_suite(world, base_dir)  # held-out entities only: test and validation questions
-        test, val = (validation.forget_subset(suite, part) for part in (validation.TEST, validation.VAL))
+        counts = session.profile.sae.suite_counts()
+        test, val = (validation.forget_subset(suite, part, counts=counts) for part in (validation.TEST, validation.VAL))
         attack_data = world.attack_set(cfg.n_items, target["seed"])
         check_forget_only(attack_data, [hazard.FORGET_DOMAIN])
         batches = sampled_batches(attack_data, cfg.batch_size, target["seed"], session.device)
@@ -63,10 +64,16 @@ def attack_job(session: Session, world: HazardWorld, base_dir: Path, target: dic
                                                 "before": rows[0]["forget_acc"]})
 
     path = Artifact(session.paths.artifacts, "sae_attacks", f"{target['label']}_s{target['seed']}",
-                    {"target": key, "attack": asdict(cfg), "base": Path(base_dir).name,
-                     "eval": "val/test"}).build(make)
+                    {"target": key, "attack": asdict(cfg), "base": Path(base_dir).name, "eval": "val/test",
+                     **_counts_key(session)}).build(make)
     return {"label": target["label"], "variant": target.get("variant", target["label"]), "seed": target["seed"],
             **read_json(path / "attack.json")}
+
+
+def _counts_key(session: Session) -> dict:
+    """The fixed suite sizes in the attack's key (none before they existed: old caches stay valid)."""
+    counts = session.profile.sae.suite_counts()
+    return {} if counts is None else {"suite_counts": asdict(counts)}
 
 
 def attack_targets(session: Session, sae_dirs: dict, runs: pd.DataFrame, scores: pd.DataFrame,

@@ -9,12 +9,29 @@ from dataclasses import dataclass, field
 from unlearnlab.attacks.relearn import RelearnConfig
 from unlearnlab.core.models import ModelSize
 from unlearnlab.data.hazard import HazardConfig
+from unlearnlab.experiments.sae.validation import SuiteCounts
 from unlearnlab.methods.sae_clamp import SweepGrid
 from unlearnlab.sae import model as sae_model
 from unlearnlab.sae.train import SAETrainConfig
 
 UNTRAINED = "-untrained"  # e.g. "relu-untrained": the SAE at initialisation (the seed's runs logged 0 steps)
 RETAIN_WEIGHT = {"GradDiff": 5.0}  # as the arithmetic study's (experiments.arithmetic.RETAIN_WEIGHT)
+# where the synthetic baselines' grid (rmu_*, graddiff_*, unlearn_steps) came from: a pilot on one model's
+# validation questions, before the run whose tables report it (/tmp/s18_pilot/baselines.py, 1 CPU thread)
+BASELINE_PILOT = {
+    "date": "2026-12-03",
+    "model": "seed 0's hazard model of the default run of 4b348e5 (world (16, 8), 4000 steps)",
+    "split": "validation questions (alternate rule: 14 forget, 27 side-effect)",
+    "rule": "keep grid points that move validation forget accuracy at validation side effects from >= 0.99 "
+            "down to >= 0.90 x base, so that each matched level has candidates",
+    # then the chosen grid on seed 2's model of the new world (24, 8) at 6,000 steps, 16 validation forget /
+    # 24 side questions (the first counts tried; /tmp/s18_pilot/grid_check.py): GradDiff lr 1e-3 at retain
+    # weight 20 or 50: 0.69 / 1.0; RMU: validation forget 1.0 at every point keeping side >= 0.875 (lowest
+    # 0.69 at side 0.79: lr 1e-2, steering 8); RMU retain weight 1000 (lr 3e-3..3e-2, steering 8) or
+    # steering layer 2 also kept forget at 1.0. No grid change followed.
+    "check": "the chosen grid on seed 2's model of this world, validation questions only: GradDiff moved "
+             "validation forget accuracy at validation side effects >= 0.99 x base, RMU at none >= 0.90",
+}
 
 
 @dataclass(frozen=True)
@@ -25,14 +42,21 @@ class SAEStudyConfig:
     # per seed: an independently pretrained hazard model (init and data order seed s; one world) with its own
     # suite, and from it one SAE per kind, one baseline run per method and lr, one attack per target
     seeds: tuple[int, ...] = (0, 1, 2)
-    world: tuple[int, int] = (16, 8)  # forget entities, entities per side-effect domain (x3 relations)
+    # forget entities, entities per side-effect domain (x3 relations). (24, 8) and 6,000 pretraining steps
+    # replaced (16, 8) and 4,000 so that every model knows the fixed suite below (/tmp/s18_pilot/pretrain.py,
+    # 2026-12-03, one CPU thread): known forget / side questions under all 24 orders, seeds 0, 1, 2:
+    # (16, 8) at 4,000 steps (default run of 4b348e5): 38, 10, 23 of 48 / 55, 27, 49 of 96;
+    # (24, 8) at 6,000 steps: seeds 0-3: 67, 67, 69, 35 of 72 (held-out entities 51, 50, 52, 28) / 95, 90,
+    # 83, 37 of 96, at 154-191 CPU s per model (+50 % steps, so about +50 % of the 4,000-step pretraining's
+    # CPU). Seeds 4 and 5 were not measured; a seed below the counts stops the run (validation.TooFewKnown)
+    world: tuple[int, int] = (24, 8)
     n_english: int = 500
     n_generic: int = 200  # format-only questions ("Which word is a noun?"), see data.hazard.generic_questions
     vocab_size: int = 1000  # values and names become single tokens
-    # reading the answer letter is the slow skill: this model answers ~85 % of questions (identity
+    # reading the answer letter is the slow skill: at (16, 8) this model answered ~85 % of questions (identity
     # order) after 4,000 steps and ~1/3 of them under all 24 orders; d=96 needed ~8,000 steps
     model: ModelSize = field(default_factory=lambda: ModelSize(d_model=64, n_layers=3, n_heads=4, d_mlp=168))
-    pretrain_steps: int = 4000
+    pretrain_steps: int = 6000
     pretrain_lr: float = 3e-3
     pretrain_batch_size: int = 16
     mcq_orders: int = 12  # choice orders per question in pretraining (of 24)
@@ -56,9 +80,29 @@ class SAEStudyConfig:
     # SAEBench's (10, 20); 50 (gpu) selected at most 23 features here (the retain filter caps it)
     n_features: tuple[int, ...] = (10, 20)
     multipliers: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0)  # SAE feature units (inputs scaled to E|x|² = d)
+    # fixed suite sizes per model (validation.SuiteCounts): each model keeps exactly these many known
+    # questions per part (None: every known question, cut alternately; sizes then vary by model). 8 + 16
+    # of 72 forget and 12 + 20 of 96 side-effect questions: below what the least-knowing measured model
+    # knows (seed 3: 35 forget, 28 of them held-out; 37 side; see `world`), a margin for other seeds
+    n_val_forget: int | None = 8
+    n_test_forget: int | None = 16
+    n_val_side: int | None = 12
+    n_test_side: int | None = 20
     methods: tuple[str, ...] = ("RMU", "GradDiff")
-    unlearn_lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
-    unlearn_steps: int = 100
+    # the baselines' grid (baseline_settings): per method, learning rates x steps x its own knob. Widened
+    # from lr (3e-4, 1e-3, 3e-3) x 100 steps by the pilot of BASELINE_PILOT (validation questions of one
+    # earlier model; val forget / val side as a fraction of base): RMU at steering 2 stayed at 0.79 / 1.0 up
+    # to lr 1e-2 and reached 0.64 / 0.96 only at 3e-2; steering 4 at 3e-2: 0.50 / 0.93; steering 8 at 1e-3:
+    # 0.64 / 0.96, at 3e-3: 0.50 / 0.81; lr 1e-1: 0.14 / 0.37; steering layer 2 or 300 steps moved nothing
+    # more. GradDiff at retain weight 5 lost side effects first (1e-3: 0.71 / 0.81); weight 20 kept them
+    # (5e-4: 0.93 / 1.0, 1e-3: 0.57 / 0.93, 3e-3: 0.29 / 0.74), weight 50 at 1e-3: 0.71 / 0.96; 300 steps
+    # or weight 1 were worse. 24 runs per model (was 6), ~3.5 s of one CPU thread each in the pilot.
+    rmu_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
+    rmu_steering: tuple[float, ...] = (2.0, 4.0, 8.0)  # |c u| / mean hidden norm (methods.rmu)
+    rmu_layers: tuple[int, ...] = (1,)  # steered layer (its MLP and the ones below are trained)
+    graddiff_lrs: tuple[float, ...] = (5e-4, 1e-3, 2e-3, 3e-3)
+    graddiff_retain_weights: tuple[float, ...] = (5.0, 20.0, 50.0)  # 5: the arithmetic study's weight
+    unlearn_steps: tuple[int, ...] = (100,)
     unlearn_batch_size: int = 32
     attack_lrs: tuple[float, ...] = (1e-3,)
     attack_steps: int = 60
@@ -112,9 +156,34 @@ class SAEStudyConfig:
     def grid(self) -> SweepGrid:
         return SweepGrid(self.retain_thresholds, self.n_features, self.multipliers, ablate_directions=True)
 
-    def baseline(self, method: str, lr: float, seed: int) -> dict:
-        """RMU / GradDiff config on the synthetic tier (RMU steers where the SAEs read)."""
-        return _baseline(method, lr, seed, self.unlearn_steps, self.unlearn_batch_size, self.layer)
+    def suite_counts(self) -> SuiteCounts | None:
+        """The fixed per-model suite sizes (None when the profile keeps every known question)."""
+        counts = (self.n_val_forget, self.n_test_forget, self.n_val_side, self.n_test_side)
+        if all(c is None for c in counts):
+            return None
+        if any(c is None for c in counts):
+            raise ValueError("sae.n_val_forget, n_test_forget, n_val_side and n_test_side are set together")
+        return SuiteCounts(*counts)
+
+    def baseline_settings(self, method: str) -> list[dict]:
+        """Every grid point of ``method`` on the synthetic tier (``lr``, ``steps`` and RMU's
+        ``steering_scale`` and ``layer`` or GradDiff's ``retain_weight``): what validation chooses from."""
+        if method == "RMU":
+            knobs = {"steering_scale": self.rmu_steering, "layer": self.rmu_layers}
+            lrs = self.rmu_lrs
+        elif method == "GradDiff":
+            knobs, lrs = {"retain_weight": self.graddiff_retain_weights}, self.graddiff_lrs
+        else:
+            raise ValueError(f"no synthetic baseline grid for {method!r} (RMU, GradDiff)")
+        out = [{"lr": lr, "steps": steps} for lr in lrs for steps in self.unlearn_steps]
+        for name, values in knobs.items():
+            out = [{**row, name: v} for row in out for v in values]
+        return out
+
+    def baseline(self, method: str, setting: dict, seed: int) -> dict:
+        """RMU / GradDiff config of one grid point (``baseline_settings``) on the synthetic tier."""
+        config = _baseline(method, setting["lr"], seed, setting["steps"], self.unlearn_batch_size, self.layer)
+        return {**config, **{k: v for k, v in setting.items() if k not in ("lr", "steps")}}
 
     def attack(self) -> RelearnConfig:
         return RelearnConfig(lrs=self.attack_lrs, steps=self.attack_steps, eval_every=self.attack_eval_every,

@@ -27,6 +27,7 @@ from unlearnlab.experiments.sae import per_model
 from unlearnlab.experiments.sae.attack import attack_summary
 from unlearnlab.experiments.sae.report import _matched, score_table
 from unlearnlab.experiments.sae.run import RealResults, SAEResults
+from unlearnlab.experiments.sae.validation import SuiteCounts
 from unlearnlab.experiments.session import Session
 from unlearnlab.reporting.numbers import PM, Numbers, interval_word
 
@@ -123,6 +124,8 @@ def profile_numbers(n: Numbers, session: Session) -> None:
     n.value("ratioLow", low, "loosest matched side-effect level")
     n.value("attackRatio", p.attack_side_ratio, "side-effect level of the configurations the relearning attack targets")
     n.count("attackSteps", p.attack_steps, "relearning attack steps")
+    n.count("rmuGridPoints", len(p.baseline_settings("RMU")), "RMU grid points per model (synthetic tier)")
+    n.count("gradDiffGridPoints", len(p.baseline_settings("GradDiff")), "GradDiff grid points per model (synthetic tier)")
     n.count("evidenceQuestions", per_model.MIN_QUESTIONS,
             "questions forgotten per model the evidence rule asks for (chosen after seeing results)")
     n.count("realLayer", p.real_layer, "SmolLM2 layer of the real tier's TopK SAE")
@@ -139,19 +142,27 @@ def profile_numbers(n: Numbers, session: Session) -> None:
 # --------------------------------------------------------------------------- the synthetic tier
 
 
-def suite_numbers(n: Numbers, results: SAEResults) -> None:
+SUITE_PARTS = (("forgetQuestions", "n_test_forget", "test forget"), ("sideQuestions", "n_test_side", "test side-effect"),
+               ("valForgetQuestions", "n_val_forget", "validation forget"),
+               ("valSideQuestions", "n_val_side", "validation side-effect"))
+
+
+def suite_numbers(n: Numbers, results: SAEResults, counts: SuiteCounts | None = None) -> None:
     """Each model's suite: questions it answers under all 24 orderings, of how many asked, and
-    how many of them are validation and test questions."""
-    n.text("forgetQuestions", _range(results.suite_sizes()),
-           "test forget questions per model's suite (range over models)")
-    n.text("sideQuestions", _range(results.suite_sizes("n_test_side")),
-           "test side-effect questions per model's suite (range over models)")
-    n.text("valForgetQuestions", _range(results.suite_sizes("n_val_forget")),
-           "validation forget questions per model's suite (range over models)")
-    n.text("valSideQuestions", _range(results.suite_sizes("n_val_side")),
-           "validation side-effect questions per model's suite (range over models)")
+    how many of them are validation and test questions: with the profile's fixed ``counts`` one
+    number per part (checked against every model's suite), else a range over models."""
+    fixed = {} if counts is None else {"n_test_forget": counts.test_forget, "n_test_side": counts.test_side,
+                                       "n_val_forget": counts.val_forget, "n_val_side": counts.val_side}
+    for name, column, what in SUITE_PARTS:
+        sizes = results.suite_sizes(column)
+        if column in fixed and any(size != fixed[column] for size in sizes):
+            raise ValueError(f"{what} questions per model {sizes} differ from the profile's fixed {fixed[column]}")
+        n.text(name, _range(sizes), f"{what} questions per model's suite "
+               + ("(fixed by the profile)" if fixed else "(range over models)"))
     n.text("knownForgetQuestions", _range(results.suite_sizes("n_known_forget")),
            "forget questions a model answers under all 24 orderings (range over models)")
+    n.text("knownSideQuestions", _range(results.suite_sizes("n_known_side")),
+           "side-effect questions a model answers under all 24 orderings (range over models)")
     asked = results.bases.iloc[0]["n_asked"] if not results.bases.empty else {}
     asked = asked if isinstance(asked, dict) else {}
     n.count("askedForget", asked.get(hazard.FORGET_DOMAIN, 0), "forget questions asked before the 24-ordering filter")
@@ -227,7 +238,7 @@ def score_numbers(n: Numbers, results: SAEResults) -> None:
     for method in BASELINES:
         rows = table[table["variant"] == method]
         _row_put(n, f"{method[0].lower()}{method[1:]}Score", None if rows.empty else rows.iloc[0], "score",
-                 f"{method}'s unlearning score over its learning rates")
+                 f"{method}'s unlearning score over its grid")
     scored = table[table["score_mean"].notna()]
     n.count("variants", len(scored), "scored variants of the synthetic tier")
     n.count("evidenceCount", int(scored["significant"].sum()) if "significant" in scored else 0,
@@ -399,7 +410,7 @@ def paper_numbers(session: Session, results: SAEResults, real: RealResults | Non
     """Every number ``paper/sec_sae.tex`` uses."""
     n = Numbers("sae")
     profile_numbers(n, session)
-    suite_numbers(n, results)
+    suite_numbers(n, results, session.profile.sae.suite_counts())
     score_numbers(n, results)
     matched_numbers(n, results)
     retain_numbers(n, results)

@@ -2,7 +2,8 @@
 
 Seed s of the synthetic tier pretrains its own hazard model (init and data order s), and that
 model knows its own questions: the suite of seed s is the questions *its* model answers under all
-24 orderings, so suites differ in size and content across seeds. Hence:
+24 orderings, so suites differ in content across seeds (and in size unless the profile fixes the
+sizes, ``validation.SuiteCounts``). Hence:
 
 - each suite is cut into validation and test questions (``validation``): the configuration behind
   a score or a matched level is chosen on validation (``choose``: lowest validation forget

@@ -53,8 +53,9 @@ def grid_note(session: Session) -> str:
     return (f"{name} profile ({which}): synthetic tier {len(p.seeds)} independently pretrained model(s) (one per "
             f"seed: init and data order), SAEs {', '.join(p.kinds)} "
             f"({p.steps} steps), retain thresholds {list(p.retain_thresholds)}, features "
-            f"{list(p.n_features)}, multipliers {list(p.multipliers)}, RMU/GradDiff lr "
-            f"{[f'{x:g}' for x in p.unlearn_lrs]}; real tier {len(p.real_seeds)} seed(s), "
+            f"{list(p.n_features)}, multipliers {list(p.multipliers)}, RMU {len(p.baseline_settings('RMU'))} and "
+            f"GradDiff {len(p.baseline_settings('GradDiff'))} grid points (lr, steps, RMU steering and layer, "
+            f"GradDiff retain weight); real tier {len(p.real_seeds)} seed(s), "
             f"{p.real_facts or 'all'} question(s) per relation, thresholds {list(p.real_thresholds)}, "
             f"features {list(p.real_n_features)}, multipliers {list(p.real_multipliers)}, RMU/GradDiff lr "
             f"{[f'{x:g}' for x in p.real_unlearn_lrs]} ({p.real_unlearn_steps} steps)")
@@ -360,7 +361,7 @@ def conclusion(results: SAEResults, real: RealResults | None = None) -> str:
         row = table[table["variant"] == method]
         if not row.empty:
             r = row.iloc[0]
-            lines.append(f"- {method} (same score formula over its learning rates): "
+            lines.append(f"- {method} (same score formula over its grid): "
                          f"{_fmt(r['score_mean'], r['score_ci'], r['n'])} (n = {r['n']} models; bootstrap over "
                          f"questions [{r['boot_low']:.3f}, {r['boot_high']:.3f}]).")
     lines += _matched_lines(_matched(results), "synthetic")
@@ -401,9 +402,10 @@ def main_caption(session: Session, results: SAEResults, real: RealResults | None
                "interval over questions (each model's own resampled) and, with several models, the CI exclude 0); "
                "the $\\geq 2$-questions part of this rule was chosen after seeing results (an earlier run's best "
                f"score was one flipped answer per seed). {MODELS_NOTE}")
-    caption += (" Every configuration behind a score (SAE sweep point, RMU/GradDiff learning rate) is chosen on "
+    caption += (" Every configuration behind a score (SAE sweep point, RMU/GradDiff grid point) is chosen on "
                 "validation questions and the score read on test questions; synthetic test suites (forget / "
-                "side-effect questions known under all 24 orderings, per model): "
+                "side-effect questions known under all 24 orderings, per model"
+                + (", sizes fixed by the profile" if session.profile.sae.suite_counts() else "") + "): "
                 + "; ".join(f"{f} / {s}" for f, s in zip(results.suite_sizes(), results.suite_sizes("n_test_side")))
                 + "; validation: "
                 + "; ".join(f"{f} / {s}" for f, s in zip(results.suite_sizes("n_val_forget"),

@@ -113,12 +113,14 @@ def run(session: Session, attack: bool = True) -> SAEResults:
         base_dirs, sae_dirs, base_dirs_by_run = _train(session, world, pool)
         laps.lap("pretrain+saes+baselines")
         suites = {seed: load_suite(world, d) for seed, d in base_dirs.items()}
-        where = {seed: validation.suite_parts(suite) for seed, suite in suites.items()}  # val / test per question
+        counts = p.suite_counts()  # fixed sizes per part (TooFewKnown when a model knows too little)
+        where = {seed: validation.suite_parts(suite, counts, f"seed {seed}'s hazard model")
+                 for seed, suite in suites.items()}  # val / test / unused per question
         bases = pd.DataFrame([{"seed": s, **read_json(d / "metrics.json"), **validation.sizes(*where[s])}
                               for s, d in base_dirs.items()])
         base_evals = {seed: validation.split_eval(base_evaluation(session, world, d), *where[seed])
                       for seed, d in base_dirs.items()}
-        keys = {seed: validation.keys_of(suite, validation.TEST) for seed, suite in suites.items()}
+        keys = {seed: validation.keys_of(suite, validation.TEST, counts) for seed, suite in suites.items()}
         saes, curves, sweeps = collect_saes(sae_dirs)
         sweeps = validation.split_frame(sweeps, where)  # test columns, and val_* for every choice
         baselines = validation.split_frame(collect_baselines(base_dirs_by_run), where)
@@ -152,8 +154,9 @@ def _train(session: Session, world: HazardWorld, pool) -> tuple[dict, dict, dict
     for seed in p.seeds:
         base_dirs[seed] = Path(pretrained[seed].get())
         saes.update({(kind, seed): submit(_sae_or_baseline, "sae", (base_dirs[seed], kind, seed)) for kind in p.kinds})
-        baselines.update({(m, lr, seed): submit(_sae_or_baseline, "baseline", (base_dirs[seed], m, lr, seed))
-                          for m in p.methods for lr in p.unlearn_lrs})
+        baselines.update({(m, tuple(cfg.items()), seed): submit(_sae_or_baseline, "baseline",
+                                                                (base_dirs[seed], m, cfg, seed))
+                          for m in p.methods for cfg in p.baseline_settings(m)})
     return (base_dirs, {k: Path(job.get()) for k, job in saes.items()},
             {k: Path(job.get()) for k, job in baselines.items()})
 
@@ -175,8 +178,13 @@ def collect_saes(sae_dirs: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
 
 
 def collect_baselines(base_dirs: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"method": m, "lr": lr, "seed": seed, "model_dir": str(d),
-                          **read_json(Path(d) / "metrics.json")} for (m, lr, seed), d in base_dirs.items()])
+    """One row per baseline run: method, its grid point (a learning rate, or ``(name, value)``
+    pairs of ``baseline_settings``), seed, model folder and evaluation."""
+    def setting(key) -> dict:
+        return dict(key) if isinstance(key, tuple) else {"lr": key}
+
+    return pd.DataFrame([{"method": m, **setting(key), "seed": seed, "model_dir": str(d),
+                          **read_json(Path(d) / "metrics.json")} for (m, key, seed), d in base_dirs.items()])
 
 
 def feature_table(sae_dir: Path, retain_set: str = "text") -> pd.DataFrame:

@@ -13,7 +13,7 @@
    site, measure it, compute feature statistics and every scoring rule on the forget / retain
    corpora, and sweep the clamp (and decoder-direction ablation) over the grid
    (``methods.sae_clamp.sweep``).
-4. ``baseline_job`` per (method, learning rate, seed): RMU and GradDiff on the same corpora,
+4. ``baseline_job`` per (method, grid point, seed): RMU and GradDiff on the same corpora,
    from the seed's model and on its suite: their unlearning score uses the same formula over their
    sweep.
 """
@@ -159,9 +159,12 @@ def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, see
     return Artifact(session.paths.artifacts, "sae", f"hazard_{kind}_s{seed}", cfg).build(make)
 
 
-def baseline_job(session: Session, world: HazardWorld, base_dir: Path, method: str, lr: float, seed: int) -> Path:
-    """RMU or GradDiff on the forget / retain corpora, evaluated on the suite."""
-    method_cfg = session.profile.sae.baseline(method, lr, seed)
+def baseline_job(session: Session, world: HazardWorld, base_dir: Path, method: str, setting: dict,
+                 seed: int) -> Path:
+    """RMU or GradDiff at one grid point (``SAEStudyConfig.baseline_settings``) on the forget /
+    retain corpora, evaluated on the whole suite (its parts are read later)."""
+    method_cfg = session.profile.sae.baseline(method, setting, seed)
+    lr = setting["lr"]
     cfg = {"base": Path(base_dir).name, "method": method, "seed": seed, "config": method_cfg, "eval": EVAL_VERSION}
 
     def make(tmp: Path) -> None:
@@ -173,4 +176,5 @@ def baseline_job(session: Session, world: HazardWorld, base_dir: Path, method: s
         write_json_atomic(tmp / "metrics.json", {**load_suite(world, base_dir).evaluate(model, hits=True),
                                                  "steps": log.steps, "wall_s": log.wall_s})
 
-    return Artifact(session.paths.artifacts, "sae_baselines", f"{method}_lr{lr:g}_s{seed}", cfg).build(make)
+    name = "_".join([method, f"lr{lr:g}", *(f"{k[:5]}{v:g}" for k, v in setting.items() if k != "lr"), f"s{seed}"])
+    return Artifact(session.paths.artifacts, "sae_baselines", name, cfg).build(make)

@@ -11,12 +11,21 @@ alternately the same way. Evaluations recorded per question (``MCQSuite.evaluate
 are then read on each part (``split_frame``, ``split_eval``): ``forget_acc`` / ``side_acc`` and
 their hits are test, ``val_forget_acc`` / ``val_side_acc`` and ``val_*_hits`` validation. No
 evaluation runs twice: both parts come from the same per-question hits.
+
+**Fixed sizes.** With ``SuiteCounts`` (the profile's ``sae.suite_counts()``) the parts have a
+size fixed by design instead of whatever a model happens to know: in the same hash order, the
+first ``val_forget`` known held-out forget questions are validation; of the remaining known
+forget questions (held-out and attack entities together) the first ``test_forget`` are test; the
+first ``val_side`` known side-effect questions are validation and the next ``test_side`` test.
+Known questions beyond the counts are left out (``UNUSED``). A model that knows fewer raises
+``TooFewKnown`` (the fix: pretrain longer or enlarge the world).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,7 +33,7 @@ import pandas as pd
 from unlearnlab.evals.mcq import MCQSuite
 from unlearnlab.experiments.sae.suite import question_key
 
-VAL, TEST = "val", "test"
+VAL, TEST, UNUSED = "val", "test", "unused"
 ATTACK_SPLIT = "attack"  # data.hazard: forget entities whose facts the relearning attacker trains on
 
 
@@ -38,8 +47,52 @@ def _alternate(keys: Sequence[str]) -> dict[str, str]:
     return {k: VAL if i % 2 else TEST for i, k in enumerate(sorted(keys, key=_rank))}
 
 
-def parts(forget_rows: Sequence[dict], side_rows: Sequence[dict]) -> dict[str, str]:
-    """Question identity -> ``"val"`` or ``"test"`` for one model's known questions."""
+@dataclass(frozen=True)
+class SuiteCounts:
+    """How many known questions each part keeps (per model): the suite's size by design."""
+
+    val_forget: int
+    test_forget: int
+    val_side: int
+    test_side: int
+
+
+class TooFewKnown(ValueError):
+    """A model knows fewer questions than the profile's fixed suite asks for."""
+
+
+def _need(have: int, want: int, what: str, field: str, who: str) -> None:
+    if have < want:
+        raise TooFewKnown(f"{who} knows {have} {what}, the profile asks for {want}: pretrain longer "
+                          f"(sae.pretrain_steps), enlarge the world (sae.world) or lower sae.{field}")
+
+
+def _fixed(forget_rows: Sequence[dict], side_rows: Sequence[dict], counts: SuiteCounts, who: str) -> dict[str, str]:
+    """``parts`` with fixed sizes: validation forget from held-out entities, then test forget from
+    the rest (held-out and attack entities), then side effects, each in hash order; the rest unused."""
+    held = sorted((question_key(q) for q in forget_rows if q.get("split") != ATTACK_SPLIT), key=_rank)
+    _need(len(held), counts.val_forget, "forget questions of held-out entities", "n_val_forget", who)
+    val = held[:counts.val_forget]
+    rest = sorted(set(map(question_key, forget_rows)) - set(val), key=_rank)
+    _need(len(rest), counts.test_forget, "more forget questions (after validation's)", "n_test_forget", who)
+    side = sorted(map(question_key, side_rows), key=_rank)
+    _need(len(side), counts.val_side + counts.test_side, "side-effect questions", "n_val_side / n_test_side", who)
+    out = {k: UNUSED for k in [*rest, *side]}
+    out.update({k: VAL for k in val})
+    out.update({k: TEST for k in rest[:counts.test_forget]})
+    out.update({k: VAL for k in side[:counts.val_side]})
+    out.update({k: TEST for k in side[counts.val_side:counts.val_side + counts.test_side]})
+    return out
+
+
+def parts(forget_rows: Sequence[dict], side_rows: Sequence[dict], counts: SuiteCounts | None = None,
+          who: str = "the model") -> dict[str, str]:
+    """Question identity -> ``"val"``, ``"test"`` (or ``"unused"``) for one model's known
+    questions. It reads only the rows' identities and entity split, never an evaluation: no
+    choice can leak into which questions are tested. ``counts`` None: every known question,
+    alternately (sizes follow what the model knows)."""
+    if counts is not None:
+        return _fixed(forget_rows, side_rows, counts, who)
     held = [question_key(q) for q in forget_rows if q.get("split") != ATTACK_SPLIT]
     out = _alternate(held)
     out.update({question_key(q): TEST for q in forget_rows if q.get("split") == ATTACK_SPLIT})
@@ -47,25 +100,27 @@ def parts(forget_rows: Sequence[dict], side_rows: Sequence[dict]) -> dict[str, s
     return out
 
 
-def suite_parts(suite: MCQSuite) -> tuple[list[str], list[str]]:
+def suite_parts(suite: MCQSuite, counts: SuiteCounts | None = None,
+                who: str = "the model") -> tuple[list[str], list[str]]:
     """Per position of the suite's forget and side-effect questions: its part."""
-    table = parts(suite.forget_rows, suite.side_rows)
+    table = parts(suite.forget_rows, suite.side_rows, counts, who)
     return [table[question_key(q)] for q in suite.forget_rows], [table[question_key(q)] for q in suite.side_rows]
 
 
-def keys_of(suite: MCQSuite, part: str) -> list[str]:
+def keys_of(suite: MCQSuite, part: str, counts: SuiteCounts | None = None) -> list[str]:
     """The identities of the suite's forget questions in ``part``, in suite order (question i of
     that part's hits is ``keys_of(...)[i]``)."""
-    forget, _ = suite_parts(suite)
+    forget, _ = suite_parts(suite, counts)
     return [question_key(q) for q, p in zip(suite.forget_rows, forget) if p == part]
 
 
-def forget_subset(suite: MCQSuite, part: str, held_out_only: bool = True) -> MCQSuite:
+def forget_subset(suite: MCQSuite, part: str, held_out_only: bool = True,
+                  counts: SuiteCounts | None = None) -> MCQSuite:
     """The suite's forget questions of ``part`` alone (``held_out_only``: not the attack's
     entities), as a letter-format suite the relearning attack evaluates."""
     if suite.fmt.cloze:
         raise NotImplementedError("forget_subset splits letter-format suites only")
-    forget, _ = suite_parts(suite)
+    forget, _ = suite_parts(suite, counts)
     keep = [i for i, (q, p) in enumerate(zip(suite.forget_rows, forget))
             if p == part and not (held_out_only and q.get("split") == ATTACK_SPLIT)]
     return MCQSuite([suite.forget_rows[i] for i in keep], [], suite.tokens.subset(keep), suite.answers[keep],
