@@ -51,9 +51,10 @@ def run_replication(root: Path, seeds: list[int], profile: str) -> None:
 
 
 def suite_counts(root: Path) -> dict[str, str]:
-    """The numbers that count items of a suite (their description says 'questions' or 'items')."""
+    """The SAE study's question counts (its numbers named ``...Questions``): fixed by design, so a
+    replication must print the same ones."""
     found = numbers.read_all(Paths.at(root))
-    return {k: v["plain"] for k, v in found.items() if k.startswith("sae") and "question" in v["about"]}
+    return {k: v["plain"] for k, v in found.items() if k.startswith("sae") and k.endswith("Questions")}
 
 
 def main() -> None:

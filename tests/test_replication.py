@@ -59,3 +59,12 @@ def test_the_recorded_replication_becomes_the_papers_numbers():
     assert rec["outside"][0]["column"] == "forget QA (%)"
     assert list(replication.summary_table(rec)["outside %"]) == ["50.0", "50.0"]
     assert replication_numbers(None).entries["replicationOutsidePercent"]["plain"] == "n/a"
+
+
+def test_tables_the_replication_did_not_write_are_named_except_the_appendix_ones(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    for name in ("arith_main", "sae_matched", "run_seconds", "replication"):
+        (first / f"{name}.csv").write_text("x\n1\n")
+    (second / "arith_main.csv").write_text("x\n1\n")
+    assert replication.missing_tables(first, second) == ["sae_matched"]

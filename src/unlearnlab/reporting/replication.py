@@ -89,10 +89,14 @@ ALLOWED_OUTSIDE = 0.07  # the design's tolerance (issue 17), written before any 
 RECORD_NAME = "benchmarks/replication.json"  # the last replication's result, committed beside the tables
 
 
+NOT_RESULTS = {"replication", "run_seconds"}  # the appendix's own tables: about the runs, not results
+
+
 def missing_tables(first: Path, second: Path) -> list[str]:
-    """Tables (CSV stems) of the run compared with that the replication did not write (a notebook
-    that stopped there): named, so a summary over the rest is not read as a summary over all."""
-    return sorted(p.stem for p in Path(first).glob("*.csv") if not (Path(second) / p.name).is_file())
+    """Result tables (CSV stems) of the run compared with that the replication did not write (a
+    notebook that stopped there): named, so a summary over the rest is not read as a summary over all."""
+    return sorted(p.stem for p in Path(first).glob("*.csv")
+                  if p.stem not in NOT_RESULTS and not (Path(second) / p.name).is_file())
 
 
 def record(diffs: list[CellDiff], seeds: dict[str, list[int]], against: str, replication: str, date: str,
