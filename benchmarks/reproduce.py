@@ -85,10 +85,14 @@ def main() -> None:
 
 
 def run_commit(root: Path, profile: str) -> str:
-    """The commit that made a root's tables (its manifest's)."""
+    """The commits that made a root's tables: its manifest's per-notebook commits (a root whose notebooks
+    were rerun at different commits names each), else the run's."""
     for path in (root / "figures" / "MANIFEST.json", root / "outputs" / f"manifest_{profile}.json"):
         if path.is_file():
-            return str(manifest.read_manifest(path).get("git_commit", "unknown"))
+            record = manifest.read_manifest(path)
+            runs = [str(r.get("git_commit", ""))[:7] for nb, r in sorted(record.get("notebook_runs", {}).items())
+                    if nb != "90_paper"]
+            return ", ".join(dict.fromkeys(c for c in runs if c)) or str(record.get("git_commit", "unknown"))[:7]
     return "unknown"
 
 

@@ -43,7 +43,7 @@ def replication_numbers(rec: dict | None) -> numbers.Numbers:
     seeds = sorted({s for values in rec["seeds"].values() for s in values}) if rec else []
     n.text("seeds", ", ".join(map(str, seeds)) or "n/a", "seeds of the replication (every world and model)")
     for name, key in (("against", "against_commit"), ("commit", "replication_commit")):
-        value = str(rec[key])[:7] if rec else "n/a"
+        value = ", ".join(c.strip()[:7] for c in str(rec[key]).split(",")) if rec else "n/a"
         n.text(name, rf"\texttt{{{value}}}", f"{key.replace('_', ' ')}", value)
     n.text("date", str(rec["date"])[:10] if rec else "n/a", "date of the replication")
     missing = [latex_text(t) for t in rec.get("missing", [])] if rec else []
