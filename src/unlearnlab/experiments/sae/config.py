@@ -17,7 +17,7 @@ from unlearnlab.sae.train import SAETrainConfig
 UNTRAINED = "-untrained"  # e.g. "relu-untrained": the SAE at initialisation (the seed's runs logged 0 steps)
 RETAIN_WEIGHT = {"GradDiff": 5.0}  # as the arithmetic study's (experiments.arithmetic.RETAIN_WEIGHT)
 # where the synthetic baselines' grid (rmu_*, graddiff_*, unlearn_steps) came from: a pilot on one model's
-# validation questions, before the run whose tables report it (/tmp/s18_pilot/baselines.py, 1 CPU thread)
+# validation questions, before the run whose tables report it (a one-off pilot script, not kept; 1 CPU thread)
 BASELINE_PILOT = {
     "date": "2026-12-03",
     "model": "seed 0's hazard model of the default run of 4b348e5 (world (16, 8), 4000 steps)",
@@ -25,7 +25,7 @@ BASELINE_PILOT = {
     "rule": "keep grid points that move validation forget accuracy at validation side effects from >= 0.99 "
             "down to >= 0.90 x base, so that each matched level has candidates",
     # then the chosen grid on seed 2's model of the new world (24, 8) at 6,000 steps, 16 validation forget /
-    # 24 side questions (the first counts tried; /tmp/s18_pilot/grid_check.py): GradDiff lr 1e-3 at retain
+    # 24 side questions (the first counts tried; a one-off check, not kept): GradDiff lr 1e-3 at retain
     # weight 20 or 50: 0.69 / 1.0; RMU: validation forget 1.0 at every point keeping side >= 0.875 (lowest
     # 0.69 at side 0.79: lr 1e-2, steering 8); RMU retain weight 1000 (lr 3e-3..3e-2, steering 8) or
     # steering layer 2 also kept forget at 1.0. No grid change followed.
@@ -43,7 +43,7 @@ class SAEStudyConfig:
     # suite, and from it one SAE per kind, one baseline run per method and lr, one attack per target
     seeds: tuple[int, ...] = (0, 1, 2)
     # forget entities, entities per side-effect domain (x3 relations). (24, 8) and 6,000 pretraining steps
-    # replaced (16, 8) and 4,000 so that every model knows the fixed suite below (/tmp/s18_pilot/pretrain.py,
+    # replaced (16, 8) and 4,000 so that every model knows the fixed suite below (benchmarks/sae_known_counts.py,
     # 2026-12-03, one CPU thread): known forget / side questions under all 24 orders, seeds 0, 1, 2:
     # (16, 8) at 4,000 steps (default run of 4b348e5): 38, 10, 23 of 48 / 55, 27, 49 of 96;
     # (24, 8) at 6,000 steps: seeds 0-3: 67, 67, 69, 35 of 72 (held-out entities 51, 50, 52, 28) / 95, 90,
