@@ -90,9 +90,10 @@ def run_commit(root: Path, profile: str) -> str:
     for path in (root / "figures" / "MANIFEST.json", root / "outputs" / f"manifest_{profile}.json"):
         if path.is_file():
             record = manifest.read_manifest(path)
-            runs = [str(r.get("git_commit", ""))[:7] for nb, r in sorted(record.get("notebook_runs", {}).items())
-                    if nb != "90_paper"]
-            return ", ".join(dict.fromkeys(c for c in runs if c)) or str(record.get("git_commit", "unknown"))[:7]
+            runs = [manifest.short_commit(r.get("git_commit", ""))
+                    for nb, r in sorted(record.get("notebook_runs", {}).items()) if nb != "90_paper"]
+            fallback = manifest.short_commit(record.get("git_commit", "unknown"))
+            return ", ".join(dict.fromkeys(c for c in runs if c)) or fallback
     return "unknown"
 
 

@@ -2,7 +2,7 @@
 known forget / side-effect counts (24-ordering filter) and CPU seconds. The SAE study's fixed suite sizes
 (sae.n_*_forget / n_*_side) must stay below what every seed's model knows; this measures it.
 
-    python benchmarks/sae_known_counts.py 24 8 6000 3            # world (24, 8), 6,000 steps, seed 3
+    python benchmarks/sae_known_counts.py 24 8 9000 3            # world (24, 8), 9,000 steps, seed 3
     python benchmarks/sae_known_counts.py 24 8 9000 5 --root /tmp/known
 """
 

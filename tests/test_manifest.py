@@ -105,3 +105,28 @@ def test_pipeline_attributes_files_to_the_notebook_that_wrote_them(tmp_path, mon
     assert record["written_by"] == {"figures/00_first.png": "00_first", "figures/10_second.png": "10_second"}
     assert record["overrides"] == {"concept.steps": 1}
     assert not (root / "figures" / manifest.MANIFEST_NAME).exists()
+
+
+def test_a_run_from_uncommitted_code_is_stamped_dirty(tmp_path, monkeypatch):
+    """A result made by code that differs from HEAD must not be credited to HEAD; an edited output
+    (a figure, a table) is not code and leaves the stamp clean."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    for name in ("src/mod.py", "figures/fig.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("one\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    monkeypatch.setattr(manifest, "repo_root", lambda: tmp_path)
+    head = manifest.git_commit()
+    assert len(head) == 40 and "+" not in head
+    (tmp_path / "figures/fig.txt").write_text("two\n")
+    assert manifest.git_commit() == head
+    (tmp_path / "src/mod.py").write_text("two\n")
+    assert manifest.git_commit() == f"{head}+dirty"
+    assert manifest.short_commit(manifest.git_commit()) == f"{head[:7]}+dirty"

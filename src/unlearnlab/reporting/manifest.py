@@ -70,11 +70,22 @@ def changed(before: dict[str, int], after: dict[str, int]) -> list[str]:
 
 
 def git_commit() -> str:
+    """HEAD's hash, with ``+dirty`` when the code that makes results (``src/``, ``notebooks/``) differs
+    from it: a run made from uncommitted code must not be credited to the commit before it."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True,
                               text=True, check=True).stdout.strip()
+        clean = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src", "notebooks"], cwd=repo_root(),
+                               capture_output=True).returncode == 0
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return head if clean else f"{head}+dirty"
+
+
+def short_commit(commit: object) -> str:
+    """A commit as the reports print it: 7 hex digits, keeping ``+dirty``."""
+    text = str(commit)
+    return text[:7] + ("+dirty" if text.endswith("+dirty") else "")
 
 
 def stamp(profile: str, profile_hash: str, **extra: object) -> dict:

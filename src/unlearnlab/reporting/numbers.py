@@ -156,7 +156,7 @@ def run_numbers(record: dict, profile: str) -> Numbers:
     n = Numbers("run")
     n.percent("ciLevel", CI_LEVEL, "confidence level of every interval", digits=0)
     n.text("profile", rf"\texttt{{{profile}}}", "profile of the run that made the outputs", profile)
-    commit = str(record.get("git_commit", "unknown"))[:7]
+    commit = manifest.short_commit(record.get("git_commit", "unknown"))
     n.text("commit", rf"\texttt{{{commit}}}", "commit of the run that made the outputs", commit)
     n.text("date", str(record.get("date", "unknown"))[:10], "date of the run")
     seconds = manifest_seconds(record, profile)

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from unlearnlab.core.paths import repo_root
+from unlearnlab.reporting.manifest import short_commit
 
 README_PROFILE = "default"  # the README documents the default profile's times
 MEASURED_NAME = "benchmarks/measured_by_hand.json"
@@ -49,7 +50,7 @@ def run_wall_seconds(record: dict) -> float | None:
 def _provenance(record: dict, notebook: str) -> str:
     """``2026-12-01, commit 8299b09``: when and from which commit a notebook's time was taken."""
     run = {**record, **record.get("notebook_runs", {}).get(notebook, {})}
-    return f"{str(run.get('date', '?'))[:10]}, commit {str(run.get('git_commit', '?'))[:7]}"
+    return f"{str(run.get('date', '?'))[:10]}, commit {short_commit(run.get('git_commit', '?'))}"
 
 
 def _minutes(seconds: float) -> str:

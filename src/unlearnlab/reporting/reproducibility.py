@@ -24,7 +24,7 @@ def seconds_table(record: dict, profile: str) -> pd.DataFrame:
     seconds = manifest_seconds(record, profile)
     runs = record.get("notebook_runs", {})
     rows = [{"notebook": nb, "minutes": f"{s / 60:.1f}",
-             "commit": str(runs.get(nb, record).get("git_commit", "?"))[:7],
+             "commit": manifest.short_commit(runs.get(nb, record).get("git_commit", "?")),
              "date": str(runs.get(nb, record).get("date", "?"))[:10]} for nb, s in sorted(seconds.items())]
     return pd.DataFrame(rows, columns=["notebook", "minutes", "commit", "date"])
 

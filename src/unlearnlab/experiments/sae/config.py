@@ -34,6 +34,13 @@ BASELINE_PILOT = {
 }
 
 
+# known questions per hazard model of world (24, 8) at 9,000 pretraining steps, seeds 0-9, measured with
+# `python benchmarks/sae_known_counts.py 24 8 9000 SEED` (2026-12-04; seeds 7 and 9 on 2026-12-03, held-out
+# count not printed then): seed -> (known forget, of them held-out (not the attack split), known side)
+MEASURED_9000 = {0: (71, 54, 96), 1: (67, 52, 88), 2: (67, 49, 90), 3: (68, 51, 87), 4: (71, 53, 93),
+                 5: (60, 44, 88), 6: (63, 46, 84), 7: (70, None, 96), 8: (71, 53, 91), 9: (68, None, 96)}
+
+
 @dataclass(frozen=True)
 class SAEStudyConfig:
     """SAE feature unlearning on the synthetic hazard world and on SmolLM2 (notebook 34)."""
@@ -42,13 +49,15 @@ class SAEStudyConfig:
     # per seed: an independently pretrained hazard model (init and data order seed s; one world) with its own
     # suite, and from it one SAE per kind, one baseline run per method and lr, one attack per target
     seeds: tuple[int, ...] = (0, 1, 2)
-    # forget entities, entities per side-effect domain (x3 relations). (24, 8) and 6,000 pretraining steps
+    # forget entities, entities per side-effect domain (x3 relations). (24, 8) and 9,000 pretraining steps
     # replaced (16, 8) and 4,000 so that every model knows the fixed suite below (benchmarks/sae_known_counts.py,
-    # 2026-12-03, one CPU thread): known forget / side questions under all 24 orders, seeds 0, 1, 2:
-    # (16, 8) at 4,000 steps (default run of 4b348e5): 38, 10, 23 of 48 / 55, 27, 49 of 96;
-    # (24, 8) at 6,000 steps: seeds 0-3: 67, 67, 69, 35 of 72 (held-out entities 51, 50, 52, 28) / 95, 90,
-    # 83, 37 of 96, at 154-191 CPU s per model (+50 % steps, so about +50 % of the 4,000-step pretraining's
-    # CPU). Seeds 4 and 5 were not measured; a seed below the counts stops the run (validation.TooFewKnown)
+    # one CPU thread; known forget / side questions under all 24 orders, of 72 / 96):
+    # (16, 8) at 4,000 steps (default run of 4b348e5), seeds 0-2: 38, 10, 23 / 55, 27, 49;
+    # (24, 8) at 6,000 steps (2026-12-03), seeds 0-9: 67, 67, 69, 35, 70, 8, 72, 11, 58, 23 / 90, 95, 83, 37,
+    # 95, 17, 95, 27, 75, 30: seeds 5, 7 (and 9 for side questions) below the counts, and the replication on
+    # seeds 3-5 stopped (validation.TooFewKnown): some models learn the answer-letter skill late;
+    # (24, 8) at 9,000 steps (2026-12-04, ~128 CPU s per model): MEASURED_9000 below.
+    # A seed below the counts still stops the run with a one-line error naming the fix.
     world: tuple[int, int] = (24, 8)
     n_english: int = 500
     n_generic: int = 200  # format-only questions ("Which word is a noun?"), see data.hazard.generic_questions
@@ -56,7 +65,7 @@ class SAEStudyConfig:
     # reading the answer letter is the slow skill: at (16, 8) this model answered ~85 % of questions (identity
     # order) after 4,000 steps and ~1/3 of them under all 24 orders; d=96 needed ~8,000 steps
     model: ModelSize = field(default_factory=lambda: ModelSize(d_model=64, n_layers=3, n_heads=4, d_mlp=168))
-    pretrain_steps: int = 6000
+    pretrain_steps: int = 9000
     pretrain_lr: float = 3e-3
     pretrain_batch_size: int = 16
     mcq_orders: int = 12  # choice orders per question in pretraining (of 24)
@@ -81,13 +90,14 @@ class SAEStudyConfig:
     n_features: tuple[int, ...] = (10, 20)
     multipliers: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0)  # SAE feature units (inputs scaled to E|x|² = d)
     # fixed suite sizes per model (validation.SuiteCounts): each model keeps exactly these many known
-    # questions per part (None: every known question, cut alternately; sizes then vary by model). 8 + 16
-    # of 72 forget and 12 + 20 of 96 side-effect questions: below what the least-knowing measured model
-    # knows (seed 3: 35 forget, 28 of them held-out; 37 side; see `world`), a margin for other seeds
+    # questions per part (None: every known question, cut alternately; sizes then vary by model). 8 + 24
+    # held-out forget and 12 + 36 side-effect questions: below what the least-knowing measured model knows
+    # (MEASURED_9000: 44 held-out forget, seed 5; 84 side, seed 6), a margin for other seeds. (Were 8 + 16
+    # and 12 + 20 at 6,000 steps, before any SAE result of the 9,000-step models was seen.)
     n_val_forget: int | None = 8
-    n_test_forget: int | None = 16
+    n_test_forget: int | None = 24
     n_val_side: int | None = 12
-    n_test_side: int | None = 20
+    n_test_side: int | None = 36
     methods: tuple[str, ...] = ("RMU", "GradDiff")
     # the baselines' grid (baseline_settings): per method, learning rates x steps x its own knob. Widened
     # from lr (3e-4, 1e-3, 3e-3) x 100 steps by the pilot of BASELINE_PILOT (validation questions of one
