@@ -73,6 +73,16 @@ def test_a_rerun_that_computed_nothing_keeps_the_measured_timings(tmp_path):
     assert record["git_commit"] == "aaaa" and record["date"] == "2026-12-03"  # the run that computed
     assert record["notebook_runs"]["10_pretrain"]["seconds"] == 2600.0
     assert record["notebook_runs"]["10_pretrain"]["phase_cpu_s"] == {"pretrain": 5000.0}
+    edited = {**rerun, "profile_hash": "h-after-another-study-changed"}  # other notebooks' artifacts still valid
+    manifest.write_manifest(path, paths, edited, {"10_pretrain": 20.0, "total": 20.0},
+                            {"10_pretrain": ["figures/a.pdf"]}, partial=False, computed=False)
+    assert read_json(path)["notebook_runs"]["10_pretrain"]["seconds"] == 2600.0
+    smoke = {**rerun, "profile": "smoke"}
+    manifest.write_manifest(path, paths, smoke, {"10_pretrain": 20.0, "total": 20.0},
+                            {"10_pretrain": ["figures/a.pdf"]}, partial=False, computed=False)
+    assert read_json(path)["notebook_runs"]["10_pretrain"]["seconds"] == 20.0  # another profile's cost
+    manifest.write_manifest(path, paths, stamp, {"10_pretrain": 2600.0, "total": 2600.0},
+                            {"10_pretrain": ["figures/a.pdf"]}, partial=False, phases={"10_pretrain": {"pretrain": 5000.0}})
     manifest.write_manifest(path, paths, rerun, {"10_pretrain": 20.0, "total": 20.0},
                             {"10_pretrain": ["figures/a.pdf"]}, partial=True, computed=True)
     assert read_json(path)["notebook_runs"]["10_pretrain"]["seconds"] == 20.0  # it computed: its time counts

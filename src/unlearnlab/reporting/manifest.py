@@ -119,7 +119,7 @@ def _merge_run(path: Path, paths: Paths, run_stamp: dict, times: dict[str, float
     phases = phases or {}
     runs.update({nb: {**run_stamp, "seconds": seconds, **({"phase_cpu_s": phases[nb]} if nb in phases else {})}
                  for nb, seconds in times.items() if nb != "total"})
-    if not computed and previous.get("profile_hash") == run_stamp.get("profile_hash"):
+    if not computed and _same_profile(previous, run_stamp):
         _keep_timings(manifest, previous, [nb for nb in times if nb != "total"])
     owners = {f: nb for f, nb in manifest.get("written_by", {}).items() if nb not in written}
     owners.update({f: nb for nb, files in written.items() for f in files})
@@ -128,6 +128,13 @@ def _merge_run(path: Path, paths: Paths, run_stamp: dict, times: dict[str, float
     manifest["tables"] = sorted(p.name for p in paths.tables.glob("*.tex"))
     write_json_atomic(path, manifest)
     return manifest
+
+
+def _same_profile(previous: dict, run_stamp: dict) -> bool:
+    """Whether a run that computed nothing may keep ``previous``'s timings: same profile and overrides.
+    Not the profile hash: an edit to one study's config (and an ``--only`` run of it) changes the hash
+    of every notebook, yet the others' cached artifacts, and so their measured cost, are unchanged."""
+    return all(previous.get(key) == run_stamp.get(key) for key in ("profile", "overrides"))
 
 
 def _lock(path: Path) -> FileLock:
