@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearnlab.core.batching import Batch, TokenSet
-from unlearnlab.core.logprobs import logits_of, nll
+from unlearnlab.core.logprobs import logits_of, nll, nll_of
 from unlearnlab.core.models import fresh_copy
 from unlearnlab.core.training import TrainConfig, train
 from unlearnlab.evals.exact_match import exact_match
@@ -49,7 +49,7 @@ def lm_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
 
 def answer_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """NLL over the answer tokens only (the prompt is context, not a target)."""
-    return nll(logits_of(model, batch), batch, answer_only=True)
+    return nll_of(model, batch, answer_only=True)
 
 
 def forget_accuracy(forget_eval: TokenSet, key: str = "forget_acc") -> Metric:
@@ -75,7 +75,8 @@ def check_forget_only(attack_data: TokenSet, forget_labels: Sequence[str]) -> No
 
 def relearn(model: torch.nn.Module, batches: Iterator[Batch], metric: Metric, config: RelearnConfig, *,
             lr: float | None = None, loss: LossFn | None = None, params: ParamsFn | None = None,
-            desc: str | None = None, **hardware) -> list[dict]:
+            desc: str | None = None, ends: Metric | None = None, start: dict | None = None,
+            **hardware) -> list[dict]:
     """Fine-tune a deep copy of ``model`` (``model`` is left untouched) for ``config.steps`` steps
     at ``lr`` (default: the single entry of ``config.lrs``) with a constant learning rate and no
     warm-up, on ``batches`` drawn in order; rows ``{"lr", "step", **metric(copy)}`` at step 0 and
@@ -83,19 +84,24 @@ def relearn(model: torch.nn.Module, batches: Iterator[Batch], metric: Metric, co
 
     ``loss(model, batch)`` defaults to ``lm_loss``; ``params(copy)`` picks the parameters trained
     (default: every parameter with ``requires_grad``, so a peft model trains its adapter only).
+    ``ends`` is a metric whose readers need only the curve's two ends (a learning rate picked on
+    validation items at the last step, the value before the attack): it is added to the rows of
+    step 0 and of the last step only, not to those in between (each one is a pass over its items).
+    ``start``: the step-0 values of ``metric`` (and ``ends``), already measured on ``model`` (a
+    sweep measures them once; the copy's weights at step 0 are ``model``'s at every lr).
     ``hardware`` goes to ``TrainConfig`` (``bf16``, ``compile``, ``progress``).
     """
     lr = _single_lr(config) if lr is None else lr
     loss = loss or lm_loss
     attacked = fresh_copy(model).eval()
-    rows = [{"lr": lr, "step": 0, **metric(attacked)}]
+    rows = [{"lr": lr, "step": 0, **(start if start is not None else _measure(attacked, metric, ends))}]
 
     def step_loss(fwd: torch.nn.Module, step: int) -> tuple[torch.Tensor, int]:
         batch = next(batches)
         return loss(fwd, batch), int(batch["attention_mask"].sum())
 
     def on_eval(step: int, m: torch.nn.Module) -> bool:
-        rows.append({"lr": lr, "step": step, **metric(m)})
+        rows.append({"lr": lr, "step": step, **_measure(m, metric, ends if step == config.steps else None)})
         return False
 
     train_cfg = TrainConfig(steps=config.steps, lr=lr, batch_size=config.batch_size, warmup_frac=0.0,
@@ -106,12 +112,20 @@ def relearn(model: torch.nn.Module, batches: Iterator[Batch], metric: Metric, co
 
 
 def relearn_sweep(model: torch.nn.Module, make_batches: BatchesFactory, metric: Metric, config: RelearnConfig, *,
-                  loss: LossFn | None = None, params: ParamsFn | None = None, **hardware) -> list[dict]:
+                  loss: LossFn | None = None, params: ParamsFn | None = None, ends: Metric | None = None,
+                  **hardware) -> list[dict]:
     """``relearn`` at every learning rate in ``config.lrs``, each from ``model`` and a fresh
-    ``make_batches()`` stream; the rows of all curves in one list."""
+    ``make_batches()`` stream; the rows of all curves in one list. The step-0 row is measured once
+    (on the first learning rate's copy, before it trains) and repeated for the others: every
+    copy starts from the same weights, and every metric here is a pure function of the weights
+    (greedy scoring, no sampling), so it would measure the same values again."""
     rows: list[dict] = []
+    start: dict | None = None
     for lr in config.lrs:
-        rows += relearn(model, make_batches(), metric, config, lr=lr, loss=loss, params=params, **hardware)
+        curve = relearn(model, make_batches(), metric, config, lr=lr, loss=loss, params=params, ends=ends,
+                        start=start, **hardware)
+        start = {k: v for k, v in curve[0].items() if k not in ("lr", "step")}
+        rows += curve
     return rows
 
 
@@ -121,17 +135,13 @@ def relearning_attack(model: torch.nn.Module, attack_data: TokenSet, forget_eval
     """The standard attack: all-token NLL on forget data only, seeded random batches, exact-match
     accuracy on ``forget_eval`` (rows: lr, step, forget_acc) for every learning rate; with
     ``forget_val`` also ``val_forget_acc`` on those validation items, so the attacker's learning
-    rate can be picked on them (``worst_case(rows, select_key="val_forget_acc")``)."""
+    rate can be picked on them (``worst_case(rows, select_key="val_forget_acc")``). That key is in
+    the rows of step 0 and of the last step only: no reader looks at it in between."""
     check_forget_only(attack_data, forget_labels)
     device = next(model.parameters()).device
-    metrics = [forget_accuracy(forget_eval)]
-    if forget_val is not None:
-        metrics.append(forget_accuracy(forget_val, "val_forget_acc"))
-
-    def metric(m: torch.nn.Module) -> dict:
-        return {key: value for each in metrics for key, value in each(m).items()}
-
-    return relearn_sweep(model, sampled_batches(attack_data, cfg.batch_size, seed, device), metric, cfg, **hardware)
+    ends = forget_accuracy(forget_val, "val_forget_acc") if forget_val is not None else None
+    batches = sampled_batches(attack_data, cfg.batch_size, seed, device)
+    return relearn_sweep(model, batches, forget_accuracy(forget_eval), cfg, ends=ends, **hardware)
 
 
 def worst_case(rows: list[dict], key: str = "forget_acc", higher_is_worse: bool = True,
@@ -152,6 +162,11 @@ def worst_case(rows: list[dict], key: str = "forget_acc", higher_is_worse: bool 
     if select_key:
         out[f"post_attack_{select_key}"] = best[select_key]
     return out
+
+
+def _measure(model: torch.nn.Module, metric: Metric, ends: Metric | None) -> dict:
+    """``metric(model)``, then ``ends(model)`` if given (the order of the old combined metric)."""
+    return {**metric(model), **(ends(model) if ends is not None else {})}
 
 
 def _single_lr(config: RelearnConfig) -> float:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from unlearnlab.evals.exact_match import exact_match
+from unlearnlab.evals.exact_match import exact_match, exact_match_reaching, hits_needed, mean_accuracy
 from unlearnlab.core.logprobs import forward_kl, logits_of
 from unlearnlab.methods.base import ContractCase, MethodConfig, TinySetup, UnlearnData, UnlearningMethod, register
 from unlearnlab.core.models import fresh_copy
@@ -42,7 +42,7 @@ class DistillResult:
     log: TrainLog
     teacher_retain_acc: float
     recovered_step: int | None
-    retain_curve: list[tuple[int, float]] = field(default_factory=list)
+    retain_curve: list[tuple[int, float | None]] = field(default_factory=list)  # None: not needed (``distill``)
     snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
@@ -95,14 +95,25 @@ class Distill(UnlearningMethod):
     def release(self, student: torch.nn.Module) -> None:
         """Undo whatever ``trainable_parameters`` attached to the student (nothing here)."""
 
-    def distill(self, teacher: torch.nn.Module, data: UnlearnData, **hardware) -> DistillResult:
+    def distill(self, teacher: torch.nn.Module, data: UnlearnData, teacher_acc: float | None = None,
+                **hardware) -> DistillResult:
+        """Distill ``teacher`` until the stopping rule fires (or the budget ends).
+
+        ``teacher_acc``: the teacher's retain accuracy on ``data.retain_eval`` when the caller
+        already has it (the same value for every run of one teacher); computed here otherwise.
+        ``retain_curve`` holds (step, accuracy) at every check, the accuracy None where it was not
+        needed: a check whose scoring stopped once recovery was out of reach, or any check after
+        recovery in a run that goes on (only the decision is read there).
+        """
         if data.retain_eval is None:
             raise ValueError("distillation needs data.retain_eval for its stopping rule")
         bad = [b for b in self.config.snapshot_steps if b % self.config.eval_every]
         if bad:
             raise ValueError(f"snapshot steps {bad} are not multiples of eval_every={self.config.eval_every}")
         teacher = teacher.eval().requires_grad_(False)
-        teacher_acc = float(exact_match(teacher, data.retain_eval).float().mean())
+        if teacher_acc is None:
+            teacher_acc = mean_accuracy(exact_match(teacher, data.retain_eval))
+        needed = hits_needed(len(data.retain_eval), teacher_acc - self.config.retain_threshold)
         student = self.init_student(teacher).requires_grad_(True)
         params = self.trainable_parameters(student)
         batches = data.retain.sampler(self.config.batch_size, data.generator, data.device, self.config.pack_width)
@@ -116,11 +127,12 @@ class Distill(UnlearningMethod):
             return forward_kl(t_logits, logits_of(fwd, batch), batch), int(batch["attention_mask"].sum())
 
         def on_eval(step: int, model) -> bool:
-            acc = float(exact_match(model, data.retain_eval).float().mean())
+            hits = None if result.recovered_step is not None else exact_match_reaching(model, data.retain_eval, needed)
+            acc = None if hits is None else mean_accuracy(hits)
             result.retain_curve.append((step, acc))
             if step in wanted:
                 result.snapshots[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if result.recovered_step is None and acc >= teacher_acc - self.config.retain_threshold:
+            if result.recovered_step is None and acc is not None and acc >= teacher_acc - self.config.retain_threshold:
                 result.recovered_step = step
                 result.snapshots.setdefault(step, {k: v.detach().clone() for k, v in model.state_dict().items()})
                 return self.config.stop_on_recovery

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from unlearnlab.core.batching import Batch
-from unlearnlab.core.logprobs import logits_of, nll, sequence_logprob, uniform_cross_entropy
+from unlearnlab.core.logprobs import logits_of, nll_of, sequence_logprob_of, uniform_cross_entropy
 from unlearnlab.methods.base import LossMethod, MethodConfig, register
 from unlearnlab.core.models import fresh_copy
 
@@ -22,7 +22,7 @@ class GradAscent(LossMethod):
     """Maximise the language-model loss on forget data (no retain term)."""
 
     def forget_loss(self, model, forget: Batch) -> torch.Tensor:
-        return -nll(logits_of(model, forget), forget, self.config.answer_only)
+        return -nll_of(model, forget, self.config.answer_only)
 
     def loss(self, model, forget: Batch, retain: Batch) -> torch.Tensor:
         return self.forget_loss(model, forget)
@@ -42,7 +42,7 @@ class GradDiff(GradAscent):
     def retain_loss(self, model, retain: Batch) -> torch.Tensor:
         """Language-model loss on retain data, on answers only when the forget term is (for
         plain text the whole text is the answer)."""
-        return nll(logits_of(model, retain), retain, self.config.answer_only)
+        return nll_of(model, retain, self.config.answer_only)
 
     def loss(self, model, forget: Batch, retain: Batch) -> torch.Tensor:
         return self.forget_loss(model, forget) + self.config.retain_weight * self.retain_loss(model, retain)
@@ -64,9 +64,9 @@ class NPO(GradDiff):
         self.reference = fresh_copy(model).eval().requires_grad_(False)
 
     def forget_loss(self, model, forget: Batch) -> torch.Tensor:
-        logp = sequence_logprob(logits_of(model, forget), forget, self.config.answer_only)
+        logp = sequence_logprob_of(model, forget, self.config.answer_only)
         with torch.no_grad():
-            ref = sequence_logprob(logits_of(self.reference, forget), forget, self.config.answer_only)
+            ref = sequence_logprob_of(self.reference, forget, self.config.answer_only)
         beta = self.config.beta
         return -(2.0 / beta) * F.logsigmoid(-beta * (logp - ref)).mean()
 
@@ -85,7 +85,7 @@ class SimNPO(GradDiff):
     Config = SimNPOConfig
 
     def forget_loss(self, model, forget: Batch) -> torch.Tensor:
-        mean_logp = sequence_logprob(logits_of(model, forget), forget, self.config.answer_only, normalise=True)
+        mean_logp = sequence_logprob_of(model, forget, self.config.answer_only, normalise=True)
         beta, gamma = self.config.beta, self.config.gamma
         return -(2.0 / beta) * F.logsigmoid(-beta * mean_logp - gamma).mean()
 

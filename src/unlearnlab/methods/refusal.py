@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearnlab.core.batching import Batch
-from unlearnlab.core.logprobs import forward_kl, logits_of, nll
+from unlearnlab.core.logprobs import forward_kl, logits_of, nll_of
 from unlearnlab.methods.base import LossMethod, MethodConfig, register
 from unlearnlab.core.models import fresh_copy
 
@@ -40,7 +40,7 @@ class RefusalKL(LossMethod):
         self.reference = fresh_copy(model).eval().requires_grad_(False)
 
     def loss(self, model, forget: Batch, retain: Batch) -> torch.Tensor:
-        target = nll(logits_of(model, forget), forget, self.config.answer_only)
+        target = nll_of(model, forget, self.config.answer_only)
         with torch.no_grad():
             reference = logits_of(self.reference, retain)
         kl = forward_kl(reference, logits_of(model, retain), retain, self.config.retain_answer_only)

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from unlearnlab.core.logprobs import logits_of, nll
+from unlearnlab.core.logprobs import nll_of
 from unlearnlab.core.training import TrainConfig, TrainLog, train
 from unlearnlab.data.facts import QA, Fact, RewriteSpec, answer_batches, rewrite_spec
 from unlearnlab.localization.modules import linear_modules, random_modules
@@ -104,7 +104,7 @@ def train_answers(model: torch.nn.Module, tokenizer, pairs: Sequence[QA], cfg: T
 
     def step_loss(m: torch.nn.Module, step: int) -> tuple[torch.Tensor, int]:
         batch = next(batches)
-        return nll(logits_of(m, batch), batch, answer_only=answer_only), int(batch["answer_mask"].sum())
+        return nll_of(m, batch, answer_only=answer_only), int(batch["answer_mask"].sum())
 
     return train(model, step_loss, cfg, desc="rewrite")
 

@@ -15,7 +15,7 @@ from unlearnlab.core.artifacts import Artifact, config_hash, read_json, write_js
 from unlearnlab.attacks.relearn import relearning_attack, worst_case
 from unlearnlab.data.arithmetic import FORGET_OPS, RETAIN_OPS
 from unlearnlab.data.world import ArithmeticWorld
-from unlearnlab.evals.exact_match import accuracy_by_label, cross_entropy
+from unlearnlab.evals.exact_match import accuracy_by_label, cross_entropy, exact_match, mean_accuracy
 from unlearnlab.experiments.arithmetic import selection
 from unlearnlab.experiments.arithmetic.config import SETTING
 from unlearnlab.experiments.session import Session, model_id
@@ -165,6 +165,21 @@ def unlearn(session: Session, world: ArithmeticWorld, base_dir: Path, method: st
     return path
 
 
+_TEACHER_ACC: dict[tuple[str, int], float] = {}  # (teacher dir, items' fingerprint) -> retain accuracy
+
+
+def teacher_retain_acc(teacher, teacher_dir: Path, data: UnlearnData) -> float:
+    """The teacher's accuracy on UNDO's stopping-rule items, once per teacher and process: every
+    distillation run of one teacher (each alpha, mask and seed of a sweep in one pool worker) needs
+    the same value, computed exactly as ``Distill.distill`` would (a saved model never changes)."""
+    items = data.retain_eval
+    fingerprint = hash((tuple(map(tuple, items.prompts)), tuple(map(tuple, items.answers)), items.pad_id))
+    key = (str(Path(teacher_dir).resolve()), fingerprint)
+    if key not in _TEACHER_ACC:
+        _TEACHER_ACC[key] = mean_accuracy(exact_match(teacher.eval(), data.retain_eval))
+    return _TEACHER_ACC[key]
+
+
 def warmup_fraction(warmup_steps: int, steps: int) -> float:
     """The ``warmup_frac`` that gives exactly ``warmup_steps`` warm-up steps in a run of ``steps``
     (``TrainConfig`` takes a fraction): with it, runs of every length share their first steps."""
@@ -184,7 +199,8 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
     Standard runs (notebook 31) go to the largest of ``distill_budgets``; Targeted-UNDO stops at
     recovery (only its cost to recover matters), global UNDO does not (its curve beyond recovery is
     drawn). ``extended`` runs (notebook 41) stop at recovery or at ``distill_cap()`` steps, with
-    snapshots at ``extend_snapshots()``.
+    snapshots at ``extend_snapshots()``. ``retain_curve.json``'s ``curve`` holds None at checks whose
+    accuracy was not needed (``Distill.distill``); its ``recovered_step`` and ``steps`` are exact.
     """
     p = session.profile.arithmetic
     targeted = method == "TargetedUNDO"
@@ -215,15 +231,20 @@ def distill(session: Session, world: ArithmeticWorld, teacher_dir: Path, method:
     def make(tmp: Path) -> None:
         teacher = load_model(teacher_dir, session.device)
         runner = get_method(method, **method_cfg)
-        result = runner.distill(teacher, unlearn_data(session, world, seed), **session.hardware)
+        data = unlearn_data(session, world, seed)
+        result = runner.distill(teacher, data, teacher_acc=teacher_retain_acc(teacher, teacher_dir, data),
+                                **session.hardware)
         n = count_parameters(teacher)
         steps_per_budget = {b: b for b in budgets if b in result.snapshots}
         if result.recovered_step is not None:
             steps_per_budget["recovered"] = result.recovered_step
+        evaluated: dict[int, dict] = {}  # step -> evaluate(): budget_recovered at a budget's step is that snapshot
         for label, step in steps_per_budget.items():
             result.student.load_state_dict(result.snapshots[step])
             tokens = result.log.tokens * step / max(1, result.log.steps)
-            metrics = {**evaluate(result.student, world), "distill_steps": step,
+            if step not in evaluated:
+                evaluated[step] = evaluate(result.student, world)
+            metrics = {**evaluated[step], "distill_steps": step,
                        "unlearn_steps": teacher_metrics.get("steps", 0),
                        "steps": step + teacher_metrics.get("steps", 0),
                        "distill_flops": 8 * n * tokens,  # 6N per trained token + 2N teacher forward

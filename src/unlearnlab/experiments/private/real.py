@@ -41,7 +41,7 @@ import torch
 from unlearnlab.attacks.relearn import RelearnConfig
 from unlearnlab.core.artifacts import Artifact, config_hash, read_json, write_json_atomic
 from unlearnlab.core.batching import TokenSet, grouped_sampler
-from unlearnlab.core.logprobs import logits_of, nll
+from unlearnlab.core.logprobs import nll_of
 from unlearnlab.core.models import fresh_copy
 from unlearnlab.core.precision import bf16_autocast
 from unlearnlab.core.seeding import seed_everything
@@ -230,7 +230,7 @@ def _fit(model, sets: list[TokenSet], cfg: PrivateConfig, session: Session, seed
 
     def step_loss(fwd, step):
         b = next(batches)
-        return nll(logits_of(fwd, b), b, True), int(b["attention_mask"].sum())
+        return nll_of(fwd, b, True), int(b["attention_mask"].sum())
 
     log = train(model, step_loss, TrainConfig(steps=cfg.real_steps, lr=cfg.real_lr, batch_size=size,
                                               schedule="constant", **hardware(session, cfg)), desc=desc)

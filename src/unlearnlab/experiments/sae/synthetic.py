@@ -31,7 +31,7 @@ import torch
 from safetensors.torch import save_file
 
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
-from unlearnlab.core.logprobs import logits_of, nll
+from unlearnlab.core.logprobs import nll_of
 from unlearnlab.core.models import build_llama, count_parameters, load_model, save_model
 from unlearnlab.core.seeding import seed_everything
 from unlearnlab.core.training import TrainConfig, train
@@ -92,7 +92,7 @@ def _pretrain(session: Session, world: HazardWorld, seed: int, tmp: Path) -> Non
 
     def step_loss(fwd, step):  # letters of questions, every token of text
         b = next(batches)
-        return nll(logits_of(fwd, b), b, answer_only=True), int(b["attention_mask"].sum())
+        return nll_of(fwd, b, answer_only=True), int(b["attention_mask"].sum())
 
     log = train(model, step_loss, TrainConfig(steps=p.pretrain_steps, lr=p.pretrain_lr,
                                               batch_size=p.pretrain_batch_size, **session.hardware),
