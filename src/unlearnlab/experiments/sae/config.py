@@ -38,7 +38,9 @@ BASELINE_PILOT = {
 # `python benchmarks/sae_known_counts.py 24 8 9000 SEED` (2026-12-04; seeds 7 and 9 on 2026-12-03, held-out
 # count not printed then): seed -> (known forget, of them held-out (not the attack split), known side).
 # Measured before fused AdamW (115a277) changed every model's rounding; since then the full default run of
-# 8b9640a (seeds 0-2) knew 59-69 forget / 87-92 side questions: re-measure seeds 3-9 before relying on them.
+# 8b9640a (seeds 0-2) knew 59-69 forget / 87-92 side questions, and at 329e8ba (2026-12-04, same command)
+# seeds 3, 4, 5, 6 knew 70, 61, 27, 55 forget (held-out 54, 45, 20, 43) / 94, 88, 48, 86 side: seed 5 is below
+# the suite (32 held-out), so a replication on seeds 3-5 stops again (validation.TooFewKnown). Open problem.
 MEASURED_9000 = {0: (71, 54, 96), 1: (67, 52, 88), 2: (67, 49, 90), 3: (68, 51, 87), 4: (71, 53, 93),
                  5: (60, 44, 88), 6: (63, 46, 84), 7: (70, None, 96), 8: (71, 53, 91), 9: (68, None, 96)}
 
