@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from unlearnlab.core import anatomy
 from unlearnlab.core.batching import TokenSet, pad_token_id, token_ids
 from unlearnlab.core.logprobs import logits_of, sequence_logprob
 from unlearnlab.data.facts import QA, answer_text, render, to_tokens
@@ -86,7 +87,7 @@ def _last_prompt_residuals(model: torch.nn.Module, batch: dict, position: torch.
             resid[i] = hidden[torch.arange(len(position), device=device), position]
         return hook
 
-    handles = [layer.register_forward_hook(keep(i)) for i, layer in enumerate(model.model.layers)]
+    handles = [layer.register_forward_hook(keep(i)) for i, layer in enumerate(anatomy.decoder_layers(model))]
     try:
         model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1)
     finally:
@@ -116,10 +117,9 @@ def logit_lens(model: torch.nn.Module, tokenizer, pairs: Sequence[QA], targets: 
     first = {t: torch.tensor([token_ids(tokenizer, answer_text(t, p.chat))[0] for p in pairs], device=device)
              for t in targets}
     resid = _last_prompt_residuals(model, batch, position)
-    norm, unembed = model.model.norm, model.get_output_embeddings()
     rows: dict[str, list[dict]] = {t: [] for t in targets}
     for i in range(len(resid)):
-        logp = F.log_softmax(unembed(norm(resid[i])).float(), dim=-1)
+        logp = F.log_softmax(anatomy.logits_from_residual(model, resid[i]).float(), dim=-1)
         for t, token in first.items():
             target_logp = logp.gather(1, token[:, None]).squeeze(1)
             ranks = (logp > target_logp[:, None]).sum(-1).float()

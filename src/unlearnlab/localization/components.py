@@ -1,9 +1,10 @@
-"""Components of a Llama-architecture model at several granularities, as parameter entries.
+"""Components of a causal LM at several granularities, as parameter entries.
 
 A component is a named set of parameter entries: a whole decoder layer, one weight matrix, one
 MLP neuron (its gate/up rows and its down-projection column), one attention head (its query
 rows, key/value rows of its KV group, and its output-projection columns), or one parameter.
-The same names work for our tiny models and for SmolLM2/Qwen/Llama checkpoints.
+The same names work for our tiny models and for every family ``core.anatomy`` knows (where a
+neuron's and a head's entries are, fused projections included, is the anatomy's business).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-Index = tuple[slice, ...]
+from unlearnlab.core import anatomy
+from unlearnlab.core.anatomy import Index
 
 
 @dataclass(frozen=True)
@@ -26,41 +28,27 @@ class Component:
 
 
 def _layers(model) -> int:
-    return model.config.num_hidden_layers
+    return anatomy.n_layers(model)
 
 
 def iter_components(model: torch.nn.Module, granularity: str) -> Iterator[Component]:
     """Every component of ``model`` at ``granularity`` (not 'parameter': that is every entry)."""
     params = dict(model.named_parameters())
-    cfg = model.config
-    prefix = "model.layers"
     if granularity == "matrix":
         for name, p in params.items():
             yield Component(name, ((name, (slice(None),) * p.dim()),))
     elif granularity == "layer":
         for i in range(_layers(model)):
-            names = [n for n in params if n.startswith(f"{prefix}.{i}.")]
+            names = [n for n in params if n.startswith(f"{anatomy.layer_prefix(model, i)}.")]
             yield Component(f"L{i}", tuple((n, (slice(None),) * params[n].dim()) for n in names))
     elif granularity == "neuron":
         for i in range(_layers(model)):
-            mlp = f"{prefix}.{i}.mlp"
-            for j in range(cfg.intermediate_size):
-                row, col = (slice(j, j + 1), slice(None)), (slice(None), slice(j, j + 1))
-                yield Component(f"L{i}.N{j}", ((f"{mlp}.gate_proj.weight", row), (f"{mlp}.up_proj.weight", row),
-                                               (f"{mlp}.down_proj.weight", col)))
+            for j in range(anatomy.d_mlp(model)):
+                yield Component(f"L{i}.N{j}", anatomy.neuron_entries(model, i, j))
     elif granularity == "head":
-        n_heads, n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
-        d_head = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_heads
         for i in range(_layers(model)):
-            attn = f"{prefix}.{i}.self_attn"
-            for h in range(n_heads):
-                g = h // (n_heads // n_kv)
-                rows_q, rows_kv = slice(h * d_head, (h + 1) * d_head), slice(g * d_head, (g + 1) * d_head)
-                yield Component(f"L{i}.H{h}", (
-                    (f"{attn}.q_proj.weight", (rows_q, slice(None))),
-                    (f"{attn}.k_proj.weight", (rows_kv, slice(None))),
-                    (f"{attn}.v_proj.weight", (rows_kv, slice(None))),
-                    (f"{attn}.o_proj.weight", (slice(None), rows_q))))
+            for h in range(anatomy.n_heads(model)):
+                yield Component(f"L{i}.H{h}", anatomy.head_entries(model, i, h))
     else:
         raise ValueError(f"granularity {granularity!r} has no component list; use matrix, layer, neuron or head")
 

@@ -24,31 +24,29 @@ tiny Llama models and SmolLM2 alike.
 from __future__ import annotations
 
 import random
-import re
 
 import torch
 
+from unlearnlab.core import anatomy
 from unlearnlab.localization.registry import Localization, LocalizationData
 
-MODULE = re.compile(r"^(?:.*\.)?layers\.(\d+)\.(self_attn|mlp)\.(\w+)$")
-ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
-MLP_IN, MLP_OUT = ("gate_proj", "up_proj"), ("down_proj",)
-PATCHING_SITES = (("hook_z", ATTENTION), ("mlp.hook_pre", MLP_IN), ("mlp.hook_post", MLP_OUT))
+ATTENTION_ROLES = ("attn_in", "attn_out")  # core.anatomy.module_role's roles of attention projections
+# Which patching site scores which projections: the heads' outputs (hook_z) every attention
+# projection, the MLP's pre-activation its input projections, its post-activation its output one.
+PATCHING_SITES = (("hook_z", ATTENTION_ROLES), ("mlp.hook_pre", ("mlp_in",)), ("mlp.hook_post", ("mlp_out",)))
 
 
 def linear_modules(model: torch.nn.Module) -> list[str]:
     """Names of the linear layers inside the decoder blocks (attention and MLP projections; the
     embedding and unembedding are not candidates), in model order."""
-    return [name for name, module in model.named_modules()
-            if isinstance(module, torch.nn.Linear) and MODULE.match(name)]
+    return anatomy.linear_modules(model)
 
 
 def layer_modules(model: torch.nn.Module) -> dict[tuple[int, str], list[str]]:
-    """(layer, projection short name) → module names (one, unless the model nests oddly)."""
+    """(layer, role) → module names (``core.anatomy.module_role``: q/k/v are one ``attn_in``)."""
     out: dict[tuple[int, str], list[str]] = {}
     for name in linear_modules(model):
-        layer, _, proj = MODULE.match(name).groups()
-        out.setdefault((int(layer), proj), []).append(name)
+        out.setdefault(anatomy.module_role(model, name), []).append(name)
     return out
 
 
@@ -94,8 +92,8 @@ def _attribution(data: LocalizationData, blocks: dict[tuple[int, str], list[str]
             layer = int(name.split(".")[0][1:])
             per_layer[layer] = per_layer.get(layer, 0.0) + abs(value)
         top = max(per_layer.values()) or 1.0
-        for (layer, proj), names in blocks.items():
-            if proj in projections:
+        for (layer, role), names in blocks.items():
+            if role in projections:
                 out.update(dict.fromkeys(names, per_layer[layer] / top))
     return out
 
@@ -105,8 +103,8 @@ def _magnitude(data: LocalizationData, blocks: dict[tuple[int, str], list[str]])
 
     per_block = activation_magnitude(data.bridge(), data.forget, data.retain, sites=("hook_z", "mlp.hook_post"),
                                      granularity="layer", mode="ratio", batch_size=data.batch_size)
-    return {name: per_block[f"L{layer}.{'attn' if proj in ATTENTION else 'mlp'}"]
-            for (layer, proj), names in blocks.items() for name in names}
+    return {name: per_block[f"L{layer}.{'attn' if role in ATTENTION_ROLES else 'mlp'}"]
+            for (layer, role), names in blocks.items() for name in names}
 
 
 def _gradient(data: LocalizationData) -> dict[str, float]:

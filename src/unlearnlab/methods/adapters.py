@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import torch
 
+from unlearnlab.core import anatomy
 from unlearnlab.localization.modules import linear_modules
 
 ADAPTERS = ("full", "lora", "ia3")
@@ -47,7 +48,7 @@ def apply_ia3(model: torch.nn.Module, modules: Sequence[str], feedforward: Seque
     from peft import IA3Config, get_peft_model
 
     modules = _checked(model, modules)
-    feedforward = [m for m in modules if m.endswith("mlp.down_proj")] if feedforward is None else list(feedforward)
+    feedforward = [m for m in modules if anatomy.is_mlp_out(model, m)] if feedforward is None else list(feedforward)
     config = IA3Config(task_type="CAUSAL_LM", target_modules=modules, feedforward_modules=feedforward,
                        init_ia3_weights=True)
     return get_peft_model(model, config)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from unlearnlab.core import anatomy
 from unlearnlab.data import concepts as cx
 from unlearnlab.experiments.concept.config import BASE, ConceptConfig
 from unlearnlab.experiments.concept.localize import concept_mask
@@ -128,7 +129,7 @@ def mask_note(s: ConceptSetup) -> str:
     modules = dict(s.model.named_modules())
     names = ml.masked_modules(s.model, mask)
     full = sum(modules[n].weight.numel() for n in names)
-    layers = sorted({int(n.split(".")[2]) for n in names if n.startswith("model.layers.")})
+    layers = sorted({anatomy.module_role(s.model, n)[0] for n in names})
     return (f"{s.cfg.reference_localizer} mask: {mask.n_selected:,} weights ({100 * mask.n_selected / full:.1f} % of "
             f"the {len(names)} matrices it touches, in layers {layers[0]}–{layers[-1]}); masked LoRA can change "
             f"exactly these, plain LoRA all {full:,} entries of the same matrices.")

@@ -39,6 +39,7 @@ import pandas as pd
 import torch
 
 from unlearnlab.attacks.relearn import RelearnConfig
+from unlearnlab.core import anatomy
 from unlearnlab.core.artifacts import Artifact, config_hash, read_json, write_json_atomic
 from unlearnlab.core.batching import TokenSet, grouped_sampler
 from unlearnlab.core.logprobs import nll_of
@@ -59,7 +60,6 @@ from unlearnlab.methods import UnlearnData, get_method
 
 SETTING = "private_records_real"
 MODELS_TABLE, ATTACKS_TABLE = "medical_real_models", "medical_real_attacks"
-LORA_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 ATTACK_COLUMNS = ("n_relearned", "n_others", "others_before", "others_after", "others_before_val", "others_after_val",
                   "worst_lr")
 
@@ -201,9 +201,9 @@ def with_new_adapter(model, cfg: PrivateConfig, seed: int):
     """``model`` with a fresh LoRA adapter on the last ``real_lora_layers`` layers (seeded init)."""
     from peft import LoraConfig, get_peft_model
 
-    n_layers = model.config.num_hidden_layers
+    n_layers = anatomy.n_layers(model)
     layers = "|".join(str(i) for i in range(max(0, n_layers - cfg.real_lora_layers), n_layers))
-    target = rf".*\.layers\.({layers})\..*\.({'|'.join(LORA_MODULES)})"
+    target = rf".*\.layers\.({layers})\..*\.({'|'.join(anatomy.peft_targets(model))})"
     torch.manual_seed(seed)
     return get_peft_model(model, LoraConfig(target_modules=target, r=cfg.real_lora_r, lora_alpha=2 * cfg.real_lora_r,
                                              lora_dropout=0.0))
