@@ -143,8 +143,11 @@ def n_heads(model) -> int:
 
 
 def n_kv_heads(model) -> int:
-    """Key/value heads (grouped-query attention); GPT-NeoX has one per query head."""
+    """Key/value heads (grouped-query attention); a per-head fused projection (GPT-NeoX) has one
+    per query head whatever a stray ``num_key_value_heads`` in its config says."""
     cfg = _config(model)
+    if layout(model).qkv_per_head:
+        return cfg.num_attention_heads
     return getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
 
 
