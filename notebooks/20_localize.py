@@ -23,6 +23,7 @@
 from IPython.display import Markdown, display
 
 from unlearnlab.core.models import load_model
+from unlearnlab.core.real_model import model_slug
 from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.localize import protocol, real, report
 from unlearnlab.experiments.localize import run as loc
@@ -39,6 +40,7 @@ agreement_budget = 0.05
 real_subject = "France"
 real_answer = " Paris"
 run_real_model = True
+model = ""  # the real tier's model: empty for SmolLM2-135M-Instruct, or a local model directory / hub name
 
 # %%
 session = start(profile, output_root, overrides)
@@ -47,7 +49,7 @@ world = arith.load_world(session)
 base_dir = arith.pretrain(session, world, "base")
 localization_dirs = loc.localize_all(session, world, base_dir)
 locs = {m: loc.load_localization(d) for m, d in localization_dirs.items()}
-model = load_model(base_dir)
+base_model = load_model(base_dir)  # seed 0's arithmetic model
 report.granularities(locs)
 
 # %% [markdown]
@@ -55,7 +57,7 @@ report.granularities(locs)
 # Weight-space scores are averaged over each component's parameters; colours are per panel.
 
 # %%
-fig = figures.draw(session.paths, "loc_heatmaps", lplots.score_heatmaps, report.heatmap_grids(model, locs),
+fig = figures.draw(session.paths, "loc_heatmaps", lplots.score_heatmaps, report.heatmap_grids(base_model, locs),
                    report.HEATMAP_TITLE)
 display(fig)
 
@@ -64,7 +66,7 @@ display(fig)
 
 # %%
 masks = loc.load_masks(localization_dirs, agreement_budget)
-jaccard, spearman = report.agreement_tables(model, locs, masks)
+jaccard, spearman = report.agreement_tables(base_model, locs, masks)
 fig = figures.draw(session.paths, "loc_agreement", lplots.agreement, jaccard, spearman, agreement_budget)
 display(fig)
 
@@ -82,14 +84,18 @@ display(Markdown(report.describe_causal(causal)))
 
 # %%
 if run_real_model:
-    fact = real.FactSpec(subject=real_subject, answer=real_answer, patch_layers=session.profile.localize.real_patch_layers)
+    fact = real.FactSpec(subject=real_subject, answer=real_answer, patch_layers=session.profile.localize.real_patch_layers,
+                         model=model or real.FactSpec.model)
     scores, info = real.load_fact_scores(real.localize_fact(session, fact))
-    fig = figures.draw(session.paths, "loc_smollm2_heatmaps", lplots.score_heatmaps, real.fact_grids(scores, info),
+    name = f"loc_real_heatmaps_{model_slug(model)}" if model else "loc_smollm2_heatmaps"  # another model: its own file
+    fig = figures.draw(session.paths, name, lplots.score_heatmaps, real.fact_grids(scores, info),
                        report.fact_title(fact))
     display(fig)
     display(Markdown(report.describe_fact(scores, info, fact)))
 
 # %%
-# paper/numbers/loc.tex: one base model (seed 0's) is localized and validated here
-report.write_numbers(session, causal, jaccard, spearman, agreement_budget, n_models=1,
-                     real=(scores, info) if run_real_model else None)
+# paper/numbers/loc.tex: one base model (seed 0's) is localized and validated here; the paper's
+# real-tier numbers are SmolLM2's, so a run on another model leaves them alone
+if not model:
+    report.write_numbers(session, causal, jaccard, spearman, agreement_budget, n_models=1,
+                         real=(scores, info) if run_real_model else None)

@@ -48,41 +48,50 @@ subject = ""  # e.g. "Inception"
 relation = ""  # e.g. "director"
 old_object = ""  # e.g. "Christopher Nolan" (empty: looked up in facts.FACTS)
 new_object = ""  # e.g. "Steven Spielberg"
+model = ""  # empty: the profile's (SmolLM2-135M-Instruct); or a local model directory / hub name
 
 # %%
 session = start(profile, output_root, overrides)
-custom = bool(subject)
+custom = bool(subject or model)  # a rewrite or a model of your own: its own file names, the paper's left alone
 cfg = session.profile.rewrite
-if custom:
+if subject:
     cfg = replace(cfg, targets=((subject, relation, new_object, old_object or None),))
+if model:
+    cfg = replace(cfg, model=model)
 display(Markdown(protocol.protocol(session, cfg)))  # the rules, before any result
-suffix = f"_{fr.targets(cfg)[0].name}".replace("->", "_").replace(" ", "_") if custom else ""
+suffix = report.file_suffix(cfg, own_target=bool(subject), model=model)
 out = fr.run_grid(session, cfg)
 known = out["known"]
-print(report.probe_line(known))
+print(report.probe_line(known, cfg))
 known.groupby("relation").known.agg(["sum", "count"])
 
 # %% [markdown]
 # ## Results per variant
 
 # %%
-df = results.results(out)
-numbers.write_numbers(df, results.relearn_frame(out), cfg, session, known, write=not custom)
-display(readable(report.write_table(df, cfg, session, write=not custom)))
+if out["runs"]:  # none for an untrained-looking model (the probe above says so); likewise below
+    df = results.results(out)
+    numbers.write_numbers(df, results.relearn_frame(out), cfg, session, known, write=not custom)
+    display(readable(report.write_table(df, cfg, session, write=not custom)))
 
 # %%
-display(draw(session.paths, f"rewrite_bars{suffix}", rplots.accuracy_bars, df))
+if out["runs"]:
+    display(draw(session.paths, f"rewrite_bars{suffix}", rplots.accuracy_bars, df))
 
 # %% [markdown]
 # ## Is F1 still there? Logit lens by layer, and a relearning attack
 
 # %%
-lens = results.lens_frame(out)
-display(draw(session.paths, f"rewrite_logit_lens{suffix}", rplots.logit_lens, lens))
+if out["runs"]:
+    lens = results.lens_frame(out)
+    display(draw(session.paths, f"rewrite_logit_lens{suffix}", rplots.logit_lens, lens))
 
 # %%
-curves = results.relearn_frame(out)
-display(draw(session.paths, f"rewrite_relearn{suffix}", rplots.relearn_curves, curves, results.base_f1_level(out)))
+if out["runs"]:
+    curves = results.relearn_frame(out)
+    display(draw(session.paths, f"rewrite_relearn{suffix}", rplots.relearn_curves, curves,
+                 results.base_f1_level(out)))
 
 # %%
-display(Markdown(report.describe(df, curves, cfg, lens)))
+if out["runs"]:
+    display(Markdown(report.describe(df, curves, cfg, lens)))

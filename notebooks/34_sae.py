@@ -56,6 +56,7 @@
 # %%
 from IPython.display import Markdown, display
 
+from unlearnlab.core.real_model import model_slug
 from unlearnlab.experiments.sae import numbers as sae_numbers
 from unlearnlab.experiments.sae import protocol, report
 from unlearnlab.experiments.sae import run as xs
@@ -72,9 +73,10 @@ real = True  # run the SmolLM2 tier (minutes on a CPU)
 attack = True  # relearning attack on each method's scoring configuration
 histogram_kind = "topk"  # the SAE whose feature scores the histograms show
 histogram_retain = "text"  # and the retain corpus they were computed against
+model = ""  # the real tier's model: empty for the profile's (SmolLM2-135M-Instruct), or a local directory / hub name
 
 # %%
-session = start(profile, output_root, overrides)
+session = start(profile, output_root, {**overrides, **({"sae.real_model": model} if model else {})})
 display(Markdown(protocol.protocol(session)))  # the rules, before any result
 print(report.grid_note(session))
 
@@ -125,9 +127,11 @@ display(Markdown(report.describe(results)))
 # %%
 real_results = xs.real_results(session) if real else None
 if real_results is not None:
-    print(real_results.note)
+    print(real_results.note)  # a model that knows none of the questions: says so, and the tier is left out
+    real_results = real_results if real_results.knows else None
+if real_results is not None:
     print({k: round(v, 1) for k, v in real_results.timing_s.items()})
-    print(f"unmodified SmolLM2's side-effect accuracy on its suite (measured): "
+    print(f"unmodified {real_results.tier}'s side-effect accuracy on its suite (measured): "
           f"{real_results.base_eval['side_acc']:.3f}")
     display(report.score_table(real_results).drop(columns=["family"]).round(3))
 
@@ -146,10 +150,11 @@ if real_results is not None:
 # attacked base at that same step; all on test questions.
 
 # %%
-for name, table in report.write_tables(session, results, real_results).items():
+for name, table in report.write_tables(session, results, real_results, suffix=model_slug(model)).items():
     print(name)
     display(readable(table))
-print(sae_numbers.write(session, results, real_results))  # the macros paper/sec_sae.tex states
+if not model:  # the paper's real-tier macros are SmolLM2's; another model's tables carry its name
+    print(sae_numbers.write(session, results, real_results))  # the macros paper/sec_sae.tex states
 
 # %% [markdown]
 # ## What the numbers say

@@ -37,6 +37,7 @@ from unlearnlab.experiments.private import numbers as private_numbers
 from unlearnlab.experiments.private import protocol, real, report
 from unlearnlab.experiments.private import run as private
 from unlearnlab.experiments.private.evaluate import results
+from unlearnlab.core.real_model import model_slug
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import private as plots
 from unlearnlab.reporting.figures import draw
@@ -46,7 +47,7 @@ from unlearnlab.reporting.tables import readable
 profile = "default"
 output_root = ""
 overrides = {}  # profile fields, e.g. {"concept.steps": 4}; the pipeline's --set
-real_model = ""  # model of the real tier: empty for the profile default (SmolLM2), or a local HF directory
+model = ""  # the real tier's model: empty for the profile's (SmolLM2-135M-Instruct), or a local directory / hub name
 
 # %%
 session = start(profile, output_root, overrides)
@@ -114,19 +115,20 @@ display(Markdown(report.describe(df)))
 # private tokens. The line printed below says what this run trained.
 
 # %%
-print(report.real_note(session, real_model or None))
-real_df = real.run(session, world, real_model or None)
+print(report.real_note(session, model or None))
+real_df = real.run(session, world, model or None)
+print(report.real_knowledge_note(session, real_df, model or None))
 display(report.summary(real_df, by=("method",)))
 display(readable(report.leak_beside_references(real_df)))
 display(report.field_table(real_df))
 
 # %%
-name = "private_real" + ("_" + real.slug(real_model) if real_model else "")
+name = "private_real" + ("_" + model_slug(model) if model else "")
 display(draw(session.paths, name, plots.real_tier_bars, real_df, report.HEADLINE_ATTACK))
 
 # %%
-display(readable(report.write_real_table(session, real_df, real_model or None)))
-print(private_numbers.write(session, df, real_df, real_model or None))  # the macros paper/sec_private.tex states
+display(readable(report.write_real_table(session, real_df, model or None)))
+print(private_numbers.write(session, df, real_df, model or None))  # the macros paper/sec_private.tex states
 
 # %%
 display(Markdown(report.describe(real_df)))

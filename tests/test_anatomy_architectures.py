@@ -80,14 +80,19 @@ def test_a_neurons_entries_are_exactly_its_channel(model):
     assert diff[j] > 0 and torch.count_nonzero(diff) == 1
 
     zeroed = _perturbed(model, out_col)
-    handle = down.register_forward_pre_hook(lambda mod, args: (args[0] * _channel_kept(args[0], j),))
-    try:
-        with torch.no_grad():
-            want = model(**BATCH).logits
-    finally:
-        handle.remove()
+    want = _logits_with_pre_hook(model, down, lambda mod, args: (args[0] * _channel_kept(args[0], j),))
     with torch.no_grad():
         torch.testing.assert_close(zeroed(**BATCH).logits, want, rtol=1e-5, atol=1e-6)
+
+
+def _logits_with_pre_hook(model: torch.nn.Module, module: torch.nn.Module, hook) -> torch.Tensor:
+    """The model's logits on BATCH with ``hook`` editing what ``module`` receives."""
+    handle = module.register_forward_pre_hook(hook)
+    try:
+        with torch.no_grad():
+            return model(**BATCH).logits
+    finally:
+        handle.remove()
 
 
 def _channel_kept(x: torch.Tensor, j: int) -> torch.Tensor:
@@ -120,12 +125,7 @@ def test_a_heads_entries_are_exactly_its_slice(model):
         x[..., h * d:(h + 1) * d] = 0
         return (x,)
 
-    handle = o_proj.register_forward_pre_hook(drop_slice)
-    try:
-        with torch.no_grad():
-            want = model(**BATCH).logits
-    finally:
-        handle.remove()
+    want = _logits_with_pre_hook(model, o_proj, drop_slice)
     with torch.no_grad():
         torch.testing.assert_close(zeroed(**BATCH).logits, want, rtol=1e-5, atol=1e-6)
 

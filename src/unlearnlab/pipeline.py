@@ -268,6 +268,30 @@ def check_output_root(output_root: str | None, overrides: dict[str, object] | No
                          "add --output-root DIR (e.g. --output-root \"$(mktemp -d)\")")
 
 
+# Notebook parameters and profile fields (the last part of a --set key) that name a model, and the
+# names the studies resolve themselves (the profile default, the bundled SmolLM2, concept's tiny model).
+MODEL_FIELDS = ("model", "real_model")
+BUILT_IN_MODELS = ("", "smollm2", "tiny-random")
+
+
+def checked_models(parameters: dict[str, object], overrides: dict[str, object]) -> tuple[dict, dict]:
+    """``parameters`` and ``overrides`` after checking every model they name (``-p model=PATH``,
+    ``--set rewrite.model=PATH``) with ``core.real_model.check_model_source``: a bad one is a
+    one-line ``ModelLoadError`` (a ValueError) before any notebook runs or the output root exists.
+    A local path comes back absolute, because the notebooks run with ``notebooks/`` as their
+    working directory, where a relative path would name nothing."""
+    from unlearnlab.core.real_model import check_model_source  # transformers only when a model is named
+
+    def checked(key: str, value: object) -> object:
+        if key.rpartition(".")[2] not in MODEL_FIELDS or not isinstance(value, str) or value in BUILT_IN_MODELS:
+            return value
+        check_model_source(value)
+        local = Path(value).expanduser()
+        return str(local.absolute()) if local.exists() else value
+
+    return ({k: checked(k, v) for k, v in parameters.items()}, {k: checked(k, v) for k, v in overrides.items()})
+
+
 def run(profile: str, output_root: str | None, only: list[str] | None = None,
         parameters: dict[str, object] | None = None,
         overrides: dict[str, object] | None = None, lanes: int | None = None) -> dict[str, float]:
@@ -280,6 +304,7 @@ def run(profile: str, output_root: str | None, only: list[str] | None = None,
     overrides = json.loads(json.dumps(overrides or {}))
     prof = get_profile(profile, overrides)  # bad input fails here, before anything is written
     check_output_root(output_root, overrides)
+    parameters, overrides = checked_models(parameters or {}, overrides)
     notebooks = notebook_paths(only)
     paths = Paths.at(output_root).ensure()
     lanes = min(lanes or default_lanes(prof.device), len(notebooks))  # one notebook: in this process
@@ -445,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_set(args.overrides)
         get_profile(args.profile, overrides)
         check_output_root(args.output_root, overrides)
+        parameters, overrides = checked_models(parameters, overrides)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"[pipeline] error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

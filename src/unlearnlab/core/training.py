@@ -3,7 +3,8 @@
 AdamW (fused, on every device), linear warm-up then cosine (or constant) learning rate, gradient
 clipping, a tqdm bar, bf16 autocast and optional ``torch.compile`` on GPU. The caller supplies
 ``step_loss``, which draws its own batch and returns the loss and the number of tokens it trained
-on, so every method overrides only its loss.
+on, so every method overrides only its loss. Under ``accelerate launch``, inside
+``core.distributed.scaled_out()``, the same loop runs data-parallel (DDP or FSDP2); without it nothing changes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from unlearnlab.core import distributed
 from unlearnlab.core.precision import cpu_training_attention
 from unlearnlab.core.timing import phase
 
@@ -115,27 +117,31 @@ def _train(model: torch.nn.Module, step_loss: StepLoss, cfg: TrainConfig,
     # weight: smoke `--only 00 32` (2026-12-04) gave the IA3 rewrite's losses within 0.02, same accuracies.
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95), fused=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, cfg))
-    forward_model = torch.compile(model) if (cfg.compile and use_cuda) else model
+    # one process: PlainLoop makes the calls this loop always made; under `accelerate launch` (after
+    # `distributed.scaled_out()`) the model and optimizer are prepared (DDP / FSDP2) and losses averaged
+    loop = distributed.loop_for(model, opt)
+    forward_model = torch.compile(loop.model) if (cfg.compile and use_cuda) else loop.model
     log = TrainLog()
     start = time.perf_counter()
     model.train()
-    bar = tqdm(range(cfg.steps), desc=desc, disable=not cfg.progress, leave=False)
+    bar = tqdm(range(cfg.steps), desc=desc, disable=not (cfg.progress and distributed.is_main()), leave=False)
     for step in bar:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             loss, n_tokens = step_loss(forward_model, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loop.optimizer.zero_grad(set_to_none=True)
+        loop.backward(loss)
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
+            loop.clip(params, cfg.grad_clip)
+        loop.optimizer.step()
         sched.step()
+        value, tokens = loop.record(loss, n_tokens)
         log.steps += 1
-        log.tokens += int(n_tokens)
-        log.losses.append(float(loss.detach()))
+        log.tokens += tokens
+        log.losses.append(value)
         last = step == cfg.steps - 1
         if on_eval is not None and cfg.eval_every and ((step + 1) % cfg.eval_every == 0 or last):
             model.eval()
-            stop = on_eval(step + 1, model)
+            stop = loop.agree(on_eval(step + 1, model))
             model.train()
             if stop:
                 log.stopped_early = not last

@@ -17,12 +17,13 @@ tiny model, two steps, for every name in ``available()``):
   steps, the model it runs on and its data, built from a ``TinySetup`` (a tiny Llama, its
   tokenizer, forget / retain / held-out retain sets, a scratch directory). The default fits any
   method that runs on a plain model with ``UnlearnData``; a method that needs more (an adapter
-  applied first, a saved mask, an SAE) overrides it, e.g.::
+  applied first, a saved mask, an SAE) overrides it, naming modules through ``core.anatomy`` so
+  the example runs on every architecture (``tests/test_architectures.py``), e.g.::
 
       @classmethod
       def example(cls, tiny: TinySetup) -> ContractCase:
           case = super().example(tiny)
-          return dataclasses.replace(case, model=apply_lora(tiny.model, ["model.layers.0.mlp.up_proj"]))
+          return dataclasses.replace(case, model=apply_lora(tiny.model, anatomy.linear_modules(tiny.model)[:1]))
 
 A new method: subclass, ``@register("Name")``, import its module in ``methods/__init__.py``
 (``_MODULES``), add its colour and marker to ``plots/style.py``.

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from unlearnlab.core import anatomy
 from unlearnlab.evals.exact_match import exact_match, exact_match_reaching, hits_needed, mean_accuracy
 from unlearnlab.core.logprobs import forward_kl, logits_of
 from unlearnlab.methods.base import ContractCase, MethodConfig, TinySetup, UnlearnData, UnlearningMethod, register
@@ -196,13 +197,16 @@ class TargetedUNDO(UNDO):
 
     @classmethod
     def example(cls, tiny: TinySetup) -> ContractCase:
-        """Two steps, noise and training confined to half the entries of two first-layer matrices
-        (a mask saved under ``tiny.directory``)."""
+        """Two steps, noise and training confined to half the entries of two first-layer matrices,
+        the MLP's last input projection and the attention's first (Llama: ``up_proj``, ``q_proj``;
+        fused ones elsewhere; named by ``core.anatomy``), in a mask saved under ``tiny.directory``."""
         from unlearnlab.localization.mask import Mask
 
         gen = torch.Generator().manual_seed(tiny.seed)
         params = dict(tiny.model.named_parameters())
-        names = ["model.layers.0.mlp.up_proj.weight", "model.layers.0.self_attn.q_proj.weight"]
+        lay, prefix = anatomy.layout(tiny.model), anatomy.layer_prefix(tiny.model, 0)
+        names = [f"{prefix}.{lay.mlp}.{lay.mlp_inputs[-1]}.weight",
+                 f"{prefix}.{lay.attention}.{lay.attention_inputs[0]}.weight"]
         Mask({n: torch.rand(params[n].shape, generator=gen) < 0.5 for n in names}).save(tiny.directory / "mask")
         config = cls.Config(mask_path=str(tiny.directory / "mask"), train_only_masked=True, alpha=0.5, steps=2,
                             batch_size=4)

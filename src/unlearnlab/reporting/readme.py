@@ -10,7 +10,8 @@ The pipeline calls ``update_readme`` whenever it writes ``figures/MANIFEST.json`
 Blocks: ``quickstart`` (the two commands with their times), ``timings`` (seconds per notebook),
 ``measured`` (numbers measured by hand, each with its command and date, from the JSON record:
 the test suite's wall time, the environment bootstrap, the benchmarks' ratios), ``results`` (the
-paper's numbers, ``paper/numbers/*.json``).
+paper's numbers, ``paper/numbers/*.json``), ``architectures`` (the architecture × capability table
+from ``core.architecture_support``; every ✔ is a test in ``tests/test_architectures.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import re
 from pathlib import Path
 
+from unlearnlab.core.architecture_support import support_table_markdown
 from unlearnlab.core.paths import repo_root
 from unlearnlab.reporting.manifest import short_commit
 
@@ -153,7 +155,8 @@ def render_blocks(record: dict, measured: dict, numbers_dir: Path | None = None)
     """Every generated block's text, by block name."""
     return {"quickstart": render_quickstart(record, measured), "timings": render_timings(record),
             "phases": render_phases(record), "measured": render_measured(measured),
-            "results": render_results(numbers_dir or repo_root() / "paper" / "numbers")}
+            "results": render_results(numbers_dir or repo_root() / "paper" / "numbers"),
+            "architectures": support_table_markdown()}
 
 
 def rewrite(text: str, blocks: dict[str, str]) -> str:

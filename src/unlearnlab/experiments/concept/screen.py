@@ -20,6 +20,7 @@ import pandas as pd
 
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.core.precision import bf16_autocast
+from unlearnlab.core.real_model import untrained_note
 from unlearnlab.core.timing import timed
 from unlearnlab.data import concepts as cx
 from unlearnlab.data.facts import generate
@@ -124,5 +125,7 @@ def chosen_config(cfg: ConceptConfig, table: pd.DataFrame) -> tuple[ConceptConfi
                      f"{name!r} ({share}).")
     if reached:
         return replace(cfg, name=name), f"Screen: {name!r} chosen ({rule}): answers {share} of its probe prompts."
+    untrained = (" " + untrained_note(cfg.model, 0, int(table["prompts"].sum()), "probe prompts of its films",
+                                      stops=False) + ".") if row["score"] == 0 else ""
     return replace(cfg, name=name), (f"Screen: no candidate reaches {100 * cfg.screen_threshold:g} %; the best, "
-                                     f"{name!r}, answers {share} of its probe prompts and is used.")
+                                     f"{name!r}, answers {share} of its probe prompts and is used.{untrained}")

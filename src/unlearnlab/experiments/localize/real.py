@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from unlearnlab.core import anatomy
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.core.batching import Batch, TokenSet, pad_token_id, token_ids
 from unlearnlab.core.precision import bf16_autocast
@@ -69,13 +70,21 @@ def fact_sets(tokenizer, fact: FactSpec) -> tuple[TokenSet, TokenSet]:
     return forget, retain
 
 
+def patch_layers(model: torch.nn.Module, fact: FactSpec) -> tuple[int, ...] | None:
+    """The fact's exactly patched layers that the model has (a profile's choice is made for SmolLM2's
+    30 layers; a shallower model of your own keeps those it has, or all when none is left)."""
+    if fact.patch_layers is None:
+        return None
+    return tuple(i for i in fact.patch_layers if i < anatomy.n_layers(model)) or None
+
+
 def fact_scores(model: torch.nn.Module, tokenizer, fact: FactSpec) -> tuple[dict, dict]:
     """(scores by part, info): ``guided_patching`` and ``act_magnitude`` of heads and neurons,
     their seconds, the corrupt subjects used and the answer's rank on clean and corrupt prompts."""
     clean, corrupt, used = fact_pairs(tokenizer, fact)
     forget, retain = fact_sets(tokenizer, fact)
     data = LocalizationData(model, forget, retain, tokenizer, clean, corrupt, max_batches=None,
-                            patch_layers=fact.patch_layers, top_neurons=fact.top_neurons)
+                            patch_layers=patch_layers(model, fact), top_neurons=fact.top_neurons)
     guided = localize("guided_patching", data)
     timing = guided.details["timing"]
     with timed(timing, "magnitude"):

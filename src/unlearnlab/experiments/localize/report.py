@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
+from unlearnlab.core.real_model import model_label
 from unlearnlab.experiments.arithmetic import wording
 from unlearnlab.experiments.localize.real import FactSpec
 from unlearnlab.experiments.session import Session
@@ -27,7 +28,7 @@ def granularities(locs: dict[str, Localization]) -> pd.DataFrame:
 
 def fact_title(fact: FactSpec) -> str:
     """The real-model heatmap's title: the fact, and that only top neurons were patched."""
-    return (f"SmolLM2-135M-Instruct: '{fact.subject}' → '{fact.answer.strip()}' "
+    return (f"{model_label(fact.model)}: '{fact.subject}' → '{fact.answer.strip()}' "
             f"(act_patching neurons: only the top {fact.top_neurons} by attribution)")
 
 
@@ -89,7 +90,11 @@ def describe_fact(scores: dict[str, dict[str, float]], info: dict, fact: FactSpe
     heads = sorted(scores["patching_heads"])  # the exactly patched ones
     rho = spearmanr([scores["patching_heads"][h] for h in heads], [scores["attribution_heads"][h] for h in heads]).statistic
     timing = info["timing_s"]
-    return "\n".join([
+    greedy = sum(rank == 0 for rank in info["clean_answer_rank"])
+    unknown = ([f"- **{model_label(fact.model)} does not know the fact** (greedy on {greedy} of "
+                f"{len(info['clean_answer_rank'])} prompts; an untrained-looking model): the scores below "
+                "localize nothing."] if greedy == 0 else [])
+    return "\n".join(unknown + [
         f"- Answer rank (0 = greedy) of '{fact.answer.strip()}' on the clean prompts: {info['clean_answer_rank']}; "
         f"with the subject swapped for {', '.join(info['corrupt_subjects'])}: {info['corrupt_answer_rank']}.",
         f"- Top heads by exact patching (Δ log-prob of the answer, summed over the {len(info['corrupt_subjects'])} "

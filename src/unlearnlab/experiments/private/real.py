@@ -31,7 +31,6 @@ Answers are plain text after the question (" pneumonia<|im_end|>"), no chat temp
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -407,8 +406,3 @@ def run(session: Session, world: MedicalWorld, model: str | None = None) -> pd.D
 def _label(cfg: PrivateConfig, method: str, lr: float) -> str:
     """The method's name, with its learning rate where the grid runs it at several."""
     return f"{method} lr {lr:g}" if sum(m == method for m, _ in cfg.real_methods) > 1 else method
-
-
-def slug(name: str) -> str:
-    """A file-name suffix for a user-given model (figures of other models never overwrite ours)."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", Path(name).name).strip("_")

@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 
+from unlearnlab.core.real_model import untrained_note
 from unlearnlab.core.stats import format_mean_ci, mean_ci
 from unlearnlab.data import medical as med
 from unlearnlab.data.medical_world import MedicalWorld
@@ -350,6 +351,17 @@ def _grid_methods_note(session: Session) -> str:
                 "CPU budget of the default profile; the smoke and gpu grids run "
                 f"{'it' if len(missing) == 1 else 'them'})")
     return out
+
+
+def real_knowledge_note(session: Session, real_df: pd.DataFrame, model: str | None = None) -> str:
+    """'' when the fine-tuned base answers some of the clients' questions; else the untrained-looking
+    note (a model that learned no record has nothing to unlearn: every number of the tier is noise)."""
+    base = real_df[real_df.method == "base"]
+    if base.empty or (base[["forget_qa_acc", "retain_qa_acc"]] > 0).any().any():
+        return ""
+    cfg = real_config(session, model)
+    return untrained_note(cfg.real_model, 0, cfg.real_clients * len(cfg.real_fields),
+                          "record questions after its fine-tuning", stops=False)
 
 
 def real_note(session: Session, model: str | None = None) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from unlearnlab.core.real_model import model_label, model_slug, untrained_note
 from unlearnlab.core.stats import format_mean_ci, mean_ci, summarize
 from unlearnlab.experiments.rewrite.config import RewriteConfig
+from unlearnlab.experiments.rewrite.run import targets
 from unlearnlab.experiments.session import Session
 from unlearnlab.reporting import tables
 
@@ -24,7 +26,17 @@ COLUMNS = {"f2_test": "F2 acc. (held-out)", "f2_train": "F2 acc. (train)",
            "control_train": "F_control (train)", "f1_preferred": "F1 still preferred (forced choice)"}
 
 
-def probe_line(known: pd.DataFrame) -> str:
+def file_suffix(cfg: RewriteConfig, own_target: bool, model: str) -> str:
+    """'' for the profile's rewrites on its model; else ``_<target>`` and/or ``_<model>``, so that a
+    rewrite or a model of your own gets its own figure names and the paper's files stay as they are."""
+    parts = [targets(cfg)[0].name.replace("->", "_").replace(" ", "_")] if own_target else []
+    return "".join(f"_{part}" for part in [*parts, model_slug(model)] if part)
+
+
+def probe_line(known: pd.DataFrame, cfg: RewriteConfig) -> str:
+    """What the knowledge probe found; for a model that knows none of the facts, that it looks untrained."""
+    if not known.known.any():
+        return untrained_note(cfg.model, 0, len(known), "facts (all 3 paraphrases right)")
     return f"probe: {int(known.known.sum())} of {len(known)} facts answered correctly in all 3 paraphrases"
 
 
@@ -40,7 +52,7 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def caption(df: pd.DataFrame, cfg: RewriteConfig, profile: str) -> str:
-    return (f"Rewriting F1 $\\to$ F2 in SmolLM2-135M-Instruct ({profile} profile: {df.target.nunique()} rewrites, "
+    return (f"Rewriting F1 $\\to$ F2 in {tables.latex_text(model_label(cfg.model))} ({profile} profile: {df.target.nunique()} rewrites, "
             f"{len(cfg.seeds)} seed(s), {cfg.steps} steps per stage, k = {cfg.k} modules). Held-out paraphrases "
             "unless marked; F1 still preferred: F1 ranks first among candidate objects under forced choice. "
             "Mean $\\pm$ 95\\% CI over rewrites and seeds.")

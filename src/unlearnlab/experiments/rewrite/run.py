@@ -328,6 +328,8 @@ def run_grid(session: Session, cfg: RewriteConfig) -> dict:
     cfg = effective(session, cfg)
     load = Lazy(session, cfg.model)
     known = probe(session, cfg, load)
+    if not known.known.any():  # an untrained-looking model: nothing to rewrite (report.untrained)
+        return {"known": known, "setups": {}, "runs": []}
     setups = {t: setup(session, cfg, t, load, known) for t in targets(cfg)}
     runs = [(t, v, s, run_artifact(session, cfg, t, v, s, setups[t]))
             for t in targets(cfg) for v in cfg.variants for s in cfg.seeds]

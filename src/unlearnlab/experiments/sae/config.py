@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 
 from unlearnlab.attacks.relearn import RelearnConfig
 from unlearnlab.core.models import ModelSize
+from unlearnlab.core.real_model import SMOLLM2_135M_CONFIG
 from unlearnlab.data.hazard import HazardConfig
 from unlearnlab.experiments.sae.validation import SuiteCounts
 from unlearnlab.methods.sae_clamp import SweepGrid
 from unlearnlab.sae import model as sae_model
 from unlearnlab.sae.train import SAETrainConfig
+
+SMOLLM2_LAYERS = SMOLLM2_135M_CONFIG["num_hidden_layers"]  # the depth the real tier's layer was chosen for
 
 UNTRAINED = "-untrained"  # e.g. "relu-untrained": the SAE at initialisation (the seed's runs logged 0 steps)
 RETAIN_WEIGHT = {"GradDiff": 5.0}  # as the arithmetic study's (experiments.arithmetic.RETAIN_WEIGHT)
@@ -146,6 +149,9 @@ class SAEStudyConfig:
     real_multipliers: tuple[float, ...] = (2.0, 10.0)
     real_ablate: bool = False  # decoder-direction ablation too (one more pass per selection)
     real_seeds: tuple[int, ...] = (0,)  # one SAE and one baseline run per lr on a CPU
+    # an SAE in SAELens' format (a folder with cfg.json + sae_weights.safetensors, e.g. another run's
+    # <sae_real artifact>/saelens) for real_model, used instead of training one; "": train (sae.saelens_format)
+    real_sae_path: str = ""
     # RMU/GradDiff on SmolLM2 are full fine-tunes of a 135M model: a few steps at one lr on a CPU
     real_unlearn_steps: int = 8
     real_unlearn_batch_size: int = 4
@@ -205,15 +211,23 @@ class SAEStudyConfig:
         return RelearnConfig(lrs=self.attack_lrs, steps=self.attack_steps, eval_every=self.attack_eval_every,
                              batch_size=self.attack_batch_size, n_items=self.attack_train_items)
 
-    def real_sae_architecture(self, d_model: int) -> sae_model.SAEConfig:
+    def real_layer_in(self, n_layers: int) -> int:
+        """The real tier's SAE (and RMU) layer in a model of ``n_layers`` layers: ``real_layer`` was
+        chosen for SmolLM2's 30; a model of another depth gets the same relative depth."""
+        if n_layers == SMOLLM2_LAYERS:
+            return self.real_layer
+        return min(n_layers - 1, round(self.real_layer * n_layers / SMOLLM2_LAYERS))
+
+    def real_sae_architecture(self, d_model: int, n_layers: int = SMOLLM2_LAYERS) -> sae_model.SAEConfig:
         return sae_model.SAEConfig(d_in=d_model, d_sae=self.real_expansion * d_model, kind="topk", k=self.real_k,
-                                   site=self.site, layer=self.real_layer)
+                                   site=self.site, layer=self.real_layer_in(n_layers))
 
     def real_grid(self) -> SweepGrid:
         return SweepGrid(self.real_thresholds, self.real_n_features, self.real_multipliers, self.real_ablate)
 
-    def real_baseline(self, method: str, lr: float, seed: int) -> dict:
-        return _baseline(method, lr, seed, self.real_unlearn_steps, self.real_unlearn_batch_size, self.real_layer)
+    def real_baseline(self, method: str, lr: float, seed: int, n_layers: int = SMOLLM2_LAYERS) -> dict:
+        return _baseline(method, lr, seed, self.real_unlearn_steps, self.real_unlearn_batch_size,
+                         self.real_layer_in(n_layers))
 
 
 def _baseline(method: str, lr: float, seed: int, steps: int, batch_size: int, layer: int) -> dict:

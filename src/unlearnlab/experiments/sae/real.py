@@ -8,10 +8,12 @@ import random
 from functools import partial
 from pathlib import Path
 
+from unlearnlab.core import anatomy
 from unlearnlab.core.artifacts import Artifact, write_json_atomic
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.models import fresh_copy
 from unlearnlab.core.precision import bf16_autocast
+from unlearnlab.core.real_model import model_layers
 from unlearnlab.core.seeding import seed_everything
 from unlearnlab.core.timing import Laps
 from unlearnlab.data import hazard
@@ -25,6 +27,7 @@ from unlearnlab.experiments.session import Session
 from unlearnlab.methods import UnlearnData, get_method
 from unlearnlab.methods.sae_clamp import sweep
 from unlearnlab.sae.features import importance_scores
+from unlearnlab.sae.saelens_format import folder_digest, pretrained_sae_for, save_beside
 from unlearnlab.sae.train import SAETrainConfig, sae_for
 
 _REAL: dict[tuple, tuple] = {}  # one load per process; baselines train a copy
@@ -134,6 +137,8 @@ def sae_run(session: Session, seed: int = 0) -> Path:
            "ablate": p.real_ablate, "rules": p.rules, "thresholds": p.real_thresholds,
            "n_features": p.real_n_features, "multipliers": p.real_multipliers, "seed": seed, "eval": EVAL_VERSION,
            "bf16": session.profile.real_bf16}
+    if p.real_sae_path:  # only when set, so the default's key (and every cached artifact) is unchanged
+        cfg["sae_path"] = {"path": p.real_sae_path, "digest": folder_digest(p.real_sae_path)}
 
     def make(tmp: Path) -> None:
         model, tok = model_and_tokenizer(session)
@@ -160,15 +165,22 @@ def _sae_sweep(session: Session, model, tok, suite: MCQSuite, seed: int, tmp: Pa
     order = list(range(len(sae_text)))
     random.Random(seed).shuffle(order)
     tcfg = SAETrainConfig(steps=p.real_steps, lr=p.lr, batch_size=p.real_batch_size)
-    sae, log, metrics = sae_for(model, sae_text.subset(order), p.real_sae_architecture(model.config.hidden_size),
-                                tcfg, seed, special_ids=ids, **hardware(session))
+    if p.real_sae_path:  # a pretrained SAE in SAELens' format instead of training one, measured the same way
+        sae, metrics = pretrained_sae_for(model, sae_text.subset(order), p.real_sae_path, special_ids=ids)
+        curve: list[dict] = []
+    else:
+        sae, log, metrics = sae_for(model, sae_text.subset(order), p.real_sae_architecture(model.config.hidden_size,
+                                                                                        anatomy.n_layers(model)),
+                                    tcfg, seed, special_ids=ids, **hardware(session))
+        curve = log.curve
     laps.lap("sae")
     scores, _, on_retain = importance_scores(model, sae, forget_text, retain_text, p.rules, ids)
     laps.lap("scores")
     evaluate = partial(suite.evaluate, batch_size=16, hits=True)
     rows = sweep(model, sae, evaluate, scores, on_retain.freq, p.real_grid()).to_dict("records")
     laps.lap("sweep")
-    sae.save(tmp, extra={"metrics": metrics, "curve": log.curve})
+    sae.save(tmp, extra={"metrics": metrics, "curve": curve})
+    save_beside(sae, tmp, model_name=p.real_model)  # the same SAE in SAELens' format: <artifact>/saelens/
     info.update(sae_metrics=metrics, timing_s=laps.laps)
     return rows
 
@@ -178,7 +190,7 @@ def baseline(session: Session, method: str, lr: float, seed: int = 0) -> Path:
     (``metrics.json``; the weights are not kept)."""
     p = session.profile.sae
     suite_path = suite_dir(session)
-    method_cfg = p.real_baseline(method, lr, seed)
+    method_cfg = p.real_baseline(method, lr, seed, model_layers(p.real_model))
     cfg = {"suite": suite_path.name, "method": method, "seed": seed, "config": method_cfg,
            "corpus_facts": p.real_corpus_facts, "eval": EVAL_VERSION, "bf16": session.profile.real_bf16}
 

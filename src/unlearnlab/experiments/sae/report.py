@@ -65,7 +65,7 @@ def _tiers(results: SAEResults, real: RealResults | None) -> list[tuple[str, SAE
     """(tier, results) of each tier that has scores."""
     tiers: list[tuple[str, SAEResults | RealResults]] = [("synthetic", results)]
     if real is not None and not real.scores.empty:
-        tiers.append(("SmolLM2", real))
+        tiers.append((real.tier, real))
     return tiers
 
 
@@ -117,7 +117,7 @@ def matched_latex(results: SAEResults, real: RealResults | None = None,
     rows = []
     tiers = [("synthetic", results, _matched(results, ratios))]
     if real is not None and not real.runs.empty:
-        tiers.append(("SmolLM2", real, _matched(real, ratios)))
+        tiers.append((real.tier, real, _matched(real, ratios)))
     for tier, res, table in tiers:
         for _, r in table.iterrows():
             row = {"Tier": tier, "Method": r["family"]}
@@ -145,7 +145,7 @@ def quality_latex(results: SAEResults, real: RealResults | None = None) -> pd.Da
     fraction and Δ next-token loss when spliced (mean ± 95 % CI over seeds; one seed: the mean)."""
     parts = [results.saes.assign(tier="synthetic")]
     if real is not None and not real.saes.empty:
-        parts.append(real.saes.assign(tier="SmolLM2", kind="topk"))
+        parts.append(real.saes.assign(tier=real.tier, kind="topk"))
     saes = pd.concat(parts, ignore_index=True)
     table = summarize(saes, ["tier", "kind"], list(QUALITY))
     rows = []
@@ -379,7 +379,7 @@ def _real_lines(real: RealResults) -> list[str]:
                       + (" (evidence)" if r["significant"] else "") for _, r in table.iterrows())
     lines = [f"- Real tier ({real.note}; base side-effect accuracy {real.base_eval['side_acc']:.2f}; "
              f"brackets: 95 % bootstrap over questions): {parts}."]
-    lines += _matched_lines(_matched(real), "SmolLM2")
+    lines += _matched_lines(_matched(real), real.tier)
     return lines
 
 
@@ -448,15 +448,18 @@ def attack_caption(session: Session) -> str:
             "how many).")
 
 
-def write_tables(session: Session, results: SAEResults, real: RealResults | None = None) -> dict[str, pd.DataFrame]:
+def write_tables(session: Session, results: SAEResults, real: RealResults | None = None,
+                 suffix: str = "") -> dict[str, pd.DataFrame]:
     """``sae_unlearning``, ``sae_matched``, ``sae_quality`` and (when the attack ran)
-    ``sae_attack`` under the tables folder, with captions; the frames, by file name, to display."""
+    ``sae_attack`` under the tables folder, with captions; the frames, by file name, to display.
+    ``suffix`` (a real-tier model of your own): ``<name>_<suffix>.tex``, the paper's files left alone."""
     tables = {"sae_unlearning": (latex_table(results, real), main_caption(session, results, real), "tab:sae"),
               "sae_matched": (matched_latex(results, real), MATCHED_CAPTION, "tab:sae-matched"),
               "sae_quality": (quality_latex(results, real), quality_caption(session), "tab:sae-quality")}
     if not results.attacks.empty:
         tables["sae_attack"] = (attack_latex(attack_summary(results.attacks)), attack_caption(session),
                                 "tab:sae-attack")
+    tag = f"_{suffix}" if suffix else ""
     for name, (table, caption, label) in tables.items():
-        write_latex(table, session.paths.tables / f"{name}.tex", caption=caption, label=label)
+        write_latex(table, session.paths.tables / f"{name}{tag}.tex", caption=caption, label=f"{label}{tag}")
     return {name: table for name, (table, _, _) in tables.items()}

@@ -23,6 +23,7 @@ from safetensors.torch import load_file
 
 from unlearnlab.core.artifacts import read_json
 from unlearnlab.core.parallel import worker_pool
+from unlearnlab.core.real_model import untrained_note
 from unlearnlab.core.timing import Laps
 from unlearnlab.data.hazard import HazardWorld
 from unlearnlab.evals import unlearning_score as us
@@ -81,11 +82,25 @@ class RealResults:
     scores: pd.DataFrame  # as ``unlearning_score.score_rows``
     stats: pd.DataFrame  # bootstrap over questions per variant (the CI of a one-seed tier)
     timing_s: dict  # recorded seconds per stage (SAE runs summed over seeds)
+    model: str = "smollm2"  # the profile's real_model (a name or a directory)
+
+    @property
+    def tier(self) -> str:
+        """The tier's name in tables: SmolLM2, or the user's model by its folder name."""
+        return "SmolLM2" if self.model == "smollm2" else Path(self.model).name
+
+    @property
+    def knows(self) -> bool:
+        """Whether the suite has known forget and side-effect questions (else nothing was unlearned)."""
+        return bool(self.suite["n_known_forget"] and self.suite["n_known_side"])
 
     @property
     def note(self) -> str:
         """One line: model, suite, scoring format and grid."""
         s = self.suite
+        if not self.knows:  # nothing known: no SAE is trained (real.sae_run)
+            return untrained_note(self.model, s["n_known_forget"] + s["n_known_side"], sum(s["n_asked"].values()),
+                                  "questions (forget and side-effect)")
         return (f"real tier: {s['n_known_forget']} forget and {s['n_known_side']} side-effect questions known "
                 f"(of {sum(s['n_asked'].values())}; {s['orders']} choice order(s) checked); "
                 f"{self.scores['seed'].nunique() if not self.scores.empty else 0} seed(s)")
@@ -207,6 +222,9 @@ def real_results(session: Session) -> RealResults:
     """The real tier of the profile: suite, one SAE per seed, RMU/GradDiff per learning rate."""
     p = session.profile.sae
     suite = read_json(real.suite_dir(session) / "info.json")
+    if not (suite["n_known_forget"] and suite["n_known_side"]):  # an untrained-looking model: nothing to score
+        empty = pd.DataFrame()
+        return RealResults(suite, {}, empty, empty, empty, empty, empty, empty, dict(suite["timing_s"]), p.real_model)
     saes, sweeps, timing = [], [], dict(suite["timing_s"])
     for seed in p.real_seeds:
         path = real.sae_run(session, seed)
@@ -225,4 +243,5 @@ def real_results(session: Session) -> RealResults:
     runs = us.runs_frame(sweeps_df, baselines)
     scores = us.score_rows(runs, float(base_eval["side_acc"]))
     stats = us.question_stats(runs, base_eval)
-    return RealResults(suite, base_eval, pd.DataFrame(saes), sweeps_df, baselines, runs, scores, stats, timing)
+    return RealResults(suite, base_eval, pd.DataFrame(saes), sweeps_df, baselines, runs, scores, stats, timing,
+                       p.real_model)

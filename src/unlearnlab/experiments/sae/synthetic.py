@@ -43,6 +43,7 @@ from unlearnlab.experiments.session import Session
 from unlearnlab.methods import UnlearnData, get_method
 from unlearnlab.methods.sae_clamp import sweep
 from unlearnlab.sae.features import importance_scores_per_retain
+from unlearnlab.sae.saelens_format import save_beside
 from unlearnlab.sae.train import sae_for
 
 EVAL_VERSION = "hits"  # evaluations record per-question hits (bootstrap over questions); older caches did not
@@ -153,6 +154,7 @@ def sae_job(session: Session, world: HazardWorld, base_dir: Path, kind: str, see
                             f"retain_mean[{retain_set}]": on_retain.mean_act,
                             **{f"score_{r}[{retain_set}]": s.float() for r, s in scores.items()}})
         sae.save(tmp, extra={"metrics": metrics, "curve": log.curve})
+        save_beside(sae, tmp, model_name=Path(base_dir).name)  # the same SAE in SAELens' format: <artifact>/saelens/
         save_file(tensors, str(tmp / "features.safetensors"))
         write_json_atomic(tmp / "sweep.json", pd.concat(tables).to_dict("records"))
 
