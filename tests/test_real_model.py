@@ -146,9 +146,12 @@ def test_bad_local_path_and_unreachable_hub_are_clear(tmp_path, monkeypatch):
         rm.load_real_model("no-such-org/no-such-model")
 
 
-def test_chat_prompt_falls_back_to_chatml_without_a_template():
-    no_template = SimpleNamespace(chat_template=None)
-    assert rm.chat_prompt(no_template, "Hi?") == "<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n"
+def test_chat_prompt_without_a_template_is_chatml_for_chatml_vocabularies_else_plain():
+    chatml = SimpleNamespace(chat_template=None, get_vocab=lambda: {"<|im_start|>": 1, "Hi": 2})
+    assert rm.chat_prompt(chatml, "Hi?") == "<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n"
+    base_model = SimpleNamespace(chat_template=None, get_vocab=lambda: {"Hi": 2})
+    assert rm.chat_prompt(base_model, "Hi?") == "Question: Hi?\nAnswer: "
+    assert rm.chat_prompt(base_model, "Hi?", system="Be brief.") == "Be brief.\n\nQuestion: Hi?\nAnswer: "
 
 
 @needs_wheel

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import PreTrainedTokenizerFast
 
+from unlearnlab.core import distributed
 from unlearnlab.core.tokenizer import encode_pair
 
 Batch = dict[str, torch.Tensor]
@@ -147,7 +148,9 @@ class TokenSet:
         while True:
             order = torch.randperm(len(self), generator=generator).tolist()
             for start in range(0, len(order) - batch_size + 1, batch_size):
-                indices = order[start: start + batch_size]
+                # under `accelerate launch` each process draws the same global batch and keeps its
+                # part (core.distributed.shard); in one process, all of it
+                indices = distributed.shard(order[start: start + batch_size])
                 yield self.packed_batch(indices, pack_width, device) if pack_width else self.batch(indices, device)
 
 

@@ -20,12 +20,16 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from unlearnlab.core import distributed
 from unlearnlab.core.tiny_checkpoints import tiny_model
 from unlearnlab.core.training import TrainConfig, TrainLog, train
+
+if TYPE_CHECKING:
+    from unlearnlab.experiments.session import Session
 
 
 def global_batch(step: int, batch: int, seq_len: int, vocab: int, seed: int) -> torch.Tensor:
@@ -56,6 +60,27 @@ def run(steps: int, batch: int, seq_len: int, lr: float, seed: int, arch: str = 
         distributed.save_pretrained(model, save)
     state = {name: p.detach().float().cpu().clone() for name, p in model.named_parameters()}
     return log, state
+
+
+def method_job(out: Path, session: Session, method: str = "GradDiff", steps: int = 12, batch: int = 8,
+               seq_len: int = 16, lr: float = 3e-3, seed: int = 0) -> None:
+    """A ``core.jobs`` job: a registry method unlearns the tiny Llama through ``method.run`` (its own
+    samplers, so each launched process takes its part of every global batch in ``core.batching``), on
+    forget and retain rows of equal length (no padding: each process's mean loss weighs tokens as the
+    global mean does). Writes the logged losses and tokens to ``out/curve.json``."""
+    from unlearnlab.core.batching import TokenSet
+    from unlearnlab.methods import UnlearnData, get_method
+
+    vocab = 128
+    model = tiny_model("llama", vocab_size=vocab, seed=seed).to(distributed.device() or session.device)
+    rows = [global_batch(i, 1, seq_len, vocab, seed)[0].tolist() for i in range(4 * batch)]
+    forget = TokenSet(prompts=[[] for _ in rows[::2]], answers=rows[::2])
+    retain = TokenSet(prompts=[[] for _ in rows[1::2]], answers=rows[1::2])
+    data = UnlearnData(forget=forget, retain=retain, generator=torch.Generator().manual_seed(seed),
+                       device=str(distributed.device() or session.device))
+    log = get_method(method, steps=steps, lr=lr, batch_size=batch).run(model, data, bf16=False)
+    distributed.write_json(out / "curve.json", {"world_size": distributed.world_size(), "losses": log.losses,
+                                                "tokens": log.tokens})
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

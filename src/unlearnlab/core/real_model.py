@@ -55,6 +55,7 @@ SMOLLM2_135M_CONFIG = dict(
 # SmolLM2's ChatML format, used only for tokenizers that carry no chat template.
 _CHATML_TURN = "<|im_start|>{role}\n{content}<|im_end|>\n"
 _CHATML_ASSISTANT = "<|im_start|>assistant\n"
+PLAIN_PROMPT = "Question: {question}\nAnswer: "  # no template and no ChatML tokens
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,14 +362,24 @@ def chat_prompt(tokenizer: PreTrainedTokenizerBase, question: str, system: str |
     """``question`` as a single user turn, ending where the assistant's answer starts.
 
     Uses the tokenizer's chat template (SmolLM2's inserts its own default system message when
-    ``system`` is None). Tokenizers without a template fall back to SmolLM2's ChatML format with
-    no system message unless one is given.
+    ``system`` is None). Without a template: ChatML (SmolLM2's format, no system message unless one
+    is given) when the vocabulary has ChatML's ``<|im_start|>`` token, else a plain prompt
+    (``PLAIN_PROMPT``: a base model such as Pythia or a template-less Llama never saw chat markup,
+    and ChatML tags would be split into meaningless pieces).
     """
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": question}]
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return "".join(_CHATML_TURN.format(**m) for m in messages) + _CHATML_ASSISTANT
+    if _knows_chatml(tokenizer):
+        return "".join(_CHATML_TURN.format(**m) for m in messages) + _CHATML_ASSISTANT
+    return (f"{system}\n\n" if system else "") + PLAIN_PROMPT.format(question=question)
+
+
+def _knows_chatml(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether ``<|im_start|>`` is one token of the vocabulary (ChatML-trained models have it)."""
+    vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+    return "<|im_start|>" in vocab
 
 
 @torch.no_grad()

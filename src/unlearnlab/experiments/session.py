@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ from unlearnlab.profiles import Profile, get_profile
 class Session:
     profile: Profile
     paths: Paths
+    overrides: dict = field(default_factory=dict)  # what `start` applied: a training job rebuilds the session
 
     @property
     def store(self) -> ResultsStore:
@@ -44,7 +45,7 @@ def start(profile: str = "default", output_root: str | Path | None = None,
         torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
     else:
         torch.backends.cuda.matmul.allow_tf32 = True
-    return Session(prof, Paths.at(output_root).ensure())
+    return Session(prof, Paths.at(output_root).ensure(), dict(overrides or {}))
 
 
 def model_id(session: Session, model_dir: str | Path) -> str:

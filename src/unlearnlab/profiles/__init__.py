@@ -23,7 +23,7 @@ from unlearnlab.experiments.sae.config import SAEStudyConfig
 from unlearnlab.experiments.targeted.config import TargetedConfig
 
 PROFILE_NAMES = ("smoke", "default", "gpu")
-HARDWARE_FIELDS = ("device", "bf16", "compile", "real_bf16")
+HARDWARE_FIELDS = ("device", "bf16", "compile", "real_bf16", "accelerate_config")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ class Profile:
     # core.precision). ~3x faster forwards on a CPU with AMX; the tiny synthetic models stay in
     # float32 (bf16 was slower for them). False: the whole real tier in float32.
     real_bf16: bool = True
+    # An `accelerate` config file: the real tier's training jobs (core.jobs) then run under
+    # `accelerate launch --config_file ...` (DDP / FSDP2 over its processes); empty: in the
+    # notebook's own process, as always (docs/several_gpus.md)
+    accelerate_config: str = ""
     arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
     localize: LocalizeConfig = field(default_factory=LocalizeConfig)
     targeted: TargetedConfig = field(default_factory=TargetedConfig)

@@ -8,7 +8,7 @@ import random
 from functools import partial
 from pathlib import Path
 
-from unlearnlab.core import anatomy
+from unlearnlab.core import anatomy, distributed, jobs
 from unlearnlab.core.artifacts import Artifact, write_json_atomic
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.models import fresh_copy
@@ -195,16 +195,28 @@ def baseline(session: Session, method: str, lr: float, seed: int = 0) -> Path:
            "corpus_facts": p.real_corpus_facts, "eval": EVAL_VERSION, "bf16": session.profile.real_bf16}
 
     def make(tmp: Path) -> None:
-        model, tok = model_and_tokenizer(session, copy=True)
-        suite = load_suite(session, tok, suite_path)
-        forget, retain = corpora(session, tok)
-        data = UnlearnData(forget=forget, retain=retain, generator=seed_everything(seed), device=session.device)
-        log = get_method(method, **method_cfg).run(model, data, **hardware(session))
-        write_json_atomic(tmp / "metrics.json", {**suite.evaluate(model.eval(), batch_size=16, hits=True),
-                                                 "steps": log.steps, "wall_s": log.wall_s})
+        jobs.launch(baseline_job, tmp, session, method=method, lr=lr, seed=seed)
 
     return Artifact(session.paths.artifacts, "sae_real_baselines", f"{p.real_model}_{method}_lr{lr:g}_s{seed}",
-                    cfg).build(in_precision(session, make))
+                    cfg).build(make)
+
+
+def baseline_job(out: Path, session: Session, method: str, lr: float, seed: int) -> None:
+    """The training job behind ``baseline`` (``core.jobs``: in this process, or under ``accelerate
+    launch`` when the profile names an accelerate config; then the main process evaluates and writes)."""
+    p = session.profile.sae
+    with bf16_autocast(session.profile.real_bf16, session.device):
+        model, tok = model_and_tokenizer(session, copy=True)
+        suite = load_suite(session, tok, suite_dir(session))
+        forget, retain = corpora(session, tok)
+        data = UnlearnData(forget=forget, retain=retain, generator=seed_everything(seed),
+                           device=str(distributed.device() or session.device))
+        method_cfg = p.real_baseline(method, lr, seed, model_layers(p.real_model))
+        log = get_method(method, **method_cfg).run(model, data, **hardware(session))
+        if distributed.is_main():
+            write_json_atomic(out / "metrics.json", {**suite.evaluate(model.eval(), batch_size=16, hits=True),
+                                                     "steps": log.steps, "wall_s": log.wall_s})
+    distributed.barrier()
 
 
 def base(session: Session) -> Path:
