@@ -34,7 +34,7 @@
 from IPython.display import Markdown, display
 
 from unlearnlab.experiments.private import numbers as private_numbers
-from unlearnlab.experiments.private import protocol, real, report
+from unlearnlab.experiments.private import attacks_more, protocol, real, report, report_more
 from unlearnlab.experiments.private import run as private
 from unlearnlab.experiments.private.evaluate import results
 from unlearnlab.core.real_model import model_slug
@@ -103,6 +103,29 @@ display(readable(report.write_table(session, df)))
 display(Markdown(report.describe(df)))
 
 # %% [markdown]
+# ## Attacks without training: quantization, a linear probe, in-context relearning
+#
+# Every model (base, oracle, each unlearned one) rounded to int8 and int4 (does rounding undo the
+# unlearning update?); a linear probe per layer that reads the forget clients' diagnosis from the
+# hidden states (fitted on retain clients' validation wording, its layer chosen on other retain
+# clients, scored on the forget clients' test wording; grey: holdout clients no model saw); and
+# the relearning attack's split without a gradient step: k of the relearned clients' trained
+# question-answer pairs in the prompt before each question about the other forget clients.
+
+# %%
+more = attacks_more.joined(df, attacks_more.run(session, world, dirs))
+more = report_more.ordered(more, [m for m, _ in session.profile.private.methods])
+quant_probe, icl = report_more.write_tables(session, more)
+display(readable(quant_probe))
+display(readable(icl))
+
+# %%
+display(draw(session.paths, "private_probe", plots.probe_vs_layer, attacks_more.probe_curves(more)))
+
+# %%
+display(Markdown(report_more.describe(more)))
+
+# %% [markdown]
 # ## Real tier: SmolLM2-135M-Instruct with LoRA
 #
 # The same question on a pretrained model. A LoRA adapter on SmolLM2's last layers learns the
@@ -128,7 +151,9 @@ display(draw(session.paths, name, plots.real_tier_bars, real_df, report.HEADLINE
 
 # %%
 display(readable(report.write_real_table(session, real_df, model or None)))
-print(private_numbers.write(session, df, real_df, model or None))  # the macros paper/sec_private.tex states
+real_more = attacks_more.real_run(session, world, real_df, model or None)  # every adapter merged, then rounded
+display(readable(report_more.write_real_table(session, real_more, model or None)))
+print(private_numbers.write(session, df, real_df, model or None, more, real_more))  # the macros paper/sec_private.tex states
 
 # %%
 display(Markdown(report.describe(real_df)))

@@ -13,12 +13,13 @@
 #
 # Fine-tune each model on a few forget-train examples (x, ÷) over a learning-rate sweep and
 # measure forget accuracy on the held-out eval items. The oracle never learned x/÷: how fast it
-# "relearns" is the floor. A method that only hides the knowledge comes back faster.
+# "relearns" is the floor. A method that only hides the knowledge comes back faster. Then three
+# attacks that train nothing: weight quantization, linear probes and in-context examples.
 
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab.experiments.arithmetic import protocol, report, selection
+from unlearnlab.experiments.arithmetic import attacks_report, extra_attacks, protocol, report, selection
 from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.session import start
 
@@ -36,3 +37,13 @@ print(n_models, "models attacked, learning rates", session.profile.arithmetic.at
 
 # %%
 display(report.attack_summary(selection.attacked(session)))
+
+# %% [markdown]
+# ## Quantization, linear probes, in-context examples
+# The same models under three attacks that train nothing: int8 and int4 weight quantization, a
+# linear probe per layer for the forgotten answer's first token (fitted on validation items, scored
+# on test items), and k forget examples in the prompt.
+
+# %%
+extra_attacks.attack_extra_all(session, world)
+display(Markdown(attacks_report.describe(attacks_report.reported_rows(session))))

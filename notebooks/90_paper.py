@@ -17,7 +17,7 @@
 # %%
 from IPython.display import Markdown, display
 
-from unlearnlab.experiments.arithmetic import report, selection
+from unlearnlab.experiments.arithmetic import attacks_report, report, selection
 from unlearnlab.experiments.session import start
 from unlearnlab.plots import arithmetic as plots
 from unlearnlab.reporting import figures
@@ -66,6 +66,18 @@ display(fig)
 # %%
 display(readable(report.write_main_table(rows, session.paths, profile)))
 report.write_numbers(session, att, rows)  # paper/numbers/arith.tex
+
+# %% [markdown]
+# ## Attacks beyond relearning: quantization, linear probes, in-context examples
+# Companion table of the main table's rows; probe accuracy by layer (mean, 95 % CI band; dashed:
+# the oracle). The arithmetic numbers file is rewritten with these attacks' macros added.
+
+# %%
+more_rows = attacks_report.with_extra(session, rows)
+display(readable(attacks_report.write_table(more_rows, session, profile, attacks_report.missing(rows, more_rows))))
+fig = figures.draw(session.paths, "arith_probe_by_layer", plots.probe_by_layer, attacks_report.probe_curves(more_rows))
+display(fig)
+numbers = attacks_report.write_numbers(session, att, rows, more_rows)  # paper/numbers/arith.tex: main macros and these
 
 # %%
 display(Markdown(report.describe(att)))

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 def test_every_study_config_builds_under_every_profile(name):
     profile = get_profile(name)
     assert profile.name == name
-    assert set(STUDIES) == {"arithmetic", "localize", "targeted", "rewrite", "concept", "sae", "private"}
+    assert set(STUDIES) == {"arithmetic", "localize", "targeted", "rewrite", "concept", "sae", "private", "tofu"}
     for study in STUDIES:
         section = getattr(profile, study)
         assert dataclasses.is_dataclass(section) and dataclasses.fields(section), study

@@ -93,7 +93,7 @@ ALL_EARLIER = ("*",)
 NEEDS: dict[str, tuple[str, ...]] = {
     "00_data": (), "10_pretrain": ("00_data",), "20_localize": ("10_pretrain",),
     "30_baselines": ("10_pretrain",), "31_undo": ("30_baselines",), "32_rewrite_ia3": (),
-    "33_masked_lora": (), "34_sae": (), "35_private_records": (), "40_attacks": ("31_undo",),
+    "33_masked_lora": (), "34_sae": (), "35_private_records": (), "36_tofu": (), "40_attacks": ("31_undo",),
     "41_targeted_undo": ("20_localize", "40_attacks"), "90_paper": ALL_EARLIER,
 }
 

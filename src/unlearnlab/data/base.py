@@ -4,7 +4,8 @@ A world is generated from a config (a frozen dataclass or dict of plain values, 
 data seed), saved once into a config-keyed directory under the output root's ``data/`` (an
 ``core.artifacts.Artifact``: rerunning skips finished work), and loaded from that directory.
 Worlds import only ``core`` and other ``data`` modules: they know nothing of profiles, methods or
-experiments. Today's worlds: ``arithmetic`` (world.py), ``hazard``, ``medical`` (medical_world.py); the real-model
+experiments. Today's worlds: ``arithmetic`` (world.py), ``hazard``, ``medical`` (medical_world.py), ``tofu_world``
+(fictitious authors in TOFU's file layout, read by ``data.benchmarks.tofu``); the real-model
 probes (``facts``, ``concepts``) are prompt sets, not saved worlds.
 """
 

@@ -98,3 +98,30 @@ def retain_forget_scatter(models: pd.DataFrame, ax=None):
     xs, ys, texts = zip(*means) if means else ((), (), ())
     marks.place_labels(ax, list(xs), list(ys), [t.split(" (")[0] for t in texts], fontsize=5)
     return fig
+
+
+def probe_by_layer(curves: pd.DataFrame, ax=None):
+    """Linear-probe accuracy for the forgotten answer's first token against layer, one line per
+    method (mean and 95 % CI band over models, clipped to 0–100 %; no band for a single model); the
+    oracle, which never learned x/÷, is drawn thick and dashed as the reference a method should
+    reach; a grey dotted line is the majority-class rate. ``curves`` has columns label, seed,
+    layer, probe_acc, majority_acc (``attacks_report.probe_curves``)."""
+    style()
+    fig, ax = (plt.subplots(figsize=(5.0, 3.2)) if ax is None else (ax.figure, ax))
+    for label, group in curves.groupby("label", sort=False):
+        s = summarize(group, ["layer"], ["probe_acc"]).sort_values("layer")
+        c, unrec, oracle = color(label), _unrecovered(label), label == "oracle"
+        ax.plot(s["layer"], 100 * s["probe_acc_mean"], "--" if oracle else (":" if unrec else "-"),
+                marker=marker(label), ms=4 if oracle else 3, color=c, mfc="white" if unrec else c,
+                lw=2.6 if oracle else 1.2, zorder=3 if oracle else 2, label=marks.n_label(label, s["n"].max()))
+        marks.band(ax, s["layer"], 100 * s["probe_acc_mean"], 100 * s["probe_acc_ci"], s["n"], *marks.PERCENT,
+                   color=c)
+    ax.axhline(100 * curves["majority_acc"].mean(), ls=":", color=role_color("neutral"), label="majority class")
+    layers = sorted(curves["layer"].unique())
+    ax.set_xticks(layers, [str(int(layer)) for layer in layers])
+    ax.set_xlabel("layer (residual stream after it)")
+    ax.set_ylabel("probe accuracy, answer's first token (%)")
+    ax.set_ylim(-2, 102)
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig

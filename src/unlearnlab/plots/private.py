@@ -144,3 +144,38 @@ def real_tier_bars(df: pd.DataFrame, attack: str):
     axes[0].legend(fontsize=6)
     fig.tight_layout()
     return fig
+
+
+def probe_vs_layer(curves: pd.DataFrame):
+    """Linear-probe accuracy on the forget clients' private attribute per layer (one panel per
+    forget ratio): per method mean ± 95 % CI over models (clipped to 0–100 %, none for one model),
+    the oracle thick and dashed (the reference: it never saw the clients), the base dotted, and
+    the same probe on holdout clients no model saw (grey: what the question alone gives away).
+    Input: ``attacks_more.probe_curves``."""
+    style.apply_style()
+    ratios = sorted(curves["ratio"].unique())
+    fig, axes = plt.subplots(1, len(ratios), figsize=(2.6 * len(ratios) + 0.6, 2.8), sharey=True, squeeze=False)
+    s = summarize(curves, ["method", "ratio", "layer"], ["forget_acc", "holdout_acc"])
+    methods = [*_methods(curves), "base", "oracle"]
+    for ax, ratio in zip(axes[0], ratios):
+        at = s[s["ratio"] == ratio]
+        floor = at.groupby("layer")["holdout_acc_mean"].mean()
+        ax.plot(floor.index, 100 * floor.values, color="0.6", lw=1, label="holdout (any model)")
+        for i, method in enumerate(methods):
+            g = at[at["method"] == method].sort_values("layer")
+            if g.empty:
+                continue
+            x = g["layer"].to_numpy() + 0.04 * (i - (len(methods) - 1) / 2)
+            mean = 100 * g["forget_acc_mean"]
+            ref = method in REFERENCES
+            ax.errorbar(x, mean, yerr=marks.error_bars(mean, 100 * g["forget_acc_ci"], g["n"], *marks.PERCENT),
+                        marker=style.marker(method), ms=4, capsize=2, color=style.color(method), label=method,
+                        ls={"oracle": "--", "base": ":"}.get(method, "-"), lw=2.4 if method == "oracle" else 1.2,
+                        zorder=3 if ref else 2)
+        ax.set_title(f"forget {100 * ratio:g} %", fontsize=8)
+        ax.set_xticks(sorted(curves["layer"].unique()))
+        ax.set_xlabel("layer (probe on residual stream)")
+        ax.set_ylim(-3, 103)
+    axes[0][0].set_ylabel("probe accuracy, forget clients (%)")
+    _legend_above(fig, axes[0][0])
+    return fig

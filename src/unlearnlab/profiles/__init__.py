@@ -21,6 +21,7 @@ from unlearnlab.experiments.private.config import PrivateConfig
 from unlearnlab.experiments.rewrite.config import RewriteConfig
 from unlearnlab.experiments.sae.config import SAEStudyConfig
 from unlearnlab.experiments.targeted.config import TargetedConfig
+from unlearnlab.experiments.tofu.config import TofuConfig
 
 PROFILE_NAMES = ("smoke", "default", "gpu")
 HARDWARE_FIELDS = ("device", "bf16", "compile", "real_bf16", "accelerate_config")
@@ -52,6 +53,7 @@ class Profile:
     concept: ConceptConfig = field(default_factory=ConceptConfig)
     sae: SAEStudyConfig = field(default_factory=SAEStudyConfig)
     private: PrivateConfig = field(default_factory=PrivateConfig)
+    tofu: TofuConfig = field(default_factory=TofuConfig)
 
     @property
     def train_kwargs(self) -> dict:

@@ -131,4 +131,22 @@ STUDIES = {
         real_unlearn_batch_size=8,
         real_methods=("RMU", "GradDiff"),
     ),
+    "tofu": dict(
+        # the real TOFU files (`hf download locuslab/TOFU --repo-type dataset --local-dir data/tofu`; a missing
+        # file stops the run with the loader's one-line error naming it and that command); sizes by guess,
+        # not yet run on a GPU: TOFU's 5 epochs over full's 4000 questions at batch 32, all 30 layers adapted
+        source="data/tofu",
+        forget_splits=("forget01", "forget05", "forget10"),
+        lora_layers=30,
+        lora_r=32,
+        steps=625,
+        lr=3e-4,
+        batch_size=32,
+        methods=(("GradDiff", 1e-4), ("NPO", 1e-4), ("SimNPO", 1e-4), ("RMU", 1e-4), ("RefusalKL", 1e-4)),
+        unlearn_steps=60,
+        unlearn_batch_size=32,
+        seeds=(0, 1, 2),
+        rouge_items=200,
+        max_new_tokens=64,
+    ),
 }

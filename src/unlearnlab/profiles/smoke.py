@@ -147,4 +147,22 @@ STUDIES = {
         bf16=False,
         workers=1,
     ),
+    "tofu": dict(
+        authors=10,  # forget10 = 1 author, holdout10 = 1 author
+        qa_per_author=2,
+        perturbed=2,
+        lora_layers=2,
+        lora_r=4,
+        steps=2,
+        batch_size=4,
+        # two methods (the plain loss path and the "I don't know" targets) and one scheme: every evaluation
+        # is a SmolLM2 load, forwards and greedy decoding; gpu_dry_run runs the gpu grid's five methods
+        methods=(("GradDiff", 3e-3), ("RefusalKL", 3e-3)),
+        unlearn_steps=1,
+        unlearn_batch_size=2,
+        quant_schemes=("int4",),
+        utility_items=4,
+        rouge_items=1,
+        max_new_tokens=8,
+    ),
 }

@@ -23,7 +23,7 @@ from unlearnlab.reporting.readme import manifest_seconds
 
 # One numbers file per study, named by its prefix: which notebook writes it.
 STUDIES = {"pretrain": "10_pretrain", "loc": "20_localize", "rewrite": "32_rewrite_ia3",
-           "concept": "33_masked_lora", "sae": "34_sae", "private": "35_private_records",
+           "concept": "33_masked_lora", "sae": "34_sae", "private": "35_private_records", "tofu": "36_tofu",
            "targeted": "41_targeted_undo", "arith": "90_paper", "run": "90_paper",
            "replication": "90_paper"}
 _NAME = re.compile(r"^[a-z]+[A-Za-z]*$")  # LaTeX control words: letters only

@@ -76,6 +76,16 @@ class ArithmeticConfig:
     attack_eval_every: int = 10
     attack_train_items: int = 64
     attack_batch_size: int = 16
+    # attacks beyond relearning (notebook 40, ``extra_attacks``), on the test items, seconds per model:
+    # round-to-nearest weight quantization (``attacks.quantize``) ...
+    quant_schemes: tuple[str, ...] = ("int8", "int4")
+    # ... linear probes per layer (``attacks.probe``) fitted on the validation items, the reported layer
+    # picked by this many folds of the validation facts (never by test accuracy) ...
+    probe_folds: int = 2
+    # ... and in-context relearning (``attacks.in_context``): k forget-train examples before each test
+    # question, capped at what fits the model's context (``model.max_len`` tokens)
+    icl_ks: tuple[int, ...] = (0, 1, 4, 16)
+    extra_batch_size: int = 64  # evaluation batch of these attacks (no training: only speed)
 
     def world(self) -> ArithmeticWorldConfig:
         """The config of the world this study generates and trains on."""

@@ -7,6 +7,7 @@ are named next to it, so a reader can check that the code does what the text say
 
 from __future__ import annotations
 
+from unlearnlab.experiments.arithmetic.attacks_report import ICL_KEEP
 from unlearnlab.experiments.arithmetic.selection import MAX_RETAIN_DROP
 from unlearnlab.experiments.session import Session
 from unlearnlab.reporting.numbers import CI_LEVEL
@@ -31,11 +32,18 @@ def protocol(session: Session) -> str:
         f"- *Attacker's learning rate* (`attacks.relearn.worst_case`): of {list(p.attack_lrs)}, the one "
         "with the highest validation forget accuracy after the attack; the table reports the test forget "
         "accuracy at that rate.",
+        f"- *Probe layer* (`extra_attacks.cross_validated`): the layer whose probe scores best under "
+        f"{p.probe_folds}-fold cross-validation over validation facts; the table reports that layer's test "
+        "accuracy (probe fitted on every validation item). *In-context shots*: forget-train examples of other "
+        f"facts, k of {list(p.icl_ks)}, as many as fit the {p.model.max_len}-token context; read as an attack only "
+        f"if the base models keep at least {100 * ICL_KEEP:g} % of their zero-shot forget accuracy with shots "
+        "(`attacks_report.icl_informative`), else reported as uninformative.",
         "- *Named configurations* (most robust baseline and UNDO setting, best Targeted-UNDO mask): "
         "lowest mean post-attack validation forget accuracy among the configurations that recovered on "
         "every model.",
         f"- *Comparisons*: a word like 'lower' only when the {100 * CI_LEVEL:g} % interval of the per-model differences "
         "excludes zero (`reporting.numbers.paired_word`); otherwise 'indistinguishable'.",
         "- *Changed after results*: until 2026-12-03 the world had no validation split and these choices "
-        "read the test items; the rules are otherwise as before.",
+        "read the test items; the rules are otherwise as before. The in-context rule above was written on "
+        "2026-12-04 after seeing base models lose their forget accuracy once shots precede the question.",
     ])

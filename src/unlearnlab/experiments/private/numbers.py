@@ -18,7 +18,8 @@ import pandas as pd
 
 from unlearnlab.core.stats import mean_ci
 from unlearnlab.data import medical as med
-from unlearnlab.experiments.private import report
+from unlearnlab.experiments.private import report, report_more
+from unlearnlab.experiments.private.attacks_more import MoreAttacksConfig
 from unlearnlab.experiments.private.config import LR_PILOT, REAL_LR_PILOT
 from unlearnlab.experiments.private.real import real_config
 from unlearnlab.experiments.session import Session
@@ -286,12 +287,95 @@ def real_numbers(n: Numbers, real: pd.DataFrame | None, methods: Sequence[str], 
                        f"SmolLM2 tier, {method}: {title}")
 
 
+# --------------------------------------------------------------------------- the three more attacks
+
+
+def _seed_ci(n: Numbers, name: str, values: pd.Series, about: str) -> str:
+    """Mean ± 95 % CI over per-seed values (independent models), in points; the mean alone for one."""
+    values = [float(v) for v in values if v == v]
+    m, c = mean_ci(values)
+    tex = NA if m != m else _fmt(m, 100, 1) + (f" {PM} {100 * c:.1f}" if len(values) >= 2 else "")
+    return n.text(name, tex, about + " (points; mean ± 95 % CI over models, each the mean over methods and ratios)",
+                  tex.replace("$-$", "-").replace(PM, "±"))
+
+
+def more_numbers(n: Numbers, more: pd.DataFrame | None, methods: Sequence[str], ks: Sequence[int],
+                 schemes: Sequence[str]) -> None:
+    """Quantization, probe and in-context relearning (``attacks_more``; ``report_more``): per model
+    kind ranges over ratios, and per-seed paired comparisons of the unlearned models with their
+    own oracle (a word only where the 95 % CI over models excludes 0)."""
+    more = more if more is not None else pd.DataFrame(columns=["method", "ratio", "seed", "model_id"])
+    kmax = max(ks)
+    n.text("quantSchemes", " and ".join(schemes), "quantization schemes")
+    n.count("iclMaxK", kmax, "largest number of in-context shots asked")
+    n.text("iclKs", ", ".join(str(k) for k in ks), "numbers of in-context shots")
+    ctx = more["context"].dropna() if "context" in more else pd.Series(dtype=float)
+    n.text("iclContext", str(int(ctx.max())) if not ctx.empty else NA, "the tiny models' context (tokens)")
+    for method, key in [("base", "Base"), ("oracle", "Oracle"), *[(m, _key(m)) for m in methods]]:
+        for col, part in (("quant_int8_forget", "IntEightForget"), ("quant_int4_forget", "IntFourForget"),
+                          ("quant_int4_retain", "IntFourRetain"), ("probe_forget_acc", "ProbeForget"),
+                          ("icl_k0", "IclZero"), (f"icl_k{kmax}", "IclMax")):
+            _put_span(n, _name(key, part), more, method, col, f"{method}: {col}")
+    for col, part in (("probe_holdout_acc", "ProbeHoldout"), ("probe_majority_acc", "ProbeMajority"),
+                      (f"icl_shots_k{kmax}", "IclShotsMax")):
+        vals = [ratio_means(more, m, col) for m in ["base", "oracle", *methods]]
+        scale, digits, unit = (1.0, 1, "") if "shots" in col else (100.0, 1, "%")
+        tex, plain = span([v for vs in vals for v in vs], scale, digits, unit)
+        n.text(_name("all", part), tex, f"{col}, every model (range over methods and ratios)", plain)
+    layers = more["probe_layer"].dropna() if "probe_layer" in more else pd.Series(dtype=float)
+    n.text("probeLayers", ", ".join(str(int(v)) for v in sorted(layers.unique())) if not layers.empty else NA,
+           "layers chosen on validation (0: first decoder layer)")
+    n_layers = more["probe_curve"].dropna().map(len).max() if "probe_curve" in more and not more.empty else float("nan")
+    n.text("probeNLayers", NA if n_layers != n_layers else str(int(n_layers)), "decoder layers probed")
+    unlearned = [m for m in methods if m in set(more["method"])]
+    for scheme, part in (("int8", "IntEight"), ("int4", "IntFour")):
+        gain = lambda r, s=scheme: r.get(f"quant_{s}_forget", float("nan")) - r.get("quant_none_forget", float("nan"))
+        if f"quant_{scheme}_forget" not in more:
+            gain = lambda r: float("nan")
+        g_m, g_o = report_more.per_seed(more, unlearned, gain), report_more.per_seed(more, ["oracle"], gain)
+        _seed_ci(n, _name("quant", part, "gainMethods"), g_m, f"{scheme}: forget QA change by rounding, unlearned")
+        _seed_ci(n, _name("quant", part, "gainOracle"), g_o, f"{scheme}: forget QA change by rounding, oracle")
+        n.text(_name("quant", part, "word"), report_more.word((g_m - g_o).dropna(), "raises", "lowers",
+                                                              "does not measurably change"),
+               f"{scheme}: what rounding does to unlearned models' forget QA, relative to the oracle's change")
+    cols = ("probe_forget_acc", f"icl_k{kmax}", "icl_k0")
+    has = all(c in more for c in cols)
+    probe = report_more.versus_oracle(more, unlearned, "probe_forget_acc") if has else pd.Series(dtype=float)
+    _seed_ci(n, "probeVsOracle", probe, "probe accuracy on forget clients, unlearned minus own oracle")
+    n.text("probeWord", report_more.word(probe, "above", "below", "indistinguishable from"),
+           "probe accuracy on forget clients of unlearned models against the oracle's")
+    icl = lambda r: r.get(f"icl_k{kmax}", float("nan")) - r.get("icl_k0", float("nan"))
+    g_m, g_o, g_b = (report_more.per_seed(more, ms, icl) if has else pd.Series(dtype=float)
+                     for ms in (unlearned, ["oracle"], ["base"]))
+    _seed_ci(n, "iclGainMethods", g_m, f"in-context relearning, k={kmax} minus k=0, unlearned")
+    _seed_ci(n, "iclGainOracle", g_o, f"in-context relearning, k={kmax} minus k=0, oracle")
+    _seed_ci(n, "iclGainBase", g_b, f"in-context relearning, k={kmax} minus k=0, base")
+    n.text("iclWord", report_more.word((g_m - g_o).dropna(), "raises", "lowers", "does not measurably change"),
+           "what the shots do to unlearned models' accuracy, relative to what they do to the oracle's")
+    n.text("iclBaseWord", report_more.word(g_b, "raise", "lower", "do not measurably change"),
+           "what the shots do to the base's accuracy (does in-context prompting work at all)")
+
+
+def real_more_numbers(n: Numbers, real_more: pd.DataFrame | None, methods: Sequence[str]) -> None:
+    """The real tier's quantized cells (``report_more.write_real_table``)."""
+    table = (report_more.table(real_more, report_more.REAL_QUANT) if real_more is not None and not real_more.empty
+             else pd.DataFrame())
+    for method, key in [("base", "Base"), ("oracle", "Oracle"), *[(m, _key(m)) for m in methods]]:
+        for col, part in (("quant_none_forget", "FloatForget"), ("quant_int8_forget", "IntEightForget"),
+                          ("quant_int4_forget", "IntFourForget"), ("quant_int4_retain", "IntFourRetain")):
+            title = report_more.REAL_QUANT[col][0]
+            cell_macro(n, _name("real", key, part), _cell(table, None, method, title), "%",
+                       f"SmolLM2 tier, {method}: {title}")
+
+
 # --------------------------------------------------------------------------- all of it
 
 
 def paper_numbers(session: Session, df: pd.DataFrame, real: pd.DataFrame | None = None,
-                  model: str | None = None) -> Numbers:
-    """Every number ``paper/sec_private.tex`` uses."""
+                  model: str | None = None, more: pd.DataFrame | None = None,
+                  real_more: pd.DataFrame | None = None) -> Numbers:
+    """Every number ``paper/sec_private.tex`` uses (``more``, ``real_more``: ``attacks_more.joined``
+    and ``attacks_more.real_run``; their macros say 'n/a' without them)."""
     n = Numbers("private")
     profile_numbers(n, session)
     pilot_numbers(n, session)
@@ -305,12 +389,16 @@ def paper_numbers(session: Session, df: pd.DataFrame, real: pd.DataFrame | None 
     real_grid = [m for m, _ in real_config(session, model).real_methods]
     real_numbers(n, real, [m for m in dict.fromkeys([*PAPER_REAL_METHODS, *real_grid]) if m.isalpha()],
                  real_config(session, model).real_clients)
+    cfg = MoreAttacksConfig()
+    more_numbers(n, more, list(dict.fromkeys([*PAPER_METHODS, *grid])), cfg.ks, cfg.schemes)
+    real_more_numbers(n, real_more, [m for m in dict.fromkeys([*PAPER_REAL_METHODS, *real_grid]) if m.isalpha()])
     return n
 
 
-def write(session: Session, df: pd.DataFrame, real: pd.DataFrame | None = None, model: str | None = None) -> Path | None:
+def write(session: Session, df: pd.DataFrame, real: pd.DataFrame | None = None, model: str | None = None,
+          more: pd.DataFrame | None = None, real_more: pd.DataFrame | None = None) -> Path | None:
     """``paper/numbers/private.tex`` under the session's output root; a user's real ``model`` is
     shown in the notebook, never written over the paper's numbers (None then)."""
     if model:
         return None
-    return paper_numbers(session, df, real).write(session.paths)
+    return paper_numbers(session, df, real, more=more, real_more=real_more).write(session.paths)

@@ -45,6 +45,10 @@ def run_time_rules(session: Session) -> list[str]:
         f"{list(p.real_relearn_lrs)}), the one with the highest validation QA accuracy on the other forget "
         "clients after the attack; the table's 'others after' is the test accuracy at that rate (with one "
         "rate there is nothing to choose).",
+        "- *Probe layer* (`attacks_more.probe_scores`): per model, the layer with the best two-fold accuracy on the "
+        "retain clients' validation wording (fitted on half of the clients, scored on the other half, both ways); "
+        "the probe fitted on all of them is scored at that layer on the forget clients' test wording. Quantization "
+        "and in-context relearning choose nothing.",
         "- *Privacy leak*: (AUC − AUC_oracle) / AUC_oracle of min-k % on forget against holdout notes, shown "
         "next to the oracle's own AUC and the base's (their rows of the table; chance is 0.5); nothing is "
         "chosen on it.",

@@ -250,7 +250,7 @@ def run(session: Session, world: MedicalWorld) -> dict:
     """Everything, per seed: a public model, its base and one oracle per ratio, the method grid
     from that base with its evaluations and attacks, the references (base and oracle) per ratio.
     Returns the model directories (``publics``, ``bases`` by seed; ``oracles`` by (ratio, seed);
-    ``unlearned``); finished work is skipped.
+    ``unlearned``, with the grid cell of each in ``unlearned_jobs``); finished work is skipped.
 
     On a multi-core CPU the jobs run in ``core.parallel.worker_pool`` processes (small models do
     not scale across threads; independent runs do); on a GPU or with one worker, in this process.
@@ -267,15 +267,15 @@ def run(session: Session, world: MedicalWorld) -> dict:
             public_dir = Path(publics[s].get())
             tuned.update({(r, s): pool.apply_async(_finetune_job, (session, wd, public_dir, r, s))
                           for r in [None, *ratios]})
-        bases, unlearned = {}, []
+        bases, unlearned, jobs = {}, [], []
         for s in seeds:
             bases[s] = Path(tuned[(None, s)].get())
-            unlearned += [pool.apply_async(_unlearn_job, (session, wd, bases[s], j)) for j in method_grid(session)
-                          if j["seed"] == s]
+            jobs += [j for j in method_grid(session) if j["seed"] == s]
+            unlearned += [pool.apply_async(_unlearn_job, (session, wd, bases[s], j)) for j in jobs if j["seed"] == s]
         oracles = {(r, s): Path(tuned[(r, s)].get()) for r in ratios for s in seeds}
         references = [pool.apply_async(_reference_job, (session, wd, bases[s], oracles[(r, s)], r, s))
                       for s in seeds for r in ratios]
         for job in references:
             job.get()  # re-raises a worker's exception here
         return {"publics": {s: Path(publics[s].get()) for s in seeds}, "bases": bases, "oracles": oracles,
-                "unlearned": [Path(job.get()) for job in unlearned]}
+                "unlearned": [Path(job.get()) for job in unlearned], "unlearned_jobs": jobs}

@@ -49,6 +49,7 @@ from pathlib import Path
 import pandas as pd
 
 from unlearnlab.data.world import ArithmeticWorld
+from unlearnlab.experiments.arithmetic import extra_attacks
 from unlearnlab.experiments.arithmetic import run as arith
 from unlearnlab.experiments.arithmetic import selection
 from unlearnlab.experiments.session import Session
@@ -120,6 +121,7 @@ def reached(points: pd.DataFrame, target: pd.Series) -> pd.Series:
 def _attack_extended(session: Session, world: ArithmeticWorld) -> None:
     targets_ = [t for t in selection.attack_targets(session) if t[0]["hparam"].endswith(",extended")]
     arith.attack_many(session, world, targets_)
+    extra_attacks.attack_extra_all(session, world)  # quantization, probe, in-context (cached ones read back)
 
 
 def extend(session: Session, world: ArithmeticWorld, base_dirs: dict[int, Path],
