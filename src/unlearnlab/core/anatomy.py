@@ -108,7 +108,10 @@ KNOWN_MODEL_TYPES = tuple(t for lay in LAYOUTS for t in lay.model_types)
 
 
 def unwrapped(model: torch.nn.Module) -> torch.nn.Module:
-    """The plain causal LM under a ``torch.compile`` wrapper and a peft adapter wrapper."""
+    """The plain causal LM under a DDP wrapper (``accelerate launch``), a ``torch.compile`` wrapper
+    and a peft adapter wrapper (the forward still runs through the wrapper it was given)."""
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        model = model.module
     model = getattr(model, "_orig_mod", model)
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 

@@ -23,6 +23,7 @@ import importlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -94,8 +95,11 @@ def run_launcher(config_file: Path, spec_file: Path, log_file: Path, what: str) 
         done = subprocess.run(launcher_command(config_file, spec_file), env=env, stdout=log,
                               stderr=subprocess.STDOUT, text=True)
     if done.returncode:
+        # an artifact's make(tmp) launched this: the failed artifact's tmp folder is removed, its log kept beside
+        kept = log_file.parent.parent / f"{log_file.parent.name.lstrip('.')}.{LOG_FILE}"
+        shutil.copyfile(log_file, kept)
         raise JobFailed(f"training job {what} failed under accelerate launch (exit {done.returncode}): "
-                        f"{last_error(log_file)}; full log: {log_file}")
+                        f"{last_error(log_file)}; full log: {kept}")
 
 
 def last_error(log_file: Path) -> str:

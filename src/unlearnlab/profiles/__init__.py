@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from unlearnlab.core.job_args import shaped_like  # a JSON value shaped like the field it replaces
 from unlearnlab.experiments.arithmetic.config import ArithmeticConfig
 from unlearnlab.experiments.concept.config import ConceptConfig
 from unlearnlab.experiments.localize.config import LocalizeConfig
@@ -86,16 +87,6 @@ def valid_fields(profile: Profile) -> list[str]:
     return names
 
 
-def _coerce(value: object, current: object) -> object:
-    """A JSON value shaped like the field it replaces: lists become (nested) tuples."""
-    if isinstance(value, list):
-        inner = current[0] if isinstance(current, tuple) and current else None
-        return tuple(_coerce(v, inner) for v in value)
-    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
 def apply_overrides(profile: Profile, overrides: Mapping[str, object] | None) -> Profile:
     """``profile`` with ``{"concept.steps": 4, "arithmetic.seeds": [0, 1], "bf16": True}`` applied.
 
@@ -110,10 +101,10 @@ def apply_overrides(profile: Profile, overrides: Mapping[str, object] | None) ->
     for key, value in overrides.items():
         study, _, name = key.rpartition(".")
         if not study:
-            profile = replace(profile, **{name: _coerce(value, getattr(profile, name))})
+            profile = replace(profile, **{name: shaped_like(value, getattr(profile, name))})
             continue
         section = getattr(profile, study)
-        section = replace(section, **{name: _coerce(value, getattr(section, name))})
+        section = replace(section, **{name: shaped_like(value, getattr(section, name))})
         profile = replace(profile, **{study: section})
     return profile
 

@@ -96,8 +96,10 @@ class SparseAutoencoder(torch.nn.Module):
         """decode(f_new) − decode(f_old), computed as one linear map (exactly 0 where equal)."""
         return (f_new - f_old) @ self.W_dec / self.scale
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+    def forward(self, x: torch.Tensor, loss: bool = False):
+        """The reconstruction of ``x``; with ``loss``, the training loss instead (``loss``): how a
+        DDP- or FSDP2-wrapped SAE trains, since a wrapper synchronises only in ``forward``."""
+        return self.loss(x) if loss else self.decode(self.encode(x))
 
     # ------------------------------------------------------------------ training
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from unlearnlab.core import distributed
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.evals.exact_match import cross_entropy
 from unlearnlab.sae.hooks import collect_activations, intervene
@@ -61,11 +62,14 @@ def fit_sae(sae: SparseAutoencoder, acts: torch.Tensor, train_cfg: SAETrainConfi
     log = SAETrainLog()
 
     def step_loss(fwd, step):
-        rows = torch.randint(len(acts), (train_cfg.batch_size,), generator=gen)
-        loss, parts = fwd.loss(acts[rows].to(device))
+        # under `accelerate launch`: this process's part of the global batch, and the loss through the
+        # wrapper's forward (DDP / FSDP2 synchronise there); in one process, the calls made before
+        rows = distributed.shard(torch.randint(len(acts), (train_cfg.batch_size,), generator=gen))
+        x = acts[rows].to(device)
+        loss, parts = fwd.loss(x) if distributed.current() is None else fwd(x, loss=True)
         if step % train_cfg.log_every == 0 or step == train_cfg.steps - 1:
             log.curve.append({"step": step, "loss": float(loss.detach()), **parts})
-        return loss, train_cfg.batch_size
+        return loss, len(rows)
 
     result = train(sae, step_loss, TrainConfig(steps=train_cfg.steps, lr=train_cfg.lr, batch_size=train_cfg.batch_size,
                                                warmup_frac=train_cfg.warmup_frac, **hardware),

@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from unlearnlab.core import distributed, jobs
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.core.parallel import map_jobs
 from unlearnlab.core.seeding import seed_everything
@@ -45,7 +46,8 @@ from unlearnlab.data.facts import to_tokens
 from unlearnlab.experiments.concept.config import BASE, ConceptConfig
 from unlearnlab.experiments.concept.evaluate import evaluate, relearn_attack
 from unlearnlab.experiments.concept.localize import concept_mask, localize_concept
-from unlearnlab.experiments.concept.setup import ConceptSetup, forget_train, retain_train, setup
+from unlearnlab.experiments.concept.setup import (ConceptSetup, forget_train, retain_train, setup, setup_args,
+                                                  setup_from)
 from unlearnlab.experiments.session import Session
 from unlearnlab.methods import UnlearnData, UnlearningMethod, get_method
 from unlearnlab.methods import masked_lora as ml
@@ -119,18 +121,32 @@ def _run_artifact(s: ConceptSetup, variant: str, seed: int) -> Artifact:
 def run_variant(s: ConceptSetup, variant: str, seed: int) -> Path:
     """Train (unless ``variant`` is ``"base"``), save the adapter, merge, evaluate and attack one
     variant and seed (cached). Writes ``metrics.json``, ``answers.json``, ``train.json`` and,
-    when attacked, ``relearn.json``."""
+    when attacked, ``relearn.json``. The work is a training job (``variant_job``): in this
+    process, or under ``accelerate launch`` when the profile names an accelerate config."""
     artifact = _run_artifact(s, variant, seed)
 
     def make(tmp: Path) -> None:
-        with s.precision():
-            _train_and_measure(s, variant, seed, artifact.config["relearn"], tmp)
+        jobs.launch(variant_job, tmp, s.session, **setup_args(s), variant=variant, seed=seed,
+                    attack=artifact.config["relearn"])
 
     return artifact.build(make)
 
 
+def variant_job(out: Path, session: Session, cfg: dict, concept: dict, variant: str, seed: int,
+                attack: bool) -> None:
+    """``run_variant``'s job: the setup of ``cfg`` and ``concept`` (``setup.setup_from``: the
+    notebook's own in its process), then ``_train_and_measure`` into ``out``."""
+    s = setup_from(session, cfg, concept)
+    with s.precision():
+        _train_and_measure(s, variant, seed, attack, out)
+    distributed.barrier()
+
+
 def _train_and_measure(s: ConceptSetup, variant: str, seed: int, attack: bool, tmp: Path) -> None:
-    """``run_variant``'s work, written into ``tmp``."""
+    """``run_variant``'s work, written into ``tmp``. Under ``accelerate launch`` every process
+    trains and runs the relearning attack (it trains too: each step is a collective), and the
+    main process alone saves, evaluates and writes."""
+    main = distributed.is_main()
     info: dict = {}
     with timed(info, "train"):
         if variant == BASE:
@@ -138,18 +154,23 @@ def _train_and_measure(s: ConceptSetup, variant: str, seed: int, attack: bool, t
         else:
             wrapped, log = train_variant(s, variant, seed)
             info.update(log)
-            ml.save_adapter(wrapped, tmp / "adapter")
+            if main:
+                ml.save_adapter(wrapped, tmp / "adapter")
             model = ml.merge_adapter(wrapped)
-    with timed(info, "eval"):
-        known = s.answers_of(cx.select(s.probes, split="test")) if variant == BASE else None
-        metrics, rows = evaluate(s, model, known)
+    if main:
+        with timed(info, "eval"):
+            known = s.answers_of(cx.select(s.probes, split="test")) if variant == BASE else None
+            metrics, rows = evaluate(s, model, known)
     if attack:
         with timed(info, "relearn"):
-            write_json_atomic(tmp / "relearn.json", relearn_attack(s, model, seed))
+            curve = relearn_attack(s, model, seed)
+            if main:
+                write_json_atomic(tmp / "relearn.json", curve)
         info["relearn_steps"] = s.cfg.relearn_steps
-    write_json_atomic(tmp / "metrics.json", metrics)
-    write_json_atomic(tmp / "answers.json", rows)
-    write_json_atomic(tmp / "train.json", info)
+    if main:
+        write_json_atomic(tmp / "metrics.json", metrics)
+        write_json_atomic(tmp / "answers.json", rows)
+        write_json_atomic(tmp / "train.json", info)
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,13 +192,15 @@ def run_grid(s: ConceptSetup, workers: int | None = None) -> pd.DataFrame:
     The reference localization comes first (every variant's modules depend on it); the other
     localizations, the base model and the trained runs then go, on a CPU, to ``workers``
     one-thread processes (default: the profile's, at most one per core), because two
-    independent runs on two cores finish sooner than one run at a time on two threads. On a GPU
-    they run in turn.
+    independent runs on two cores finish sooner than one run at a time on two threads. On a GPU,
+    or with an accelerate config (each run an ``accelerate launch`` over every device), they run
+    in turn.
     """
     localize_concept(s, s.cfg.reference_localizer)
     todo = [(f"{LOCALIZE}{m}", 0) for m in s.cfg.localizers[1:]] + [
         (v, seed) for v, seed in runs(s) if not _run_artifact(s, v, seed).done]
-    workers = workers or (min(len(todo), s.cfg.workers, os.cpu_count() or 1) if s.session.device == "cpu" else 1)
+    pooled = s.session.device == "cpu" and not s.session.profile.accelerate_config  # a launch uses every device
+    workers = workers or (min(len(todo), s.cfg.workers, os.cpu_count() or 1) if pooled else 1)
     if workers > 1:
         map_jobs(_job, todo, s.session.device, workers, initializer=_start_worker,
                  initargs=(s.session, s.cfg, s.concept))

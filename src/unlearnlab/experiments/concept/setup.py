@@ -6,16 +6,22 @@ you said) and GradDiff/NPO's forget data; they are generated once and cached.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
+from unlearnlab.core.job_args import as_args, from_args
 from unlearnlab.core.precision import bf16_autocast
 from unlearnlab.core.batching import TokenSet
 from unlearnlab.core.timing import timed
 from unlearnlab.data import concepts as cx
+from unlearnlab.data.fact_catalog import Fact
 from unlearnlab.data.facts import generate, to_tokens
 from unlearnlab.experiments.concept.config import ConceptConfig
 from unlearnlab.experiments.session import Session
@@ -107,6 +113,51 @@ def setup(session: Session, cfg: ConceptConfig, concept: cx.ConceptSpec | None =
 
     path = Artifact(session.paths.artifacts, "concept_base", f"{concept.name}_{cfg.model}", key).build(make)
     return ConceptSetup(session, cfg, concept, probes, model, tokenizer, read_json(path / "answers.json"))
+
+
+# --------------------------------------------------------------------------------------------
+# A setup as JSON-able arguments, for a training job (``core.jobs``)
+# --------------------------------------------------------------------------------------------
+
+# The setups handed to jobs in this process, by (session, arguments); weak: a setup no one holds is freed
+_LIVE: weakref.WeakValueDictionary[tuple[int, str], ConceptSetup] = weakref.WeakValueDictionary()
+
+
+def setup_args(s: ConceptSetup) -> dict[str, Any]:
+    """What ``setup_from`` rebuilds ``s`` from (a launched job's arguments must be JSON): its
+    config's fields and its concept's fields. Remembers ``s``, so that a job run in this process
+    gets ``s`` itself back from ``setup_from``."""
+    concept = json.loads(json.dumps(dataclasses.asdict(s.concept)))
+    if concept_from(concept) != s.concept:
+        raise ValueError(f"concept {s.concept.name!r} does not come back equal from JSON; build it with make_concept")
+    args = {"cfg": as_args(s.cfg), "concept": concept}
+    _LIVE[_live_key(s.session, args)] = s
+    return args
+
+
+def setup_from(session: Session, cfg: dict[str, Any], concept: dict[str, Any]) -> ConceptSetup:
+    """The setup of ``setup_args``: in the process that called it, that very setup (its model and
+    caches: a job run in the notebook's process makes exactly the calls it made before); in a
+    process of ``accelerate launch``, a new ``setup`` (the model loaded, the base answers read
+    from their artifact)."""
+    found = _LIVE.get(_live_key(session, {"cfg": cfg, "concept": concept}))
+    if found is not None:
+        return found
+    return setup(session, from_args(ConceptConfig, cfg), concept_from(concept))
+
+
+def concept_from(fields: dict[str, Any]) -> cx.ConceptSpec:
+    """The ``ConceptSpec`` of ``dataclasses.asdict(spec)`` read back from JSON (lists become
+    tuples, facts ``Fact``: ``core.job_args`` rebuilds a nested config, not a tuple of them)."""
+    def value(key: str, v: Any) -> Any:
+        if key in ("neighbours", "unrelated"):
+            return tuple(Fact(**{**f, "aliases": tuple(f["aliases"])}) for f in v)
+        return tuple(v) if isinstance(v, list) else v
+    return cx.ConceptSpec(**{k: value(k, v) for k, v in fields.items()})
+
+
+def _live_key(session: Session, args: dict[str, Any]) -> tuple[int, str]:
+    return id(session), json.dumps(args, sort_keys=True)
 
 
 def forget_train(s: ConceptSetup) -> list[cx.Probe]:

@@ -26,6 +26,10 @@ holdout notes, ``auc_note_*``) and verbatim extraction of the notes' private tok
 profile trains question–answer texts only: on this CPU a SmolLM2 step on eight 150-token notes
 takes ~4 s, ten times one on sixteen 20-token questions; smoke and gpu train the notes too.
 Answers are plain text after the question (" pneumonia<|im_end|>"), no chat template.
+
+The fine-tunes (2) and the unlearning (3) are training jobs (``core.jobs``: ``finetune_job``,
+``unlearn_job``): in the notebook's process, or under ``accelerate launch`` when the profile names an
+accelerate config; evaluation and the relearning attack stay in the notebook's process.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ import pandas as pd
 import torch
 
 from unlearnlab.attacks.relearn import RelearnConfig
-from unlearnlab.core import anatomy
+from unlearnlab.core import anatomy, distributed, jobs
 from unlearnlab.core.artifacts import Artifact, config_hash, read_json, write_json_atomic
 from unlearnlab.core.batching import TokenSet, grouped_sampler
+from unlearnlab.core.job_args import as_args, from_args
 from unlearnlab.core.logprobs import nll_of
 from unlearnlab.core.models import fresh_copy
 from unlearnlab.core.precision import bf16_autocast
@@ -224,8 +229,9 @@ def _fit(model, sets: list[TokenSet], cfg: PrivateConfig, session: Session, seed
     """Language-model loss on the answers (a note: all of it), constant learning rate; several
     sets are batched apart."""
     gen, size = seed_everything(seed), cfg.real_batch_size
-    batches = (sets[0].sampler(min(size, len(sets[0])), gen, session.device) if len(sets) == 1
-               else grouped_sampler(sets, size, gen, session.device))
+    device = distributed.device() or session.device  # a launched process's own device
+    batches = (sets[0].sampler(min(size, len(sets[0])), gen, device) if len(sets) == 1
+               else grouped_sampler(sets, size, gen, device))
 
     def step_loss(fwd, step):
         b = next(batches)
@@ -247,14 +253,26 @@ def finetune(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: R
            "bf16": cfg.real_bf16, "seed": seed, **notes_key(cfg)}
 
     def make(tmp: Path) -> None:
-        model, tokenizer = base_model(session, cfg)
-        model = with_new_adapter(model, cfg, seed)
-        cost = _fit(model.train(), training_sets(tokenizer, world, clients, cfg, "train"), cfg, session, seed,
-                    f"real {kind}")
-        model.save_pretrained(str(tmp / "adapter"))
-        write_json_atomic(tmp / "metrics.json", cost)
+        jobs.launch(finetune_job, tmp, session, **_world_args(world, cfg), clients=list(clients), kind=kind,
+                    seed=seed)
 
     return Artifact(session.paths.artifacts, "pretrain", f"medical_real_{kind}", key).build(make)
+
+
+def finetune_job(out: Path, session: Session, world: str, cfg: dict, clients: list[str], kind: str,
+                 seed: int) -> None:
+    """The training job behind ``finetune`` (``core.jobs``: in this process, or under ``accelerate
+    launch`` when the profile names an accelerate config; the main process writes the adapter and
+    ``metrics.json``)."""
+    medical, config = _job_world(world), from_args(PrivateConfig, cfg)
+    model, tokenizer = base_model(session, config)
+    model = with_new_adapter(model, config, seed)
+    cost = _fit(model.train(), training_sets(tokenizer, medical, clients, config, "train"), config, session, seed,
+                f"real {kind}")
+    distributed.save_pretrained(model, str(out / "adapter"))
+    if distributed.is_main():
+        write_json_atomic(out / "metrics.json", cost)
+    distributed.barrier()
 
 
 def unlearn(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: RealSplit, base_dir: Path, method: str,
@@ -267,15 +285,43 @@ def unlearn(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: Re
            "forget": config_hash(split.forget), "bf16": cfg.real_bf16, **notes_key(cfg)}
 
     def make(tmp: Path) -> None:
-        model, tokenizer = load_adapted(session, cfg, Path(base_dir) / "adapter", trainable=True)
-        data = UnlearnData(forget=joined(training_sets(tokenizer, world, split.forget, cfg, "forget")),
-                           retain=joined(training_sets(tokenizer, world, split.retain, cfg, "retain")),
-                           generator=seed_everything(seed), device=session.device)
-        log = get_method(method, **method_cfg).run(model.train(), data, **hardware(session, cfg))
-        model.save_pretrained(str(tmp / "adapter"))
-        write_json_atomic(tmp / "metrics.json", {"steps": log.steps, "tokens": log.tokens, "wall_s": log.wall_s})
+        jobs.launch(unlearn_job, tmp, session, **_world_args(world, cfg), forget=list(split.forget),
+                    retain=list(split.retain), base_dir=str(base_dir), method=method, method_cfg=method_cfg, seed=seed)
 
     return Artifact(session.paths.artifacts, "unlearn", f"medical_real_{method}_lr{lr:g}_s{seed}", key).build(make)
+
+
+def unlearn_job(out: Path, session: Session, world: str, cfg: dict, forget: list[str], retain: list[str],
+                base_dir: str, method: str, method_cfg: dict, seed: int) -> None:
+    """The training job behind ``unlearn`` (``core.jobs``; the main process writes the adapter and
+    ``metrics.json``)."""
+    medical, config = _job_world(world), from_args(PrivateConfig, cfg)
+    model, tokenizer = load_adapted(session, config, Path(base_dir) / "adapter", trainable=True)
+    data = UnlearnData(forget=joined(training_sets(tokenizer, medical, forget, config, "forget")),
+                       retain=joined(training_sets(tokenizer, medical, retain, config, "retain")),
+                       generator=seed_everything(seed), device=str(distributed.device() or session.device))
+    log = get_method(method, **method_cfg).run(model.train(), data, **hardware(session, config))
+    distributed.save_pretrained(model, str(out / "adapter"))
+    if distributed.is_main():
+        write_json_atomic(out / "metrics.json", {"steps": log.steps, "tokens": log.tokens, "wall_s": log.wall_s})
+    distributed.barrier()
+
+
+_WORLDS: dict[str, MedicalWorld] = {}  # the worlds this process handed to its jobs (a launched one loads its own)
+
+
+def _world_args(world: MedicalWorld, cfg: PrivateConfig) -> dict:
+    """What a job needs to rebuild the world and the config (JSON-able); the world object itself
+    stays at hand for a job that runs in this process."""
+    _WORLDS[str(world.directory)] = world
+    return {"world": str(world.directory), "cfg": as_args(cfg)}
+
+
+def _job_world(directory: str) -> MedicalWorld:
+    """The world a job trains on: the caller's own object in its process, else loaded from its directory."""
+    if directory not in _WORLDS:
+        _WORLDS[directory] = MedicalWorld.load(directory)
+    return _WORLDS[directory]
 
 
 # --------------------------------------------------------------------------------------------

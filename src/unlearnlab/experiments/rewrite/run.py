@@ -8,7 +8,9 @@ Per target fact, a *setup* artifact holds what every variant shares: the model's
 measurements. Per (target, variant, seed), a *run* artifact holds the rewritten model's
 measurements (``measure.py``) and, for the profile's relearning variants, a relearning attack on
 F1 (``attacks.relearn``). Models are not saved: a run is minutes of CPU and its numbers are what
-the paper uses. ``results.py`` reads the artifacts back into frames.
+the paper uses. ``results.py`` reads the artifacts back into frames. A run is a training job
+(``core.jobs``, ``run_job``): in this process (or a ``map_jobs`` worker), or under ``accelerate
+launch`` when the profile names an accelerate config.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from unlearnlab.attacks.relearn import RelearnConfig, answer_loss, relearn_sweep
+from unlearnlab.core import distributed, jobs
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.core.batching import token_ids
+from unlearnlab.core.job_args import as_args, from_args
 from unlearnlab.core.models import fresh_copy
 from unlearnlab.core.parallel import map_jobs
 from unlearnlab.core.precision import bf16_autocast
@@ -278,27 +282,39 @@ def run_artifact(session: Session, cfg: RewriteConfig, target: Target, variant: 
     return Artifact(session.paths.artifacts, "rewrite_run", f"{target.name}_{variant}_s{seed}", key)
 
 
-def run(session: Session, cfg: RewriteConfig, target: Target, variant: str, seed: int, setup_dir: Path,
-        load: Lazy) -> Path:
+def run(session: Session, cfg: RewriteConfig, target: Target, variant: str, seed: int, setup_dir: Path) -> Path:
     """Artifact: one variant's rewrite of ``target`` with ``seed``, measured, and attacked by
-    relearning when ``variant`` is one of the profile's relearning variants."""
+    relearning when ``variant`` is one of the profile's relearning variants (the job ``run_job``)."""
     artifact = run_artifact(session, cfg, target, variant, seed, setup_dir)
 
-    @_in_precision(session)
     def make(tmp: Path) -> None:
-        model, tokenizer = load()
-        info = read_json(setup_dir / "setup.json")
-        spec, own = _spec_from_setup(target, info)
-        start = time.perf_counter()
-        edited = fresh_copy(model)
-        log = method(cfg, variant, seed, info["modules"]).run(edited, rw.RewriteData(tokenizer, spec), bf16=cfg.bf16)
-        out = {"train_s": time.perf_counter() - start, "losses": [stage.losses for stage in log.stages],
-               **measure(edited, tokenizer, spec, cfg)}
-        if variant in cfg.relearn_variants:
-            out["relearn"] = relearn_attack(edited, tokenizer, spec, own, cfg, seed)
-        write_json_atomic(tmp / "run.json", out)
+        jobs.launch(run_job, tmp, session, cfg=as_args(cfg), target=as_args(target), variant=variant, seed=seed,
+                    setup_dir=str(setup_dir))
 
     return artifact.build(make)
+
+
+def run_job(out: Path, session: Session, cfg: dict, target: dict, variant: str, seed: int, setup_dir: str) -> None:
+    """The training job behind ``run`` (``core.jobs``: in this process, or under ``accelerate launch``
+    when the profile names an accelerate config). Every process trains the rewrite and runs the
+    relearning attack (both train); the main process measures the rewritten model and writes ``run.json``."""
+    config, fact = from_args(RewriteConfig, cfg), from_args(Target, target)
+    with precision(session):
+        model, tokenizer = Lazy(session, config.model)()
+        info = read_json(Path(setup_dir) / "setup.json")
+        spec, own = _spec_from_setup(fact, info)
+        start = time.perf_counter()
+        edited = fresh_copy(model)
+        log = method(config, variant, seed, info["modules"]).run(edited, rw.RewriteData(tokenizer, spec),
+                                                                 bf16=config.bf16)
+        result = {"train_s": time.perf_counter() - start, "losses": [stage.losses for stage in log.stages]}
+        if distributed.is_main():
+            result.update(measure(edited, tokenizer, spec, config))
+        if variant in config.relearn_variants:
+            result["relearn"] = relearn_attack(edited, tokenizer, spec, own, config, seed)
+        if distributed.is_main():
+            write_json_atomic(out / "run.json", result)
+    distributed.barrier()
 
 
 def relearn_attack(model, tokenizer, spec: fx.RewriteSpec, own: dict, cfg: RewriteConfig, seed: int) -> list[dict]:
@@ -316,14 +332,15 @@ def relearn_attack(model, tokenizer, spec: fx.RewriteSpec, own: dict, cfg: Rewri
 
 def _run_job(args: tuple) -> str:
     session, cfg, target, variant, seed, setup_dir = args
-    return str(run(session, cfg, target, variant, seed, Path(setup_dir), Lazy(session, cfg.model)))
+    return str(run(session, cfg, target, variant, seed, Path(setup_dir)))
 
 
 def run_grid(session: Session, cfg: RewriteConfig) -> dict:
     """Probe and setups in this process (they are few and their localization is matrix work that
     uses both threads), then every unfinished run in one-thread processes on a multi-core CPU
     (``parallel.map_jobs``: a run's evaluation is mostly per-token generation, Python-bound, and
-    two processes did the 30 runs of the default grid in 12.5 s each instead of ~20 s).
+    two processes did the 30 runs of the default grid in 12.5 s each instead of ~20 s). With an
+    accelerate config the runs go one after another, each a launched job on every device.
     Returns what ``results.py`` reads."""
     cfg = effective(session, cfg)
     load = Lazy(session, cfg.model)
@@ -334,7 +351,10 @@ def run_grid(session: Session, cfg: RewriteConfig) -> dict:
     runs = [(t, v, s, run_artifact(session, cfg, t, v, s, setups[t]))
             for t in targets(cfg) for v in cfg.variants for s in cfg.seeds]
     pending = [(session, cfg, t, v, s, str(setups[t])) for t, v, s, a in runs if not a.done]
-    if pending:
+    if pending and session.profile.accelerate_config:
+        for job in pending:  # each run is an `accelerate launch` of its own, over all devices
+            _run_job(job)
+    elif pending:
         load()  # the GGUF conversion happens here, once, not in racing workers
         map_jobs(_run_job, pending, session.device)
     return {"known": known, "setups": setups, "runs": [(t, v, s, a.path) for t, v, s, a in runs]}

@@ -141,21 +141,32 @@ def sae_run(session: Session, seed: int = 0) -> Path:
         cfg["sae_path"] = {"path": p.real_sae_path, "digest": folder_digest(p.real_sae_path)}
 
     def make(tmp: Path) -> None:
+        jobs.launch(sae_job, tmp, session, seed=seed)
+
+    return Artifact(session.paths.artifacts, "sae_real", f"{p.real_model}_{p.real_forget}_s{seed}",
+                    cfg).build(make)
+
+
+def sae_job(out: Path, session: Session, seed: int) -> None:
+    """The training job behind ``sae_run`` (``core.jobs``: in this process, or under ``accelerate
+    launch`` when the profile names an accelerate config): every process trains the SAE, the main
+    process scores, sweeps and writes."""
+    with bf16_autocast(session.profile.real_bf16, session.device):
         model, tok = model_and_tokenizer(session)
-        suite = load_suite(session, tok, suite_path)
+        suite = load_suite(session, tok, suite_dir(session))
         info: dict = {"n_known_forget": suite.n_forget, "n_known_side": len(suite.side_rows), "timing_s": {}}
         rows: list[dict] = []
         if suite.n_forget and suite.side_rows:
-            rows = _sae_sweep(session, model, tok, suite, seed, tmp, info)
-        write_json_atomic(tmp / "sweep.json", rows)
-        write_json_atomic(tmp / "info.json", info)
-
-    return Artifact(session.paths.artifacts, "sae_real", f"{p.real_model}_{p.real_forget}_s{seed}",
-                    cfg).build(in_precision(session, make))
+            rows = _sae_sweep(session, model, tok, suite, seed, out, info)
+        if distributed.is_main():
+            write_json_atomic(out / "sweep.json", rows)
+            write_json_atomic(out / "info.json", info)
+    distributed.barrier()
 
 
 def _sae_sweep(session: Session, model, tok, suite: MCQSuite, seed: int, tmp: Path, info: dict) -> list[dict]:
-    """Train the SAE on forget, retain and prompt text, score its features and sweep the grid."""
+    """Train the SAE on forget, retain and prompt text, score its features and sweep the grid (the
+    scores and the sweep on the main process only)."""
     p = session.profile.sae
     forget_text, retain_text = corpora(session, tok)
     prompts = suite.tokens.subset(range(0, len(suite.tokens), 4)) if suite.fmt.cloze else suite.tokens
@@ -174,6 +185,8 @@ def _sae_sweep(session: Session, model, tok, suite: MCQSuite, seed: int, tmp: Pa
                                     tcfg, seed, special_ids=ids, **hardware(session))
         curve = log.curve
     laps.lap("sae")
+    if not distributed.is_main():  # the other processes of a launched job only trained
+        return []
     scores, _, on_retain = importance_scores(model, sae, forget_text, retain_text, p.rules, ids)
     laps.lap("scores")
     evaluate = partial(suite.evaluate, batch_size=16, hits=True)
