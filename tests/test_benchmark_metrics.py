@@ -152,6 +152,16 @@ def test_model_inputs_on_the_tiny_model(tiny_model, tokenizer):
                            max_new_tokens=4) == pytest.approx(1.0)
 
 
+def test_batched_greedy_generation_gives_the_one_at_a_time_continuations(tiny_model, tokenizer):
+    """Left-padded batches of prompts of different lengths: the same token ids as one prompt at a
+    time (the mask hides the padding, positions start at each prompt's first token)."""
+    model = tiny_model.eval()
+    prompts = [tofu.PROMPT.format(question=q) for q in ("12 + 7 =", "3 * 4 = 12 and 5 * 6 =", "1 =")]
+    alone = greedy_continuations(model, tokenizer, prompts, max_new_tokens=6)
+    batched = greedy_continuations(model, tokenizer, prompts, max_new_tokens=6, batch_size=3)
+    assert batched == alone and len({len(tokenizer.encode(p)) for p in prompts}) == 3
+
+
 def test_min_k_from_a_model_matches_the_mia_implementation(tiny_model, tokenizer):
     texts = ["the cat sat on the mat", "12 + 7 = 19 and 3 * 4 = 12", "a dog"]
     data = muse.text_tokens(tokenizer, texts)

@@ -186,9 +186,5 @@ def test_every_macro_sec_tofu_uses_is_written_by_the_numbers_step():
     entries = report.numbers(_Session(), df, quant).entries
     written = set(entries)
     assert entries["tofuNPOForgetQuality"]["tex"] == "n/a" and entries["tofuGradDiffIntEightForgetQuality"]["tex"] == "n/a"
-    # the section is a draft (paper/sec_tofu.tex.draft, outside the paper) until a default run of notebook 36
-    # has written paper/numbers/tofu.tex; then it becomes paper/sec_tofu.tex
-    section = next(p for p in (repo_root() / "paper" / "sec_tofu.tex", repo_root() / "paper" / "sec_tofu.tex.draft")
-                   if p.exists())
-    used = set(re.findall(r"\\(tofu[A-Za-z]+)", section.read_text()))
+    used = set(re.findall(r"\\(tofu[A-Za-z]+)", (repo_root() / "paper" / "sec_tofu.tex").read_text()))
     assert used and used - written == set()

@@ -113,26 +113,38 @@ def answer_tokens(model, data: TokenSet, batch_size: int = 32) -> list[AnswerTok
 
 @torch.no_grad()
 @in_phase("evaluate")
-def greedy_continuations(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 32) -> list[list[int]]:
-    """Token ids the model generates greedily after ``<bos> prompt`` (one prompt at a time, so no
-    padding enters; stops at the end token, which is kept)."""
+def greedy_continuations(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 32,
+                         batch_size: int = 1) -> list[list[int]]:
+    """Token ids the model generates greedily after ``<bos> prompt``; each stops at the end token,
+    which is kept. ``batch_size`` 1 (the default, what every stored result used): one prompt at a
+    time, no padding. Larger: left-padded batches (masked, positions from the mask), the same
+    continuations up to float rounding, several times faster on a CPU (generation is per-token)."""
     device = next(model.parameters()).device
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    encoded = [bos + token_ids(tokenizer, prompt) for prompt in prompts]
     out = []
-    for prompt in prompts:
-        ids = torch.tensor([bos + token_ids(tokenizer, prompt)], device=device)
-        generated = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                   do_sample=False, pad_token_id=pad_token_id(tokenizer),
-                                   eos_token_id=tokenizer.eos_token_id)
-        out.append(generated[0, ids.shape[1]:].tolist())
+    for start in range(0, len(encoded), batch_size):
+        chunk = encoded[start:start + batch_size]
+        width = max(map(len, chunk))
+        ids = torch.tensor([[pad_token_id(tokenizer)] * (width - len(c)) + c for c in chunk], device=device)
+        mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk], device=device)
+        generated = model.generate(ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                                   pad_token_id=pad_token_id(tokenizer), eos_token_id=tokenizer.eos_token_id)
+        out += [_through_end(row[width:].tolist(), tokenizer.eos_token_id) for row in generated]
     return out
 
 
+def _through_end(ids: list[int], eos: int | None) -> list[int]:
+    """A continuation up to and including its first end token (a batch pads the rest)."""
+    return ids[: ids.index(eos) + 1] if eos is not None and eos in ids else ids
+
+
 @in_phase("evaluate")
-def greedy_answers(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 32) -> list[str]:
+def greedy_answers(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 32,
+                   batch_size: int = 1) -> list[str]:
     """The greedy continuations as text (special tokens dropped), for the ROUGE metrics."""
     return [tokenizer.decode(ids, skip_special_tokens=True).strip()
-            for ids in greedy_continuations(model, tokenizer, prompts, max_new_tokens)]
+            for ids in greedy_continuations(model, tokenizer, prompts, max_new_tokens, batch_size)]
 
 
 def memorization_scores(model, tokenizer, prompts: Sequence[str], answers: Sequence[str],

@@ -131,7 +131,10 @@ def tofu_losses(model, tokenizer, rows: Sequence[dict], paraphrase_key: str = "p
                       mean_losses(model, tokenizer, wrong_q, wrong_a, prompt, batch_size).reshape(len(rows), -1))
 
 
-def tofu_rouge(model, tokenizer, rows: Sequence[dict], prompt: str = PROMPT, max_new_tokens: int = 32) -> float:
-    """Mean ROUGE-L recall of the greedy answers against the gold ones."""
-    outputs = greedy_answers(model, tokenizer, [prompt.format(question=r["question"]) for r in rows], max_new_tokens)
+def tofu_rouge(model, tokenizer, rows: Sequence[dict], prompt: str = PROMPT, max_new_tokens: int = 32,
+               batch_size: int = 16) -> float:
+    """Mean ROUGE-L recall of the greedy answers against the gold ones (generated in left-padded
+    batches: per-token generation one question at a time was most of a model's evaluation)."""
+    outputs = greedy_answers(model, tokenizer, [prompt.format(question=r["question"]) for r in rows], max_new_tokens,
+                             batch_size)
     return mean_rouge_l(outputs, [r["answer"] for r in rows], measure="recall", stemmer=True)

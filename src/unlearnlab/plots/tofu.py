@@ -32,7 +32,7 @@ def trade_off(ax, df: pd.DataFrame, alpha: float) -> None:
         ax.axvline(oracle["model_utility_mean"].iloc[0], color=style.color("oracle"), ls="--", lw=0.8)
     ax.axhline(alpha, color="0.6", ls=":", lw=0.8)
     ax.set_yscale("log")
-    ax.set_xlim(0, 1)  # a harmonic mean of probabilities, ROUGE recalls and truth-ratio scores
+    ax.set_xlim(-0.03, 1)  # a little left of 0, so a model at utility 0 shows whole; a harmonic mean of probabilities, ROUGE recalls and truth-ratio scores
     ax.set_xlabel("model utility (higher: more kept)")
     ax.set_ylabel("forget quality (KS p-value vs oracle)")
 

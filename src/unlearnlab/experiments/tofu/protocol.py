@@ -17,7 +17,7 @@ def protocol(session: Session) -> str:
         "**Protocol (36_tofu)**", "",
         f"- Data: {data}. Forget splits run: {', '.join(cfg.forget_splits)}.",
         f"- Models: per seed ({len(cfg.seeds)}: {list(cfg.seeds)}) one base (LoRA on {cfg.model}'s last "
-        f"{cfg.lora_layers} layers, {cfg.steps} steps on `full`) and one oracle per split (same start and steps on "
+        f"{cfg.lora_layers} layers, {cfg.steps} steps of {cfg.batch_size} at lr {cfg.lr:g} on `full`) and one oracle per split (same start and steps on "
         "the retain split); each method unlearns from that seed's base.",
         f"- Methods: {', '.join(f'{m} (lr {lr:g})' for m, lr in cfg.methods)}, {cfg.unlearn_steps} steps. "
         f"Learning rates: {LR_SOURCE}. No choice is made at run time, so no validation items are read.",

@@ -12,6 +12,7 @@ import pandas as pd
 
 from unlearnlab.core.stats import mean_ci
 from unlearnlab.experiments.session import Session
+from unlearnlab.experiments.tofu.config import FIRST_FINETUNE_LR
 from unlearnlab.experiments.tofu.run import REFERENCES
 from unlearnlab.reporting import tables
 from unlearnlab.reporting.numbers import Numbers
@@ -91,6 +92,24 @@ def _key(method: str) -> str:
     return k[:1].lower() + k[1:]
 
 
+UTILITY_PARTS = {f"{split}_{part}": f"{words} {label}" for split, words in
+                 (("retain", "retain"), ("real_authors", "real-author"), ("world_facts", "world-fact"))
+                 for part, label in (("probability", "answer probability"), ("rouge", "ROUGE-L recall"),
+                                     ("truth_ratio", "truth ratio"))}
+
+
+def smallest_part(d: pd.DataFrame, method: str) -> tuple[str, float]:
+    """The smallest of the nine numbers whose harmonic mean is ``method``'s model utility (it bounds it)."""
+    parts = {name: _mean(d, method, col) for col, name in UTILITY_PARTS.items()}
+    name = min(parts, key=parts.get)
+    return name, parts[name]
+
+
+def _part(d: pd.DataFrame, method: str) -> str:
+    name, value = smallest_part(d, method)
+    return f"{name} {value:.3f}"
+
+
 def numbers(session: Session, df: pd.DataFrame, quant: pd.DataFrame) -> Numbers:
     """The macros ``paper/sec_tofu.tex`` states, for the first forget split of the grid (the
     headline); verdict words by ``ALPHA`` on the KS p-value, a rule stated here."""
@@ -105,6 +124,9 @@ def numbers(session: Session, df: pd.DataFrame, quant: pd.DataFrame) -> Numbers:
     n.count("seeds", len(cfg.seeds), "independently trained base/oracle/method sets")
     n.count("steps", cfg.steps, "base and oracle fine-tuning steps")
     n.count("unlearnSteps", cfg.unlearn_steps, "unlearning steps per method")
+    n.count("batchSize", cfg.batch_size, "questions per base and oracle fine-tuning step")
+    n.text("lr", f"{cfg.lr:g}", "base and oracle fine-tuning learning rate")
+    n.text("firstLr", f"{FIRST_FINETUNE_LR:g}", "the fine-tuning rate of the first run, lowered after it (stated)")
     n.count("loraLayers", cfg.lora_layers, "adapted (last) layers")
     n.value("alpha", ALPHA, "significance level of the forget-quality verdicts", digits=2)
     # every macro the prose uses is written, "n/a" where this run's grid lacks a method or scheme
@@ -128,6 +150,12 @@ def numbers(session: Session, df: pd.DataFrame, quant: pd.DataFrame) -> Numbers:
     methods = [m for m in order(d["method"]) if m not in REFERENCES]
     passing = [m for m in methods if _mean(d, m, "forget_quality") >= ALPHA]
     n.count("methods", len(methods), "unlearning methods run")
+    for model in REFERENCES:
+        part, value = smallest_part(d, model)
+        n.text(f"{model}SmallestPart", part, f"{model}: the smallest of the nine parts of its model utility")
+        n.value(f"{model}SmallestPartValue", value, f"{model}: that part's value", 3)
+    zero = [m for m in methods if _mean(d, m, "model_utility") == 0]
+    n.count("methodsZeroUtility", len(zero), "methods whose model utility is 0 (some part of the harmonic mean is 0)")
     n.count("methodsPassing", len(passing), f"methods whose forget quality is at least {ALPHA}")
     return n
 
@@ -144,12 +172,13 @@ def describe(df: pd.DataFrame, quant: pd.DataFrame, forget: str) -> str:
              f"base {_mean(d, 'base', 'forget_probability'):.3f} vs oracle {_mean(d, 'oracle', 'forget_probability'):.3f} "
              f"(the base on holdout authors it never saw, the answer template alone: "
              f"{_mean(d, 'base', 'holdout_probability'):.3f}). "
-             f"Model utility base {base_u:.3f}, oracle {oracle_u:.3f}."]
+             f"Model utility base {base_u:.3f}, oracle {oracle_u:.3f}; its smallest part: base "
+             f"{_part(d, 'base')}, oracle {_part(d, 'oracle')} (TOFU's harmonic mean is 0 when any part is)."]
     for method in [m for m in order(d["method"]) if m not in REFERENCES]:
         fq = _mean(d, method, "forget_quality")
         qs = ", ".join(f"{s} {_mean(quant[(quant['forget'] == forget) & (quant['scheme'] == s)], method, 'forget_quality'):.2g}"
                        for s in sorted(set(quant["scheme"]))) if len(quant) else "none"
         lines.append(f"- {method}: forget quality {fq:.2g} ({'oracle-like at' if fq >= ALPHA else 'below'} {ALPHA}), "
-                     f"utility {_mean(d, method, 'model_utility'):.3f}, PrivLeak {_mean(d, method, 'privleak'):.1f} %, "
-                     f"quantized forget quality: {qs}.")
+                     f"utility {_mean(d, method, 'model_utility'):.3f} (smallest part: {_part(d, method)}), "
+                     f"PrivLeak {_mean(d, method, 'privleak'):.1f} %, quantized forget quality: {qs}.")
     return "\n".join(lines)

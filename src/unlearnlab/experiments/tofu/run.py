@@ -52,7 +52,7 @@ from unlearnlab.methods import UnlearnData, get_method
 
 SETTING = "tofu"
 MODELS_TABLE, QUANT_TABLE = "tofu_models", "tofu_quant"
-EVAL_VERSION = 2  # 2: holdout_probability
+EVAL_VERSION = 3  # 2: holdout_probability; 3: ROUGE answers generated in batches
 REFERENCES = ("base", "oracle")
 # TOFU's IDK targets are sentences of this kind; one is drawn per forget question (seeded)
 IDK_ANSWERS = ("I'm not sure who that author is.", "I don't know anything about that author.",
