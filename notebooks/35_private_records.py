@@ -136,6 +136,10 @@ display(Markdown(report_more.describe(more)))
 # above, with membership inference on the clients' question–answer texts (forget against holdout
 # clients in the same templates) and, with notes, on the notes plus verbatim extraction of their
 # private tokens. The line printed below says what this run trained.
+# Attacks that train nothing on every adapter (base, oracle, each method): int8/int4 rounding,
+# and in-context relearning with the relearning attack's split (k of the relearned clients'
+# trained pairs before each question about the other forget clients). No probe here: the counts
+# printed below say why (a probe fitted on the retain members can only name diagnoses they have).
 
 # %%
 print(report.real_note(session, model or None))
@@ -153,7 +157,13 @@ display(draw(session.paths, name, plots.real_tier_bars, real_df, report.HEADLINE
 display(readable(report.write_real_table(session, real_df, model or None)))
 real_more = attacks_more.real_run(session, world, real_df, model or None)  # every adapter merged, then rounded
 display(readable(report_more.write_real_table(session, real_more, model or None)))
-print(private_numbers.write(session, df, real_df, model or None, more, real_more))  # the macros paper/sec_private.tex states
+real_icl = attacks_more.real_icl_run(session, world, real_df, model or None)  # k relearned clients' pairs in the prompt
+display(readable(report_more.write_real_icl_table(session, real_icl, model or None)))
+display(Markdown(report_more.describe_real_icl(real_icl)))
+coverage = attacks_more.real_probe_coverage(session, world, model or None)  # why the real tier has no probe
+print(coverage)
+print(private_numbers.write(session, df, real_df, model or None, more, real_more, real_icl,
+                            coverage))  # the macros paper/sec_private.tex states
 
 # %%
 display(Markdown(report.describe(real_df)))

@@ -134,3 +134,4 @@ def test_macros_restate_the_attacks_and_say_na_without_them(tmp_path):
     assert plain["privateSimNPOIntFourForget"] == "n/a"  # not in this frame: still written
     empty = {k: v["plain"] for k, v in pn.paper_numbers(_session(tmp_path), private_frame(), real_frame()).entries.items()}
     assert empty["privateProbeWord"] == "n/a" and empty["privateRealGradDiffIntFourForget"] == "n/a"
+    assert empty["privateRealGradDiffIclMax"] == "n/a" and empty["privateRealProbeForgetCovered"] == "n/a"

@@ -23,7 +23,12 @@ these ask it without training (``attacks/``):
   how many shots fit.
 
 Each (model, attack) is a row of ``TABLE`` keyed by the model and the attack's settings
-(``MoreAttacksConfig``): the existing evaluation and relearning rows are untouched.
+(``MoreAttacksConfig``): the existing evaluation and relearning rows are untouched. The real tier
+(SmolLM2 adapters, ``real``) gets quantization and in-context relearning, rows of ``REAL_TABLE``
+(``real_run``, ``real_icl_run``); not the probe: fitted on the retain members' validation
+questions (one per member), it could name only the diagnoses they have, which most forget clients
+lack (``real_probe_coverage`` counts them), so its forget accuracy would be capped alike for every
+model, the oracle included.
 """
 
 from __future__ import annotations
@@ -274,7 +279,7 @@ def probe_curves(more: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
-# The real tier: quantization (the probe and in-context relearning are synthetic-tier only)
+# The real tier: quantization and in-context relearning (the probe is synthetic-tier only)
 # --------------------------------------------------------------------------------------------
 
 
@@ -321,3 +326,73 @@ def real_run(session: Session, world: MedicalWorld, real_df: pd.DataFrame, model
         rows.append({**{k: r.get(k) for k in ("method", "seed", "ratio", "model_id", "others_before", "others_after")},
                      **{k: v for k, v in q.items() if k.startswith("quant_")}})
     return pd.DataFrame(rows)
+
+
+def real_icl(session: Session, world: MedicalWorld, model_dir: Path, method: str, seed: int,
+             model: str | None = None, cfg: MoreAttacksConfig | None = None) -> dict:
+    """In-context relearning on one real-tier model, the synthetic tier's attack (``icl_scores``)
+    on the real tier's relearning split at ``seed`` (``evaluate.relearn_split`` of its forget
+    clients, as ``real.relearn``): ``k`` of the relearned clients' trained question-answer pairs
+    before each test-wording question about the other forget clients. ``n_pool`` / ``n_target``:
+    the pairs the shots are drawn from and the questions scored (few in the real tier: the rows
+    say so, and ``icl_shots_k<k>`` how many shots there were)."""
+    cfg = cfg or MoreAttacksConfig()
+    rc = real.real_config(session, model)
+    split = real.real_split(world, rc)
+    key = {"setting": real.SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
+           "attack": "icl", "attack_hash": config_hash(cfg.settings("icl")), **real.bf16_key(session)}
+
+    def compute() -> dict:
+        attacked, others = relearn_split(split.forget, seed)
+        if not others:
+            return {"n_relearned": len(attacked), "n_others": 0}
+        adapted, tokenizer = real.load_adapted(session, rc, Path(model_dir) / "adapter")
+        pool = real.tokens(tokenizer, real.qa_rows(world, attacked, rc, "train"))
+        target = real.tokens(tokenizer, real.qa_rows(world, others, rc, "test"))
+        with torch.no_grad(), real.precision(session):
+            scores = icl_scores(adapted, pool, target, cfg.ks, seed)
+        return {"n_relearned": len(attacked), "n_others": len(others), "n_pool": len(pool), "n_target": len(target),
+                **scores}
+
+    row = cached(session, REAL_TABLE, key, compute)
+    return {k: v for k, v in row.items() if k not in ("setting", "attack", "attack_hash")}
+
+
+def real_icl_run(session: Session, world: MedicalWorld, real_df: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
+    """In-context relearning on every real-tier model: the base and the oracle at every seed of
+    ``real_seeds`` (the seed draws the relearning split and the shots), each unlearned model at its
+    own; one row per (method, seed), with relearning's ``others_before`` / ``others_after`` of the
+    same model and split beside it (``real_df``: ``real.run``; the base has none)."""
+    rc = real.real_config(session, model)
+    models = {(m, s): d for d, m, s in real_models(session, world, model)}
+    grid = [(d, m, s) for s in rc.real_seeds for (m, _), d in models.items() if m in ("base", "oracle")]
+    grid += [(d, m, s) for (m, s), d in models.items() if m not in ("base", "oracle")]
+    relearned = {(r["method"], r["seed"]): r for r in real_df.to_dict("records")}
+    rows = []
+    for d, m, s in grid:
+        after = relearned.get((m, s), {})
+        rows.append({"method": m, "seed": s, "ratio": rc.real_ratio, **real_icl(session, world, d, m, s, model),
+                     **{k: after.get(k) for k in ("others_before", "others_after")}})
+    return pd.DataFrame(rows)
+
+
+def real_probe_coverage(session: Session, world: MedicalWorld, model: str | None = None,
+                        cfg: MoreAttacksConfig | None = None) -> dict:
+    """Why the real tier has no probe, in counts: a probe fitted on the retain members' validation
+    questions (``val_items``, one per client: ``val_classes`` distinct ``probe_field`` values;
+    ``val_repeated``: items whose value another retain member shares, the most a leave-one-out
+    selection could score) can only name values it saw, and ``forget_covered`` of the
+    ``forget_items`` forget clients' test questions (``holdout_covered`` of ``holdout_items``) have
+    such a value: the probe's forget accuracy is capped at ``forget_covered / forget_items`` for
+    every model alike, so it cannot tell an unlearned model from the oracle."""
+    cfg = cfg or MoreAttacksConfig()
+    split = real.real_split(world, real.real_config(session, model))
+    rows = {name: _field_rows(world, clients, cfg.probe_field, use)
+            for name, clients, use in (("val", split.retain, "val"), ("forget", split.forget, "test"),
+                                       ("holdout", split.holdout, "test"))}
+    seen = Counter(r["answer"] for r in rows["val"])
+    return {"field": cfg.probe_field, "val_items": len(rows["val"]), "val_classes": len(seen),
+            "val_repeated": sum(seen[r["answer"]] >= 2 for r in rows["val"]),
+            "forget_items": len(rows["forget"]), "forget_covered": sum(r["answer"] in seen for r in rows["forget"]),
+            "holdout_items": len(rows["holdout"]),
+            "holdout_covered": sum(r["answer"] in seen for r in rows["holdout"])}

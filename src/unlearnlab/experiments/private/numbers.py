@@ -368,14 +368,48 @@ def real_more_numbers(n: Numbers, real_more: pd.DataFrame | None, methods: Seque
                        f"SmolLM2 tier, {method}: {title}")
 
 
+def real_icl_numbers(n: Numbers, real_icl: pd.DataFrame | None, methods: Sequence[str], ks: Sequence[int],
+                     coverage: dict | None = None) -> None:
+    """The real tier's in-context relearning (``report_more.write_real_icl_table``): each model's
+    cells at k = 0 and the largest k, what the caption counts (questions, pairs, shots, context),
+    and why it has no probe (``attacks_more.real_probe_coverage``)."""
+    kmax = max(ks)
+    frame = real_icl if real_icl is not None else pd.DataFrame(columns=["method", "seed", "ratio"])
+    table = report_more.table(frame, report_more.icl_columns(ks)) if not frame.empty else pd.DataFrame()
+    for method, key in [("base", "Base"), ("oracle", "Oracle"), *[(m, _key(m)) for m in methods]]:
+        for k, part in ((0, "IclZero"), (kmax, "IclMax")):
+            cell_macro(n, _name("real", key, part), _cell(table, None, method, f"k={k} (%)"), "%",
+                       f"SmolLM2 tier, {method}: in-context relearning, k={k}")
+    facts = report_more.real_icl_facts(frame)
+    for fact, part, about in (("context", "Context", "the model's context (tokens)"),
+                              ("questions", "Questions", "questions scored (other forget clients, test wording)"),
+                              ("pool", "Pool", "trained pairs of the relearned clients the shots come from"),
+                              ("others", "Others", "forget clients scored"),
+                              ("shots", "ShotsMax", f"mean shots at k={kmax}"),
+                              ("cap", "Cap", f"what capped the shots at k={kmax}"),
+                              ("step", "Step", "points one question moves a cell")):
+        n.text(_name("realIcl", part), facts[fact], f"SmolLM2 tier, in-context relearning: {about}")
+    coverage = coverage or {}
+    for key, part in (("val_items", "ValItems"), ("val_classes", "ValClasses"), ("val_repeated", "ValRepeated"),
+                      ("forget_items", "ForgetItems"), ("forget_covered", "ForgetCovered"),
+                      ("holdout_items", "HoldoutItems"), ("holdout_covered", "HoldoutCovered")):
+        about = f"SmolLM2 tier, why no probe: {key} ({coverage.get('field', 'n/a')})"
+        if key in coverage:
+            n.count(_name("realProbe", part), coverage[key], about)
+        else:
+            n.text(_name("realProbe", part), NA, about)
+
+
 # --------------------------------------------------------------------------- all of it
 
 
 def paper_numbers(session: Session, df: pd.DataFrame, real: pd.DataFrame | None = None,
                   model: str | None = None, more: pd.DataFrame | None = None,
-                  real_more: pd.DataFrame | None = None) -> Numbers:
+                  real_more: pd.DataFrame | None = None, real_icl: pd.DataFrame | None = None,
+                  coverage: dict | None = None) -> Numbers:
     """Every number ``paper/sec_private.tex`` uses (``more``, ``real_more``: ``attacks_more.joined``
-    and ``attacks_more.real_run``; their macros say 'n/a' without them)."""
+    and ``attacks_more.real_run``; ``real_icl``: ``attacks_more.real_icl_run``; ``coverage``:
+    ``attacks_more.real_probe_coverage``; their macros say 'n/a' without them)."""
     n = Numbers("private")
     profile_numbers(n, session)
     pilot_numbers(n, session)
@@ -392,13 +426,17 @@ def paper_numbers(session: Session, df: pd.DataFrame, real: pd.DataFrame | None 
     cfg = MoreAttacksConfig()
     more_numbers(n, more, list(dict.fromkeys([*PAPER_METHODS, *grid])), cfg.ks, cfg.schemes)
     real_more_numbers(n, real_more, [m for m in dict.fromkeys([*PAPER_REAL_METHODS, *real_grid]) if m.isalpha()])
+    real_icl_numbers(n, real_icl, [m for m in dict.fromkeys([*PAPER_REAL_METHODS, *real_grid]) if m.isalpha()],
+                     cfg.ks, coverage)
     return n
 
 
 def write(session: Session, df: pd.DataFrame, real: pd.DataFrame | None = None, model: str | None = None,
-          more: pd.DataFrame | None = None, real_more: pd.DataFrame | None = None) -> Path | None:
+          more: pd.DataFrame | None = None, real_more: pd.DataFrame | None = None,
+          real_icl: pd.DataFrame | None = None, coverage: dict | None = None) -> Path | None:
     """``paper/numbers/private.tex`` under the session's output root; a user's real ``model`` is
     shown in the notebook, never written over the paper's numbers (None then)."""
     if model:
         return None
-    return paper_numbers(session, df, real, more=more, real_more=real_more).write(session.paths)
+    return paper_numbers(session, df, real, more=more, real_more=real_more, real_icl=real_icl,
+                         coverage=coverage).write(session.paths)

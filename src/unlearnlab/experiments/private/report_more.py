@@ -78,6 +78,73 @@ def write_real_table(session: Session, real_more: pd.DataFrame, model: str | Non
     return out
 
 
+def write_real_icl_table(session: Session, real_icl: pd.DataFrame, model: str | None = None,
+                         cfg: MoreAttacksConfig | None = None) -> pd.DataFrame:
+    """``private_icl_real.tex``: the real tier's in-context relearning (``attacks_more.real_icl_run``)
+    beside its relearning attack; a user's ``model`` is shown, never written over the paper's table."""
+    cfg = cfg or MoreAttacksConfig()
+    out = table(real_icl, icl_columns(cfg.ks))
+    if not model:
+        tables.write_latex(out, session.paths.tables / "private_icl_real.tex", caption=real_icl_caption(real_icl, cfg),
+                           label="tab:private-icl-real")
+    return out
+
+
+def _largest(frame: pd.DataFrame, col: str) -> str:
+    """The largest value of ``col`` over the rows, as an integer; 'n/a' where there is none."""
+    values = frame[col].dropna() if col in frame else pd.Series(dtype=float)
+    return f"{int(values.max())}" if not values.empty else "n/a"
+
+
+def real_icl_facts(real_icl: pd.DataFrame, cfg: MoreAttacksConfig | None = None) -> dict[str, str]:
+    """What the real tier's in-context caption and sentence state besides the cells: the context,
+    the questions scored and the pairs the shots come from per model (largest over seeds), the mean
+    shots that fit at the largest k, and how many (method, seed) runs there are."""
+    cfg = cfg or MoreAttacksConfig()
+    kmax, col = max(cfg.ks), f"icl_shots_k{max(cfg.ks)}"
+    shots = real_icl[col].dropna() if col in real_icl else pd.Series(dtype=float)
+    pool = real_icl["n_pool"].dropna() if "n_pool" in real_icl else pd.Series(dtype=float)
+    return {"context": _largest(real_icl, "context"), "questions": _largest(real_icl, "n_target"),
+            "pool": _largest(real_icl, "n_pool"), "others": _largest(real_icl, "n_others"),
+            "shots": f"{float(shots.mean()):.1f}" if not shots.empty else "n/a", "runs": str(len(real_icl)),
+            "cap": shot_cap(shots, pool, kmax), "step": _step(_largest(real_icl, "n_target"))}
+
+
+def _step(questions: str) -> str:
+    """Points one question moves an accuracy cell (100 / questions); 'n/a' without questions."""
+    return f"{100 / int(questions):.1f}" if questions not in ("n/a", "0") else "n/a"
+
+
+def shot_cap(shots: pd.Series, pool: pd.Series, kmax: int) -> str:
+    """What kept the largest k's prompts under ``kmax`` shots: 'the context' where a row has fewer
+    shots than its pool allows (``attacks.in_context`` drops shots that pass the context), else
+    'the pairs' where the pool is smaller than ``kmax``, else 'nothing'; 'n/a' without rows."""
+    if shots.empty:
+        return "n/a"
+    allowed = pool.reindex(shots.index).clip(upper=kmax).fillna(kmax)
+    if (shots < allowed - 1e-9).any():
+        return "the context"
+    return "the relearned clients' pairs" if (allowed < kmax).any() else "nothing"
+
+
+def _count(n: str, noun: str) -> str:
+    """'8 pairs' / '1 pair' (``n`` as ``real_icl_facts`` writes it)."""
+    return f"{n} {noun}" + ("" if n == "1" else "s")
+
+
+def real_icl_caption(real_icl: pd.DataFrame, cfg: MoreAttacksConfig) -> str:
+    f = real_icl_facts(real_icl, cfg)
+    return ("Private records, real tier: in-context relearning on SmolLM2 with each adapter (as "
+            f"Table~\\ref{{tab:private-icl}}): k = {', '.join(str(k) for k in cfg.ks)} of the relearned clients' "
+            f"{_count(f['pool'], 'trained question--answer pair')} before each of the "
+            f"{_count(f['questions'], 'test-wording question')} about the other "
+            f"{_count(f['others'], 'forget client')} (the relearning attack's split; no shot states a scored "
+            f"client's fact). Prompts are capped at the model's context ({f['context']} tokens); 'shots' is the mean "
+            f"number at the largest k (what capped it: {f['cap']}). Relearned: the same clients after the fine-tuning "
+            "attack. One pretrained model: values without an interval come from one run; one question moves a cell "
+            f"by {f['step']} points.")
+
+
 def quant_probe_caption(session: Session, cfg: MoreAttacksConfig) -> str:
     return ("Private records, attacks without training. Forget / retain QA (test wording) of each model as it is "
             f"and rounded to {' and '.join(cfg.schemes)} (round-to-nearest, symmetric, per output channel, every "
@@ -176,4 +243,24 @@ def describe(more: pd.DataFrame, cfg: MoreAttacksConfig | None = None) -> str:
                  f"for the unlearned models, {_pts(g_o)} for the oracles and {_pts(g_b)} for the base (the shots "
                  f"{word(g_b, 'raise', 'lower', 'do not measurably change')} the base's accuracy; relative to the oracle "
                  f"they {word((g_m - g_o).dropna(), 'raise', 'lower', 'do not measurably change')} the unlearned models').")
+    return "\n".join(lines)
+
+
+def describe_real_icl(real_icl: pd.DataFrame, cfg: MoreAttacksConfig | None = None) -> str:
+    """The real tier's in-context relearning in a sentence per model kind: accuracy at k = 0 and at
+    the largest k (mean over seeds), and the paired change over seeds where there are two or more."""
+    cfg = cfg or MoreAttacksConfig()
+    kmax, f = max(cfg.ks), real_icl_facts(real_icl, cfg)
+    if real_icl.empty or f"icl_k{kmax}" not in real_icl:
+        return "- **In-context relearning, real tier**: no rows (no forget client left to score)."
+    lines = [f"- **In-context relearning, real tier** ({_count(f['questions'], 'question')} about "
+             f"{_count(f['others'], 'forget client')}, shots from {_count(f['pool'], 'pair')}; at k = {kmax}, "
+             f"{f['shots']} shots on average, capped by {f['cap']}; one pretrained model, one question = {f['step']} "
+             "points):"]
+    gain = lambda r: r[f"icl_k{kmax}"] - r["icl_k0"]
+    for method, g in real_icl.groupby("method", sort=False):
+        change = per_seed(real_icl, [method], gain)
+        lines.append(f"  - {method}: {100 * g['icl_k0'].mean():.1f} % at k = 0, {100 * g[f'icl_k{kmax}'].mean():.1f} % "
+                     f"at k = {kmax} (change {_pts(change).split(' points')[0]} points, "
+                     f"{_count(str(len(change)), 'seed')}).")
     return "\n".join(lines)
