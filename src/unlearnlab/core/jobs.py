@@ -5,7 +5,7 @@ study instead hands a *job* (a module-level function and JSON-able arguments) to
 
 * with no accelerate config (every profile's default) the function is called right here, with the
   study's own session: nothing changes, not a bit (no subprocess, no accelerate import);
-* with ``accelerate_config`` set (``--set accelerate_config=fsdp2_8gpu.yaml``) ``launch`` writes a spec
+* with ``accelerate_config`` set (``--set accelerate_config=ddp_8gpu.yaml``) ``launch`` writes a spec
   and runs ``accelerate launch --config_file ... -m unlearnlab.core.jobs SPEC``: every process rebuilds
   the session from the profile name, output root and overrides, and calls the function inside
   ``distributed.scaled_out()``, so ``core.training.train`` runs DDP / FSDP2 and every sampler gives each
