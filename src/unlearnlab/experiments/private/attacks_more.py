@@ -297,14 +297,20 @@ def real_models(session: Session, world: MedicalWorld, model: str | None = None)
     return out
 
 
+def _real_key(session: Session, model_dir: Path, method: str, seed: int, attack: str,
+              cfg: MoreAttacksConfig) -> dict:
+    """The results-store key of one attack on one real-tier model (the model, the attack's settings)."""
+    return {"setting": real.SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
+            "attack": attack, "attack_hash": config_hash(cfg.settings(attack)), **real.bf16_key(session)}
+
+
 def real_quant(session: Session, world: MedicalWorld, model_dir: Path, method: str, seed: int,
                model: str | None = None, cfg: MoreAttacksConfig | None = None) -> dict:
     """Forget and retain QA (test wording) of one real-tier model, merged and quantized."""
     cfg = cfg or MoreAttacksConfig()
     rc = real.real_config(session, model)
     split = real.real_split(world, rc)
-    key = {"setting": real.SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
-           "attack": "quant", "attack_hash": config_hash(cfg.settings("quant")), **real.bf16_key(session)}
+    key = _real_key(session, model_dir, method, seed, "quant", cfg)
 
     def compute() -> dict:
         adapted, tokenizer = real.load_adapted(session, rc, Path(model_dir) / "adapter")
@@ -339,8 +345,7 @@ def real_icl(session: Session, world: MedicalWorld, model_dir: Path, method: str
     cfg = cfg or MoreAttacksConfig()
     rc = real.real_config(session, model)
     split = real.real_split(world, rc)
-    key = {"setting": real.SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
-           "attack": "icl", "attack_hash": config_hash(cfg.settings("icl")), **real.bf16_key(session)}
+    key = _real_key(session, model_dir, method, seed, "icl", cfg)
 
     def compute() -> dict:
         attacked, others = relearn_split(split.forget, seed)
