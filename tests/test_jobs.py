@@ -39,15 +39,33 @@ main_process_port: {port}
 """
 
 
+# The same two CPU processes with FSDP2 full sharding: accelerate ignores an FSDP config on CPU
+# processes, core.distributed honours it (`_fsdp_on_cpu`); each decoder layer is one FSDP unit
+FSDP2_SETTINGS = """fsdp_config:
+  fsdp_version: 2
+  fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP
+  fsdp_transformer_layer_cls_to_wrap: {layer}
+  fsdp_reshard_after_forward: true
+  fsdp_state_dict_type: FULL_STATE_DICT
+  fsdp_offload_params: false
+  fsdp_cpu_ram_efficient_loading: false
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _two_process_config(tmp_path: Path, monkeypatch) -> Path:
+def _two_process_config(tmp_path: Path, monkeypatch, fsdp2_layer: str | None = None) -> Path:
+    """An accelerate config for two CPU processes: DDP, or FSDP2 sharding each ``fsdp2_layer``."""
     config = tmp_path / "cpu2.yaml"
-    config.write_text(CPU_TWO_PROCESSES.format(port=_free_port()))
+    text = CPU_TWO_PROCESSES.format(port=_free_port())
+    if fsdp2_layer:
+        text = text.replace("distributed_type: MULTI_GPU", "distributed_type: FSDP")
+        text += FSDP2_SETTINGS.format(layer=fsdp2_layer)
+    config.write_text(text)
     monkeypatch.setenv("ACCELERATE_USE_CPU", "true")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no user accelerate config applies

@@ -144,15 +144,17 @@ def test_a_rewrite_run_launched_on_two_processes_follows_the_one_process_run(tmp
 
 
 @pytest.mark.integration
-def test_private_real_finetune_and_unlearning_launched_on_two_processes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("fsdp2_layer", [None, "LlamaDecoderLayer"], ids=["ddp", "fsdp2"])
+def test_private_real_finetune_and_unlearning_launched_on_two_processes(tmp_path, monkeypatch, fsdp2_layer):
     """The base's LoRA fine-tune and GradDiff on its adapter, each an artifact whose job runs under
-    ``accelerate launch`` with two CPU processes: the base's loss is the one-process job's within 1e-5,
-    its adapter moved from LoRA's zero start, and unlearning changed it again."""
+    ``accelerate launch`` with two CPU processes (DDP, or FSDP2 sharding each decoder layer): the base's
+    loss is the one-process job's within 1e-5, its adapter moved from LoRA's zero start (under FSDP2 the
+    saved adapter is the one-process adapter within 1e-5: gathered whole), and unlearning changed it again."""
     from unlearnlab.core.models import ModelSize, build_llama, save_model
     from unlearnlab.experiments.private import real as rr
     from unlearnlab.experiments.private import run as pr
 
-    config = _two_process_config(tmp_path, monkeypatch)
+    config = _two_process_config(tmp_path, monkeypatch, fsdp2_layer)
     session = start("smoke", tmp_path / "root", {"accelerate_config": str(config)})
     world = pr.load_world(session)
     model_dir = tmp_path / "tiny"
@@ -174,6 +176,9 @@ def test_private_real_finetune_and_unlearning_launched_on_two_processes(tmp_path
     base = load_file(base_dir / "adapter" / "adapter_model.safetensors")
     lora_b = [v for k, v in base.items() if "lora_B" in k]
     assert lora_b and any(v.abs().max() > 0 for v in lora_b)  # LoRA starts with B = 0: it trained
+    alone = load_file(tmp_path / "one" / "adapter" / "adapter_model.safetensors")
+    assert set(alone) == set(base) and all(torch.allclose(alone[k], base[k], rtol=0, atol=LOSS_TOLERANCE) for k in base)
+    assert ("FSDP2" in (base_dir / jobs.LOG_FILE).read_text()) == bool(fsdp2_layer)
 
     path = rr.unlearn(session, world, cfg, split, base_dir, "GradDiff", 1e-3, 0)
     assert (path / jobs.LOG_FILE).is_file()
@@ -181,3 +186,38 @@ def test_private_real_finetune_and_unlearning_launched_on_two_processes(tmp_path
     assert metrics["steps"] == cfg.real_unlearn_steps
     after = load_file(path / "adapter" / "adapter_model.safetensors")
     assert set(after) == set(base) and any(not torch.equal(base[k], after[k]) for k in base)
+
+
+@pytest.mark.integration
+def test_private_real_relearning_attack_launched_on_two_processes_returns_the_in_process_row(tmp_path, monkeypatch):
+    """The real tier's relearning attack (a results-store row, ``jobs.result_of``) on a tiny model's
+    adapter: run in this process, then under ``accelerate launch`` with two CPU processes (each its part
+    of every attack batch): the same before/after values and curve within 1e-5, and no scratch left."""
+    from unlearnlab.core.models import ModelSize, build_llama, save_model
+    from unlearnlab.experiments.private import real as rr
+    from unlearnlab.experiments.private import run as pr
+
+    here = start("smoke", tmp_path / "root")
+    world = pr.load_world(here)
+    model_dir = tmp_path / "tiny"
+    save_model(build_llama(ModelSize(d_model=32, n_layers=2, n_heads=2, d_mlp=64), len(world.tokenizer),
+                           world.tokenizer, seed=0), world.tokenizer, model_dir)
+    cfg = replace(rr.real_config(here, str(model_dir)), real_batch_size=2)  # splits over 2 processes
+    split = rr.real_split(world, cfg)
+    attacked, others = rr.relearn_split(split.forget, 0)
+    assert attacked and others
+    base_dir = rr.finetune(here, world, cfg, split, "base")
+    args = {**rr._world_args(world, cfg), "attacked": list(attacked), "others": list(others),
+            "model_dir": str(base_dir), "seed": 0}
+    one = jobs.result_of(rr.relearn_job, here, **args)
+    launches: list = []
+    real_launcher = jobs.run_launcher
+    monkeypatch.setattr(jobs, "run_launcher", lambda *a: launches.append(a) or real_launcher(*a))
+    config = _two_process_config(tmp_path, monkeypatch)
+    two = jobs.result_of(rr.relearn_job, start("smoke", tmp_path / "root", {"accelerate_config": str(config)}),
+                         **args)
+    assert len(launches) == 1 and set(one) == set(two)
+    assert len(one["curve"]) == len(cfg.real_relearn_lrs) * 2  # before and after, per learning rate
+    for a, b in zip(one["curve"], two["curve"], strict=True):
+        assert a.keys() == b.keys() and all(abs(a[k] - b[k]) <= LOSS_TOLERANCE for k in a)
+    assert not list((tmp_path / "root" / "artifacts").glob(".job_*"))

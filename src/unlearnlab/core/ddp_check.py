@@ -9,6 +9,13 @@ processes of each one's half-batch loss) and the final parameters to ``--out``::
     ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \\
         --mixed_precision no -m unlearnlab.core.ddp_check --accelerate --out two.json
 
+With an accelerate config that says ``distributed_type: FSDP`` (``fsdp_version: 2``) the same check runs
+FSDP2 (on CPU processes too: ``distributed._fsdp_on_cpu``); the JSON then says ``"strategy": "FSDP2"``
+and the main process's ``local_share`` of the parameters is about 1 / the number of processes::
+
+    ACCELERATE_USE_CPU=true accelerate launch --config_file cpu_fsdp2.yaml \\
+        -m unlearnlab.core.ddp_check --accelerate --out fsdp2.json
+
 Every row has the same number of tokens (no padding), so each process's mean loss weighs its rows as the
 global mean does and DDP's averaged gradient is the global batch's gradient: the curves differ only by
 float32 summation order. (accelerate 1.16's ``--cpu`` starts one process on one machine unless MPI is
@@ -42,9 +49,10 @@ def global_batch(step: int, batch: int, seq_len: int, vocab: int, seed: int) -> 
 
 
 def run(steps: int, batch: int, seq_len: int, lr: float, seed: int, arch: str = "llama",
-        vocab: int = 128, save: Path | None = None) -> tuple[TrainLog, dict[str, torch.Tensor]]:
+        vocab: int = 128, save: Path | None = None) -> tuple[TrainLog, dict[str, torch.Tensor], float]:
     """Train ``arch``'s tiny model (saved to ``save`` by the main process, if given); return the
-    training log and the final parameters (on the CPU)."""
+    training log, the final parameters (on the CPU; gathered whole under FSDP2) and the share of
+    the parameters this process held while training (under FSDP2, its shard)."""
     model = tiny_model(arch, vocab_size=vocab, seed=seed)
     where = distributed.device() or torch.device("cpu")
     model.to(where)
@@ -58,8 +66,8 @@ def run(steps: int, batch: int, seq_len: int, lr: float, seed: int, arch: str = 
                 desc="ddp_check")
     if save is not None:
         distributed.save_pretrained(model, save)
-    state = {name: p.detach().float().cpu().clone() for name, p in model.named_parameters()}
-    return log, state
+    held = distributed.local_share(model)
+    return log, distributed.full_parameters(model), held
 
 
 def method_job(out: Path, session: Session, method: str = "GradDiff", steps: int = 12, batch: int = 8,
@@ -99,9 +107,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def payload(log: TrainLog, state: dict[str, torch.Tensor], batch: int) -> dict:
-    """What the check writes: losses, tokens trained on (all processes together) and final parameters."""
-    return {"world_size": distributed.world_size(), "global_batch": batch, "losses": log.losses,
+def payload(log: TrainLog, state: dict[str, torch.Tensor], held: float, batch: int) -> dict:
+    """What the check writes: how the processes trained (strategy, the main process's share of the
+    parameters), losses, tokens trained on (all processes together) and final parameters."""
+    return {"world_size": distributed.world_size(), "strategy": distributed.strategy(), "local_share": held,
+            "global_batch": batch, "losses": log.losses,
             "tokens": log.tokens, "params": {k: v.flatten().tolist() for k, v in state.items()}}
 
 

@@ -19,6 +19,7 @@ Only the main process writes files (``is_main``, ``write_json``, ``save_pretrain
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,23 @@ def _check_supported(accelerator: Accelerator) -> None:
         raise ValueError("FSDP1 is not supported by core.training; set `fsdp_version: 2` in the accelerate config")
 
 
+def _fsdp_on_cpu(accelerator: Accelerator) -> None:
+    """Honour an FSDP config on CPU processes. accelerate 1.16 reads ``distributed_type: FSDP`` only
+    for accelerator devices and gives CPU processes (gloo) DDP instead, silently; torch's FSDP2 shards
+    over gloo as well, so when the launcher asked for FSDP (``ACCELERATE_USE_FSDP=true``) and the
+    processes are on the CPU, the accelerator gets the state accelerate gives it on GPUs: FSDP, with
+    the plugin read from the same environment. This is what lets the FSDP2 path run, and be tested,
+    on a machine without GPUs (tests/test_fsdp.py)."""
+    from accelerate.state import PartialState
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+    asked = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+    if not asked or accelerator.distributed_type != DistributedType.MULTI_CPU:
+        return
+    accelerator.state.fsdp_plugin = FullyShardedDataParallelPlugin()
+    accelerator.state.distributed_type = DistributedType.FSDP
+    PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+
+
 @contextmanager
 def scaled_out(accelerator: Accelerator | None = None) -> Iterator[Accelerator]:
     """Route every ``train`` call inside the block through ``accelerator`` (default: one built from
@@ -62,6 +80,7 @@ def scaled_out(accelerator: Accelerator | None = None) -> Iterator[Accelerator]:
         from accelerate.utils import DistributedDataParallelKwargs
         # find_unused_parameters: a method that freezes part of a layer leaves DDP parameters without grads
         accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+        _fsdp_on_cpu(accelerator)
     _check_supported(accelerator)
     _ACTIVE.append(accelerator)
     try:
@@ -132,11 +151,18 @@ class PlainLoop:
         """Whether to stop after an evaluation (one process decides alone)."""
         return stop
 
+    def finish(self) -> None:
+        """Called once training ends (nothing to release in one process)."""
+
 
 class AcceleratedLoop(PlainLoop):
     """Several processes: the model and optimizer prepared by ``accelerator`` (DDP or FSDP2)."""
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, accelerator: Accelerator) -> None:
+        if accelerator.is_fsdp2 and any(is_sharded_module(m) for m in model.modules()):
+            raise ValueError("a model FSDP2 sharded in an earlier training of this job trains again (an "
+                             "adapter on it, or a second stage); FSDP2 here trains each model once (a "
+                             "copy may train again): launch this job with a DDP accelerate config")
         prepared_model, prepared_optimizer = accelerator.prepare(model, optimizer)
         super().__init__(prepared_model, prepared_optimizer)
         self.accelerator = accelerator
@@ -162,6 +188,13 @@ class AcceleratedLoop(PlainLoop):
         flag = torch.tensor([1.0 if stop else 0.0], device=self.accelerator.device)
         return bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)
 
+    def finish(self) -> None:
+        """Drop the accelerator's references to this training's prepared model and optimizer, as
+        accelerate asks between two trainings: else a relearning sweep keeps every copy it trained
+        alive, and under FSDP2 the next ``clip_grad_norm_`` compares its parameters with an old
+        model's (accelerate 1.16 then fails: "Boolean value of Tensor ... is ambiguous")."""
+        self.accelerator.free_memory()
+
 
 def loop_for(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> PlainLoop:
     """The loop steps for this process: plain unless ``scaled_out`` installed an accelerator."""
@@ -182,6 +215,74 @@ def barrier() -> None:
     acc = current()
     if acc is not None:
         acc.wait_for_everyone()
+
+
+def sharded() -> bool:
+    """Whether the prepared models are sharded over the processes (FSDP2): then every forward pass is a
+    collective, so every process must run the same evaluation, not the main one alone."""
+    acc = current()
+    return acc is not None and acc.is_fsdp2
+
+
+def evaluates_here() -> bool:
+    """Whether this process runs the evaluation of a trained model: the main process alone (under DDP
+    the others hold the same weights), except when the model is sharded (FSDP2): each forward pass is
+    then a collective, so every process runs the same evaluation and the main one writes it."""
+    return is_main() or sharded()
+
+
+def refuse_sharding(what: str, why: str) -> None:
+    """Stop at once, in one line, a job that cannot run with its model sharded (FSDP2), instead of a
+    hang (the main process evaluating alone while the others wait) or an error deep in accelerate."""
+    if sharded():
+        raise ValueError(f"{what} cannot run under FSDP2: {why}; launch it with a DDP accelerate config "
+                         "(distributed_type: MULTI_GPU, docs/several_gpus.md)")
+
+
+def strategy() -> str:
+    """How the processes train together: "one process", "DDP" or "FSDP2"."""
+    acc = current()
+    return "one process" if acc is None else "FSDP2" if acc.is_fsdp2 else "DDP"
+
+
+def local_share(model: torch.nn.Module) -> float:
+    """The fraction of the model's parameter elements this process holds (1 unless sharded: under FSDP2
+    about 1 / the number of processes)."""
+    from torch.distributed.tensor import DTensor
+    held = sum((p.to_local() if isinstance(p, DTensor) else p).numel() for p in model.parameters())
+    return held / sum(p.numel() for p in model.parameters())
+
+
+def full_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's parameters, whole, in float32 on the CPU, by name. Under FSDP2 each process holds a
+    shard: every process takes part in gathering them and the main process gets them all (the others
+    an empty dict)."""
+    names = [name for name, _ in model.named_parameters()]
+    acc = current()
+    state = model.state_dict() if acc is None or not acc.is_fsdp2 else acc.get_state_dict(model)
+    return {name: state[name].detach().float().cpu().clone() for name in names if name in state}
+
+
+def is_sharded_module(model: torch.nn.Module) -> bool:
+    """Whether ``model`` was sharded by FSDP2 (``fully_shard`` changes the module's class)."""
+    from torch.distributed.fsdp import FSDPModule
+    return isinstance(model, FSDPModule)
+
+
+def unsharded_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A plain, independent copy of an FSDP2-sharded Hugging Face model, whole on every process (FSDP2
+    refuses ``deepcopy``). Every process takes part in gathering the full state dict (a collective:
+    call it on all of them), then builds the model's own class from its config on this process's
+    device and loads it. The copy holds the whole model on each device until something shards it
+    again (the relearning attack's ``train`` does, at once)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    from torch.distributed.fsdp import FSDPModule
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+    plain = next(cls for cls in type(model).__mro__ if not issubclass(cls, FSDPModule))
+    first = next(iter(state.values()))
+    whole = plain._from_config(model.config, torch_dtype=first.dtype).to(first.device)
+    whole.load_state_dict(state)
+    return whole.train(model.training)
 
 
 def save_pretrained(model: torch.nn.Module, directory: Path, tokenizer: Any = None) -> None:

@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from unlearnlab.experiments.session import Session
 
 SPEC_FILE = "job_spec.json"
+RESULT_FILE = "result.json"  # what a job run by ``result_of`` writes
 _EXCEPTION_LINE = re.compile(r"^(?:\[rank\d+\]:\s*)?((?:\w+\.)*\w+(?:Error|Exception): .*)$")
 LOG_FILE = "job_launch.log"
 
@@ -80,6 +82,19 @@ def launch(fn: Callable, out: Path, session: Session, **kwargs: Any) -> None:
     run_launcher(config_file, out / SPEC_FILE, out / LOG_FILE, spec["function"])
 
 
+def result_of(fn: Callable, session: Session, **kwargs: Any) -> Any:
+    """Run a job whose product is a JSON value (a results-store row), not an artifact: ``fn`` writes
+    ``out/RESULT_FILE`` from the main process (``distributed.write_json``); the value is returned and
+    the scratch folder removed (a failed launch keeps its log beside it, as ``launch`` does)."""
+    session.paths.artifacts.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".job_", dir=session.paths.artifacts))
+    try:
+        launch(fn, scratch, session, **kwargs)
+        return json.loads((scratch / RESULT_FILE).read_text())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def launcher_command(config_file: Path, spec_file: Path) -> list[str]:
     """``accelerate launch --config_file CONFIG -m unlearnlab.core.jobs SPEC`` with this interpreter."""
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file),
@@ -119,6 +134,9 @@ def run_spec(spec_file: Path) -> None:
     session = start(where["profile"], where["output_root"], where["overrides"])
     fn = resolve(spec["function"])
     with distributed.scaled_out():
+        if distributed.is_main():  # the job's log says how it trained
+            print(f"job {spec['function']}: {distributed.world_size()} processes, {distributed.strategy()}",
+                  flush=True)
         fn(Path(spec["out"]), session, **spec["kwargs"])
 
 

@@ -46,7 +46,11 @@ def build_llama(size: ModelSize, vocab_size: int, tokenizer: PreTrainedTokenizer
 
 
 def fresh_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """An independent deep copy (never share parameters between teacher and student)."""
+    """An independent deep copy (never share parameters between teacher and student); of a model
+    sharded by FSDP2 (which refuses deepcopy), a whole unsharded copy on every process."""
+    from unlearnlab.core import distributed
+    if distributed.sharded() and distributed.is_sharded_module(model):
+        return distributed.unsharded_copy(model)
     return copy.deepcopy(model)
 
 

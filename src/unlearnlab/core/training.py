@@ -147,5 +147,6 @@ def _train(model: torch.nn.Module, step_loss: StepLoss, cfg: TrainConfig,
                 log.stopped_early = not last
                 break
     model.eval()
+    loop.finish()
     log.wall_s = time.perf_counter() - start
     return log

@@ -136,6 +136,8 @@ def variant_job(out: Path, session: Session, cfg: dict, concept: dict, variant: 
                 attack: bool) -> None:
     """``run_variant``'s job: the setup of ``cfg`` and ``concept`` (``setup.setup_from``: the
     notebook's own in its process), then ``_train_and_measure`` into ``out``."""
+    distributed.refuse_sharding("a masked-LoRA run", "its adapter is merged into the weights FSDP2 shards, "
+                                "and the main process evaluates alone (adapters fit one device)")
     s = setup_from(session, cfg, concept)
     with s.precision():
         _train_and_measure(s, variant, seed, attack, out)

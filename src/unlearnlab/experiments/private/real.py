@@ -27,9 +27,10 @@ profile trains question–answer texts only: on this CPU a SmolLM2 step on eight
 takes ~4 s, ten times one on sixteen 20-token questions; smoke and gpu train the notes too.
 Answers are plain text after the question (" pneumonia<|im_end|>"), no chat template.
 
-The fine-tunes (2) and the unlearning (3) are training jobs (``core.jobs``: ``finetune_job``,
-``unlearn_job``): in the notebook's process, or under ``accelerate launch`` when the profile names an
-accelerate config; evaluation and the relearning attack stay in the notebook's process.
+The fine-tunes (2), the unlearning (3) and the relearning attack (4) are training jobs (``core.jobs``:
+``finetune_job``, ``unlearn_job``, ``relearn_job``): in the notebook's process, or under ``accelerate
+launch`` when the profile names an accelerate config; the other evaluations stay in the notebook's
+process (forward passes of one adapted model fit one device).
 """
 
 from __future__ import annotations
@@ -396,23 +397,39 @@ def relearn(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: Re
             method: str, seed: int) -> dict:
     """Fine-tune the adapter on half of the forget clients' trained questions (and notes, with
     ``real_train_notes``); held-out QA accuracy on the *other* forget clients before and after."""
-    config = RelearnConfig(lrs=cfg.real_relearn_lrs, steps=cfg.real_relearn_steps, eval_every=cfg.real_relearn_steps,
-                           batch_size=cfg.real_batch_size, n_items=0)
     key = {"setting": SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
-           "attack_hash": config_hash(config), **bf16_key(session)}
+           "attack_hash": config_hash(relearn_config(cfg)), **bf16_key(session)}
 
     def compute() -> dict:
         attacked, others = relearn_split(split.forget, seed)
         values: dict = {"n_relearned": len(attacked), "n_others": len(others)}
         if others:
-            model, tokenizer = load_adapted(session, cfg, Path(model_dir) / "adapter", trainable=True)
-            with precision(session):
-                values.update(attack_others(model, joined(training_sets(tokenizer, world, attacked, cfg, "forget")),
-                                            tokens(tokenizer, qa_rows(world, others, cfg, "test")), config, seed,
-                                            hardware(session, cfg), tokens(tokenizer, qa_rows(world, others, cfg, "val"))))
+            values.update(jobs.result_of(relearn_job, session, **_world_args(world, cfg), attacked=list(attacked),
+                                         others=list(others), model_dir=str(model_dir), seed=seed))
         return values
 
     return cached(session, ATTACKS_TABLE, key, compute)
+
+
+def relearn_config(cfg: PrivateConfig) -> RelearnConfig:
+    """The real tier's relearning attack: every learning rate, evaluated before and after."""
+    return RelearnConfig(lrs=cfg.real_relearn_lrs, steps=cfg.real_relearn_steps, eval_every=cfg.real_relearn_steps,
+                         batch_size=cfg.real_batch_size, n_items=0)
+
+
+def relearn_job(out: Path, session: Session, world: str, cfg: dict, attacked: list[str], others: list[str],
+                model_dir: str, seed: int) -> None:
+    """The training job behind ``relearn`` (``core.jobs.result_of``: in this process, or under
+    ``accelerate launch``): every process fine-tunes the adapter and evaluates it before and after
+    (the evaluations run inside the training loop, on every process); the main process writes
+    the attack's values."""
+    medical, config = _job_world(world), from_args(PrivateConfig, cfg)
+    model, tokenizer = load_adapted(session, config, Path(model_dir) / "adapter", trainable=True)
+    with precision(session):
+        values = attack_others(model, joined(training_sets(tokenizer, medical, attacked, config, "forget")),
+                               tokens(tokenizer, qa_rows(medical, others, config, "test")), relearn_config(config),
+                               seed, hardware(session, config), tokens(tokenizer, qa_rows(medical, others, config, "val")))
+    distributed.write_json(out / jobs.RESULT_FILE, values)
 
 
 # --------------------------------------------------------------------------------------------

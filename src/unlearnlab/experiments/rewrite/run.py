@@ -299,16 +299,19 @@ def run_job(out: Path, session: Session, cfg: dict, target: dict, variant: str, 
     when the profile names an accelerate config). Every process trains the rewrite and runs the
     relearning attack (both train); the main process measures the rewritten model and writes ``run.json``."""
     config, fact = from_args(RewriteConfig, cfg), from_args(Target, target)
+    info = read_json(Path(setup_dir) / "setup.json")
+    edit = method(config, variant, seed, info["modules"])
+    if edit.ADAPTER != "full":
+        distributed.refuse_sharding(f"the rewrite variant {variant}", "its adapters are merged into the "
+                                    "weights FSDP2 shards (adapters fit one device)")
     with precision(session):
         model, tokenizer = Lazy(session, config.model)()
-        info = read_json(Path(setup_dir) / "setup.json")
         spec, own = _spec_from_setup(fact, info)
         start = time.perf_counter()
         edited = fresh_copy(model)
-        log = method(config, variant, seed, info["modules"]).run(edited, rw.RewriteData(tokenizer, spec),
-                                                                 bf16=config.bf16)
+        log = edit.run(edited, rw.RewriteData(tokenizer, spec), bf16=config.bf16)
         result = {"train_s": time.perf_counter() - start, "losses": [stage.losses for stage in log.stages]}
-        if distributed.is_main():
+        if distributed.evaluates_here():
             result.update(measure(edited, tokenizer, spec, config))
         if variant in config.relearn_variants:
             result["relearn"] = relearn_attack(edited, tokenizer, spec, own, config, seed)

@@ -151,6 +151,8 @@ def sae_job(out: Path, session: Session, seed: int) -> None:
     """The training job behind ``sae_run`` (``core.jobs``: in this process, or under ``accelerate
     launch`` when the profile names an accelerate config): every process trains the SAE, the main
     process scores, sweeps and writes."""
+    distributed.refuse_sharding("the SAE study's SAE training", "the main process scores and sweeps alone, "
+                                "and the model is frozen (the SAE is small: data-parallel is what helps)")
     with bf16_autocast(session.profile.real_bf16, session.device):
         model, tok = model_and_tokenizer(session)
         suite = load_suite(session, tok, suite_dir(session))
@@ -226,9 +228,10 @@ def baseline_job(out: Path, session: Session, method: str, lr: float, seed: int)
                            device=str(distributed.device() or session.device))
         method_cfg = p.real_baseline(method, lr, seed, model_layers(p.real_model))
         log = get_method(method, **method_cfg).run(model, data, **hardware(session))
+        if distributed.evaluates_here():  # every process under FSDP2: each forward is a collective
+            metrics = suite.evaluate(model.eval(), batch_size=16, hits=True)
         if distributed.is_main():
-            write_json_atomic(out / "metrics.json", {**suite.evaluate(model.eval(), batch_size=16, hits=True),
-                                                     "steps": log.steps, "wall_s": log.wall_s})
+            write_json_atomic(out / "metrics.json", {**metrics, "steps": log.steps, "wall_s": log.wall_s})
     distributed.barrier()
 
 
