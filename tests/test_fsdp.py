@@ -38,13 +38,17 @@ def _max_diff(a: list[float], b: list[float]) -> float:
     return max(abs(x - y) for x, y in zip(a, b, strict=True))
 
 
-def test_fsdp2_training_on_two_processes_follows_one_process_within_1e_5(tmp_path, monkeypatch):
-    """``accelerate launch --config_file`` (FSDP2, two CPU processes) of ``ddp_check``: each process held
-    half the parameters while training, the loss curve and the gathered final parameters are the
-    one-process run's within 1e-5, and the saved model is exactly the gathered parameters."""
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "activation_checkpointing"])
+def test_fsdp2_training_on_two_processes_follows_one_process_within_1e_5(tmp_path, monkeypatch, checkpointing):
+    """``accelerate launch --config_file`` (FSDP2, two CPU processes; with and without the activation
+    checkpointing of docs/several_gpus.md's 8-GPU config) of ``ddp_check``: each process held half the
+    parameters while training, the loss curve and the gathered final parameters are the one-process
+    run's within 1e-5, and the saved model is exactly the gathered parameters."""
     one = tmp_path / "one.json"
     ddp_check.main(["--out", str(one)])
     config = _two_process_config(tmp_path, monkeypatch, fsdp2_layer=LAYER)
+    if checkpointing:
+        config.write_text(config.read_text() + "  fsdp_activation_checkpointing: true\n")
     src = Path(unlearnlab.__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
     two = tmp_path / "two.json"
@@ -55,6 +59,7 @@ def test_fsdp2_training_on_two_processes_follows_one_process_within_1e_5(tmp_pat
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert (a["strategy"], b["strategy"], b["world_size"]) == ("one process", "FSDP2", 2)
     assert a["local_share"] == 1.0 and 0.45 < b["local_share"] < 0.55  # really sharded, not replicated
+    assert (a["checkpointed_layers"], b["checkpointed_layers"]) == (0, 2 if checkpointing else 0)  # both layers
     assert a["tokens"] == b["tokens"] and a["losses"][-1] < a["losses"][0] - 1.0
     assert _max_diff(a["losses"], b["losses"]) <= LOSS_TOLERANCE
     saved = load_file(tmp_path / "model" / "model.safetensors")

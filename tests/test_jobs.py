@@ -8,6 +8,7 @@ of tests/test_ddp.py: float32 all-reduce changes the summation order, nothing mo
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -91,6 +92,20 @@ def test_a_missing_accelerate_config_is_one_line_naming_the_file_and_nothing_is_
         jobs.launch(ddp_check.method_job, tmp_path / "out", session)
     assert "\n" not in str(err.value) and "accelerate config" in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_object_handed_over_comes_back_itself_and_a_missing_one_is_built_and_freed_with_its_holders():
+    class World:
+        pass
+
+    mine = World()
+    jobs.hand_over(mine, "world", "/data/w1", {"seed": 3})
+    assert jobs.at_hand(World, "world", "/data/w1", {"seed": 3}) is mine  # the caller's own object
+    built = jobs.at_hand(World, "world", "/data/w2", {"seed": 3})  # a launched process builds its own
+    assert built is not mine and jobs.at_hand(World, "world", "/data/w2", {"seed": 3}) is built
+    del mine, built
+    gc.collect()
+    assert not [k for k in jobs._AT_HAND if "/data/w" in k]  # weak: nothing kept once nobody holds it
 
 
 def test_a_job_must_be_importable_by_the_launched_processes():

@@ -49,10 +49,11 @@ def global_batch(step: int, batch: int, seq_len: int, vocab: int, seed: int) -> 
 
 
 def run(steps: int, batch: int, seq_len: int, lr: float, seed: int, arch: str = "llama",
-        vocab: int = 128, save: Path | None = None) -> tuple[TrainLog, dict[str, torch.Tensor], float]:
+        vocab: int = 128, save: Path | None = None) -> tuple[TrainLog, dict[str, torch.Tensor], dict]:
     """Train ``arch``'s tiny model (saved to ``save`` by the main process, if given); return the
-    training log, the final parameters (on the CPU; gathered whole under FSDP2) and the share of
-    the parameters this process held while training (under FSDP2, its shard)."""
+    training log, the final parameters (on the CPU; gathered whole under FSDP2) and how this process
+    trained: the share of the parameters it held (under FSDP2, its shard) and how many layers
+    recomputed their activations (activation checkpointing)."""
     model = tiny_model(arch, vocab_size=vocab, seed=seed)
     where = distributed.device() or torch.device("cpu")
     model.to(where)
@@ -66,8 +67,8 @@ def run(steps: int, batch: int, seq_len: int, lr: float, seed: int, arch: str = 
                 desc="ddp_check")
     if save is not None:
         distributed.save_pretrained(model, save)
-    held = distributed.local_share(model)
-    return log, distributed.full_parameters(model), held
+    how = {"local_share": distributed.local_share(model), "checkpointed_layers": distributed.checkpointed_layers(model)}
+    return log, distributed.full_parameters(model), how
 
 
 def method_job(out: Path, session: Session, method: str = "GradDiff", steps: int = 12, batch: int = 8,
@@ -107,10 +108,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def payload(log: TrainLog, state: dict[str, torch.Tensor], held: float, batch: int) -> dict:
+def payload(log: TrainLog, state: dict[str, torch.Tensor], how: dict, batch: int) -> dict:
     """What the check writes: how the processes trained (strategy, the main process's share of the
-    parameters), losses, tokens trained on (all processes together) and final parameters."""
-    return {"world_size": distributed.world_size(), "strategy": distributed.strategy(), "local_share": held,
+    parameters, checkpointed layers), losses, tokens trained on (all processes together) and final
+    parameters."""
+    return {"world_size": distributed.world_size(), "strategy": distributed.strategy(), **how,
             "global_batch": batch, "losses": log.losses,
             "tokens": log.tokens, "params": {k: v.flatten().tolist() for k, v in state.items()}}
 

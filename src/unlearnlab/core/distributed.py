@@ -253,11 +253,19 @@ def local_share(model: torch.nn.Module) -> float:
     return held / sum(p.numel() for p in model.parameters())
 
 
+def checkpointed_layers(model: torch.nn.Module) -> int:
+    """How many of the model's modules recompute their activations in the backward pass (wrapped by
+    the activation checkpointing of an FSDP config: ``fsdp_activation_checkpointing: true``)."""
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import CheckpointWrapper
+    return sum(isinstance(module, CheckpointWrapper) for module in model.modules())
+
+
 def full_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The model's parameters, whole, in float32 on the CPU, by name. Under FSDP2 each process holds a
     shard: every process takes part in gathering them and the main process gets them all (the others
     an empty dict)."""
-    names = [name for name, _ in model.named_parameters()]
+    # the names a plain model has: activation checkpointing wraps layers, the state dict drops the wrapper
+    names = [name.replace("_checkpoint_wrapped_module.", "") for name, _ in model.named_parameters()]
     acc = current()
     state = model.state_dict() if acc is None or not acc.is_fsdp2 else acc.get_state_dict(model)
     return {name: state[name].detach().float().cpu().clone() for name in names if name in state}

@@ -27,9 +27,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from unlearnlab.core import distributed
 
@@ -40,6 +41,12 @@ SPEC_FILE = "job_spec.json"
 RESULT_FILE = "result.json"  # what a job run by ``result_of`` writes
 _EXCEPTION_LINE = re.compile(r"^(?:\[rank\d+\]:\s*)?((?:\w+\.)*\w+(?:Error|Exception): .*)$")
 LOG_FILE = "job_launch.log"
+
+T = TypeVar("T")
+
+# What studies handed to their jobs in this process, by a key made of the jobs' JSON arguments. Weak: an
+# object nobody holds any more is freed (a notebook holds its world or setup while its jobs run).
+_AT_HAND: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 
 
 class JobFailed(RuntimeError):
@@ -93,6 +100,27 @@ def result_of(fn: Callable, session: Session, **kwargs: Any) -> Any:
         return json.loads((scratch / RESULT_FILE).read_text())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def hand_over(obj: Any, *key: Any) -> None:
+    """Keep ``obj`` at hand, under ``key`` (JSON-able parts, e.g. the job arguments it is rebuilt
+    from), for the jobs this process runs itself: ``at_hand`` gives them this very object, with its
+    loaded model and caches, so a job run here makes exactly the calls the study made before."""
+    _AT_HAND[_hand_key(key)] = obj
+
+
+def at_hand(build: Callable[[], T], *key: Any) -> T:
+    """The object handed over under ``key`` in this process; else (a launched process) ``build()``,
+    kept at hand for the process's next job while someone holds it."""
+    found = _AT_HAND.get(_hand_key(key))
+    if found is None:
+        found = build()
+        _AT_HAND[_hand_key(key)] = found
+    return found
+
+
+def _hand_key(key: tuple) -> str:
+    return json.dumps(key, sort_keys=True)
 
 
 def launcher_command(config_file: Path, spec_file: Path) -> list[str]:

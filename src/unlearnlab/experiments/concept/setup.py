@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from unlearnlab.core import jobs
 from unlearnlab.core.artifacts import Artifact, read_json, write_json_atomic
 from unlearnlab.core.job_args import as_args, from_args
 from unlearnlab.core.precision import bf16_autocast
@@ -119,9 +119,6 @@ def setup(session: Session, cfg: ConceptConfig, concept: cx.ConceptSpec | None =
 # A setup as JSON-able arguments, for a training job (``core.jobs``)
 # --------------------------------------------------------------------------------------------
 
-# The setups handed to jobs in this process, by (session, arguments); weak: a setup no one holds is freed
-_LIVE: weakref.WeakValueDictionary[tuple[int, str], ConceptSetup] = weakref.WeakValueDictionary()
-
 
 def setup_args(s: ConceptSetup) -> dict[str, Any]:
     """What ``setup_from`` rebuilds ``s`` from (a launched job's arguments must be JSON): its
@@ -131,7 +128,7 @@ def setup_args(s: ConceptSetup) -> dict[str, Any]:
     if concept_from(concept) != s.concept:
         raise ValueError(f"concept {s.concept.name!r} does not come back equal from JSON; build it with make_concept")
     args = {"cfg": as_args(s.cfg), "concept": concept}
-    _LIVE[_live_key(s.session, args)] = s
+    jobs.hand_over(s, "concept_setup", id(s.session), args)
     return args
 
 
@@ -140,10 +137,8 @@ def setup_from(session: Session, cfg: dict[str, Any], concept: dict[str, Any]) -
     caches: a job run in the notebook's process makes exactly the calls it made before); in a
     process of ``accelerate launch``, a new ``setup`` (the model loaded, the base answers read
     from their artifact)."""
-    found = _LIVE.get(_live_key(session, {"cfg": cfg, "concept": concept}))
-    if found is not None:
-        return found
-    return setup(session, from_args(ConceptConfig, cfg), concept_from(concept))
+    return jobs.at_hand(lambda: setup(session, from_args(ConceptConfig, cfg), concept_from(concept)),
+                        "concept_setup", id(session), {"cfg": cfg, "concept": concept})
 
 
 def concept_from(fields: dict[str, Any]) -> cx.ConceptSpec:
@@ -155,9 +150,6 @@ def concept_from(fields: dict[str, Any]) -> cx.ConceptSpec:
         return tuple(v) if isinstance(v, list) else v
     return cx.ConceptSpec(**{k: value(k, v) for k, v in fields.items()})
 
-
-def _live_key(session: Session, args: dict[str, Any]) -> tuple[int, str]:
-    return id(session), json.dumps(args, sort_keys=True)
 
 
 def forget_train(s: ConceptSetup) -> list[cx.Probe]:

@@ -308,21 +308,16 @@ def unlearn_job(out: Path, session: Session, world: str, cfg: dict, forget: list
     distributed.barrier()
 
 
-_WORLDS: dict[str, MedicalWorld] = {}  # the worlds this process handed to its jobs (a launched one loads its own)
-
-
 def _world_args(world: MedicalWorld, cfg: PrivateConfig) -> dict:
     """What a job needs to rebuild the world and the config (JSON-able); the world object itself
-    stays at hand for a job that runs in this process."""
-    _WORLDS[str(world.directory)] = world
+    stays at hand for a job that runs in this process (``jobs.hand_over``)."""
+    jobs.hand_over(world, "medical_world", str(world.directory))
     return {"world": str(world.directory), "cfg": as_args(cfg)}
 
 
 def _job_world(directory: str) -> MedicalWorld:
     """The world a job trains on: the caller's own object in its process, else loaded from its directory."""
-    if directory not in _WORLDS:
-        _WORLDS[directory] = MedicalWorld.load(directory)
-    return _WORLDS[directory]
+    return jobs.at_hand(lambda: MedicalWorld.load(directory), "medical_world", directory)
 
 
 # --------------------------------------------------------------------------------------------
