@@ -29,11 +29,9 @@ def llama_1b_shape() -> LlamaConfig:
                        max_position_embeddings=4096)
 
 
-def estimate(cfg: LlamaConfig, n_params: int, n_trained: int, weight_bytes: int, tokens: int) -> float:
-    """The docs' formula in bytes: weights, 16 bytes per trained parameter (fp32 weight or none,
-    gradient, AdamW m and v; the trained weight's own 4 bytes are in ``weight_bytes`` for a full
-    fine-tune), activations and logits."""
-    states = weight_bytes * n_params + (12 if n_trained == n_params else 16) * n_trained
+def estimate(cfg: LlamaConfig, states: int, tokens: int) -> float:
+    """The docs' formula in bytes: the weights and training states (``states``: the caller's method
+    says which), plus activations and logits for ``tokens`` tokens."""
     activations = ACTIVATION_BYTES_PER_TOKEN_LAYER_H * cfg.hidden_size * cfg.num_hidden_layers * tokens
     return states + activations + LOGIT_BYTES * tokens * cfg.vocab_size
 
@@ -60,7 +58,8 @@ def full_fine_tune(tokens: int, batch: int) -> dict:
     n = sum(p.numel() for p in model.parameters())
     peak = measure(model, list(model.parameters()), tokens, batch)
     return {"method": "full fine-tune (fp32 weights, bf16 autocast)", "params": n, "tokens": tokens,
-            "measured_gb": peak / 1e9, "estimate_gb": estimate(model.config, n, n, 4, tokens) / 1e9}
+            "measured_gb": peak / 1e9,
+            "estimate_gb": estimate(model.config, 16 * n, tokens) / 1e9}  # fp32 weight, gradient, AdamW m and v
 
 
 def lora(tokens: int, batch: int, rank: int = 8) -> dict:
@@ -77,7 +76,9 @@ def lora(tokens: int, batch: int, rank: int = 8) -> dict:
     n_trained = sum(p.numel() for p in trained)
     peak = measure(model, trained, tokens, batch)
     return {"method": f"LoRA r={rank}, 7 projections (bf16 frozen weights)", "params": n, "trained": n_trained,
-            "tokens": tokens, "measured_gb": peak / 1e9, "estimate_gb": estimate(base.config, n, n_trained, 2, tokens) / 1e9}
+            "tokens": tokens, "measured_gb": peak / 1e9,
+            # bf16 frozen weights; the fp32 adapter's weight, gradient, AdamW m and v
+            "estimate_gb": estimate(base.config, 2 * n + 16 * n_trained, tokens) / 1e9}
 
 
 def main() -> None:

@@ -393,7 +393,7 @@ def relearn(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: Re
     """Fine-tune the adapter on half of the forget clients' trained questions (and notes, with
     ``real_train_notes``); held-out QA accuracy on the *other* forget clients before and after."""
     key = {"setting": SETTING, "method": method, "seed": seed, "model_id": model_id(session, model_dir),
-           "attack_hash": config_hash(relearn_config(cfg)), **bf16_key(session)}
+           "attack_hash": config_hash(real_relearn_config(cfg)), **bf16_key(session)}
 
     def compute() -> dict:
         attacked, others = relearn_split(split.forget, seed)
@@ -406,7 +406,7 @@ def relearn(session: Session, world: MedicalWorld, cfg: PrivateConfig, split: Re
     return cached(session, ATTACKS_TABLE, key, compute)
 
 
-def relearn_config(cfg: PrivateConfig) -> RelearnConfig:
+def real_relearn_config(cfg: PrivateConfig) -> RelearnConfig:
     """The real tier's relearning attack: every learning rate, evaluated before and after."""
     return RelearnConfig(lrs=cfg.real_relearn_lrs, steps=cfg.real_relearn_steps, eval_every=cfg.real_relearn_steps,
                          batch_size=cfg.real_batch_size, n_items=0)
@@ -422,8 +422,9 @@ def relearn_job(out: Path, session: Session, world: str, cfg: dict, attacked: li
     model, tokenizer = load_adapted(session, config, Path(model_dir) / "adapter", trainable=True)
     with precision(session):
         values = attack_others(model, joined(training_sets(tokenizer, medical, attacked, config, "forget")),
-                               tokens(tokenizer, qa_rows(medical, others, config, "test")), relearn_config(config),
-                               seed, hardware(session, config), tokens(tokenizer, qa_rows(medical, others, config, "val")))
+                               tokens(tokenizer, qa_rows(medical, others, config, "test")),
+                               real_relearn_config(config), seed, hardware(session, config),
+                               tokens(tokenizer, qa_rows(medical, others, config, "val")))
     distributed.write_json(out / jobs.RESULT_FILE, values)
 
 
